@@ -1,0 +1,85 @@
+# shellcheck shell=bash
+# Shared helpers of the aigw scripts: repository paths, the PostgreSQL to use,
+# the unprivileged OS user that runs servers, and the staging tree.
+
+AIGW_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+AIGW_DIR="$AIGW_ROOT/.aigw"
+
+say() { printf '[aigw] %s\n' "$*" >&2; }
+fail() { printf '[aigw] error: %s\n' "$*" >&2; exit 1; }
+
+# Resolves PG_CONFIG (building PostgreSQL 18 on first use) and the bin directory.
+aigw_resolve_pg() {
+  local out
+  out=$("$AIGW_ROOT/scripts/setup.sh" | tail -n 1) || fail "setup failed"
+  PG_CONFIG=${out#PG_CONFIG=}
+  PG_BINDIR=$("$PG_CONFIG" --bindir)
+  PG_PKGLIBDIR=$("$PG_CONFIG" --pkglibdir)
+  PGXS_DIR=$(dirname "$("$PG_CONFIG" --pgxs)")/../..
+  PGXS_DIR=$(cd "$PGXS_DIR" && pwd)
+  export PG_CONFIG PG_BINDIR
+}
+
+# Servers never run as root: pick (and if needed create) the OS user that runs them.
+aigw_resolve_runuser() {
+  if [ "$(id -u)" -eq 0 ]; then
+    AIGW_RUNUSER=${AIGW_RUNUSER:-aigw}
+    if ! id "$AIGW_RUNUSER" >/dev/null 2>&1; then
+      say "creating OS user $AIGW_RUNUSER to run PostgreSQL (it refuses to run as root)"
+      useradd --system --create-home --home-dir "/var/lib/$AIGW_RUNUSER" --shell /bin/bash "$AIGW_RUNUSER"
+    fi
+  else
+    AIGW_RUNUSER=$(id -un)
+  fi
+  export AIGW_RUNUSER
+}
+
+# Runs a command as the server user, keeping the environment we pass explicitly.
+as_runuser() {
+  if [ "$(id -u)" -eq 0 ] && [ "$AIGW_RUNUSER" != root ]; then
+    runuser -u "$AIGW_RUNUSER" -- "$@"
+  else
+    "$@"
+  fi
+}
+
+# The directory holding server state: .aigw/ in the repository when the server
+# user can reach it, else a directory under /var/lib/aigw named after the repository.
+aigw_resolve_statedir() {
+  mkdir -p "$AIGW_DIR"
+  if as_runuser test -x "$AIGW_DIR" 2>/dev/null && as_runuser test -r "$AIGW_ROOT/aigw.control"; then
+    AIGW_STATE="$AIGW_DIR"
+  else
+    local h; h=$(printf '%s' "$AIGW_ROOT" | sha1sum | cut -c1-12)
+    AIGW_STATE="/var/lib/aigw-state/$h"
+  fi
+  mkdir -p "$AIGW_STATE"
+  export AIGW_STATE
+}
+
+# Builds the extension and the front, and copies them to the staging tree.
+aigw_build_stage() {
+  say "building aigw"
+  make -s -C "$AIGW_ROOT" PG_CONFIG="$PG_CONFIG" >&2 || fail "build failed"
+  AIGW_STAGE="$AIGW_STATE/stage"
+  rm -rf "$AIGW_STAGE"
+  make -s -C "$AIGW_ROOT" PG_CONFIG="$PG_CONFIG" STAGE="$AIGW_STAGE" stage >&2 || fail "staging failed"
+  chmod -R a+rX "$AIGW_STAGE"
+  export AIGW_STAGE
+}
+
+# postgresql.conf lines that load aigw from the staging tree.
+aigw_conf_lines() {
+  cat <<CONF
+shared_preload_libraries = 'aigw'
+extension_control_path = '$AIGW_STAGE/share:\$system'
+dynamic_library_path = '$AIGW_STAGE/lib:\$libdir'
+CONF
+}
+
+# Finds a free TCP port on the loopback interface, starting at $1.
+aigw_free_port() {
+  local p=${1:-54329}
+  while (echo >"/dev/tcp/127.0.0.1/$p") 2>/dev/null; do p=$((p + 1)); done
+  echo "$p"
+}

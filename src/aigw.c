@@ -1,0 +1,63 @@
+/*
+ * aigw.c: module entry point, GUCs and version.
+ */
+#include "aigw.h"
+
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+
+PG_MODULE_MAGIC_EXT(.name = "aigw", .version = AIGW_VERSION);
+
+char	   *aigw_database = NULL;
+char	   *aigw_role = NULL;
+int			aigw_workers = 2;
+int			aigw_worker_max_inflight = 256;
+int			aigw_launcher_naptime_ms = 10000;
+
+/* Defines the aigw.* GUCs and reserves the prefix */
+static void
+DefineGucs(void)
+{
+	DefineCustomStringVariable("aigw.database",
+							   "Database in which the aigw background workers run.",
+							   NULL, &aigw_database, "postgres",
+							   PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("aigw.role",
+							   "Role the aigw background workers connect as (empty: bootstrap superuser).",
+							   NULL, &aigw_role, "",
+							   PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("aigw.workers",
+							"Number of task workers the launcher starts.",
+							NULL, &aigw_workers, 2, 0, 64,
+							PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("aigw.worker_max_inflight",
+							"Maximum concurrent provider transfers per task worker.",
+							NULL, &aigw_worker_max_inflight, 256, 1, 65536,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("aigw.launcher_naptime",
+							"How long the launcher sleeps between checks when idle.",
+							NULL, &aigw_launcher_naptime_ms, 10000, 100, 3600000,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	MarkGUCPrefixReserved("aigw");
+}
+
+/* Module load: GUCs always; background workers only when preloaded */
+void
+_PG_init(void)
+{
+	DefineGucs();
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+	AigwRegisterLauncher();
+}
+
+PG_FUNCTION_INFO_V1(aigw_version);
+
+/* Returns the version of the loaded aigw library */
+Datum
+aigw_version(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_TEXT_P(cstring_to_text(AIGW_VERSION));
+}

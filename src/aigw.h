@@ -1,0 +1,21 @@
+/*
+ * aigw.h: shared declarations of the aigw extension.
+ */
+#ifndef AIGW_H
+#define AIGW_H
+
+#include "postgres.h"
+
+#define AIGW_VERSION "1.0"
+
+/* GUCs (aigw.c) */
+extern char *aigw_database;
+extern char *aigw_role;
+extern int	aigw_workers;
+extern int	aigw_worker_max_inflight;
+extern int	aigw_launcher_naptime_ms;
+
+/* Launcher (bgw/launcher.c) */
+extern void AigwRegisterLauncher(void);
+
+#endif							/* AIGW_H */
