@@ -47,7 +47,7 @@ layer_regress() {
   [ -n "$tests" ] || return 0
   echo "[aigw test] pg_regress: $(echo $tests | wc -w) tests" >&2
   "$PGXS_DIR/src/test/regress/pg_regress" --temp-instance="$W/tmp_regress" --temp-config="$CONF" \
-    --inputdir="$W" --outputdir="$OUT/regress" --bindir="$PG_BINDIR" --port="$(aigw_free_port 58100)" \
+    --inputdir="$W" --outputdir="$OUT/regress" --bindir="$PG_BINDIR" --port="$(aigw_free_port $((58100 + ${AIGW_PORT_OFFSET:-0})))" \
     --load-extension=pgcrypto --load-extension=aigw --dbname=contrib_regression $tests \
     > "$OUT/regress.log" 2>&1
   tally regress "$OUT/regress.log" $?
@@ -59,7 +59,7 @@ layer_isolation() {
   echo "[aigw test] isolation: $(echo $specs | wc -w) specs" >&2
   "$PGXS_DIR/src/test/isolation/pg_isolation_regress" --temp-instance="$W/tmp_isolation" \
     --temp-config="$CONF" --inputdir="$W/test/isolation" --outputdir="$OUT/isolation" \
-    --bindir="$PG_BINDIR" --port="$(aigw_free_port 58200)" \
+    --bindir="$PG_BINDIR" --port="$(aigw_free_port $((58200 + ${AIGW_PORT_OFFSET:-0})))" \
     --load-extension=pgcrypto --load-extension=aigw --dbname=isolation_regression $specs \
     > "$OUT/isolation.log" 2>&1
   tally isolation "$OUT/isolation.log" $?
@@ -69,7 +69,7 @@ layer_pgtap() {
   ls test/pgtap/*.sql >/dev/null 2>&1 || return 0
   echo "[aigw test] pgTAP: $(ls test/pgtap/*.sql | wc -l) suites" >&2
   local data="$W/tmp_pgtap" sock="$W/tmp_pgtap_sock" port rc
-  port=$(aigw_free_port 58300)
+  port=$(aigw_free_port $((58300 + ${AIGW_PORT_OFFSET:-0})))
   mkdir -p "$sock"
   initdb -D "$data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 > "$OUT/pgtap-initdb.log" 2>&1
   { cat "$CONF"; echo "port = $port"; echo "listen_addresses = ''"; echo "unix_socket_directories = '$sock'"; } >> "$data/postgresql.conf"

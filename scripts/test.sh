@@ -19,7 +19,7 @@ if [ "$(id -u)" -eq 0 ]; then chown -R "$AIGW_RUNUSER" "$W"; chown "$AIGW_RUNUSE
 
 set +e
 as_runuser env PATH="$PG_BINDIR:$PATH" PG_CONFIG="$PG_CONFIG" PG_BINDIR="$PG_BINDIR" PGXS_DIR="$PGXS_DIR" \
-  AIGW_STAGE="$AIGW_STAGE" AIGW_W="$W" AIGW_ONLY="${AIGW_ONLY:-}" HOME="$W" \
+  AIGW_STAGE="$AIGW_STAGE" AIGW_W="$W" AIGW_ONLY="${AIGW_ONLY:-}" AIGW_PORT_OFFSET="${AIGW_PORT_OFFSET:-0}" HOME="$W" \
   bash "$W/scripts/test-layers.sh"
 rc=$?
 set -e
