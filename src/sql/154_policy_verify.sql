@@ -73,13 +73,14 @@ BEGIN
                       'named by: ' || bad;
 
   -- Every enabled platform model has a price and a runtime policy.
-  SELECT string_agg(pl.platform_key || '/' || pm.model_name, ', ' ORDER BY pl.platform_key, pm.model_name)
+  SELECT string_agg(pl.platform_key || '/' || pm.model_name || ' (' || aigw.missing_price(pm.model_type, pm.billing_config)
+                    || ' is missing)', ', ' ORDER BY pl.platform_key, pm.model_name)
     INTO bad
     FROM aigw.platform_models pm JOIN aigw.integration_platforms pl ON pl.id = pm.platform_id
    WHERE pm.enabled AND pl.deleted_at IS NULL AND pl.status <> 'disabled'
-     AND NOT jsonb_path_exists(pm.billing_config, 'strict $.** ? (@.type() == "number" && @ > 0)');
+     AND aigw.missing_price(pm.model_type, pm.billing_config) IS NOT NULL;
   RETURN QUERY SELECT bad IS NULL, 'invariant: every enabled platform model has a price',
-                      'no price in billing_config: ' || bad;
+                      'no price: ' || bad;
 
   SELECT string_agg(pl.platform_key || '/' || pm.model_name, ', ' ORDER BY pl.platform_key, pm.model_name)
     INTO bad
