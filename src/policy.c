@@ -481,7 +481,14 @@ MatchIntList(JsonbContainer *list, int value, char **matched)
 	{
 		JsonbValue *e = getIthJsonbValueFromContainer(list, i);
 		int64		item;
+		bool		overflow = false;
 
+		if (e->type != jbvNumeric)
+			continue;
+		/* Rounding is cheap and lands within 1 of the truncated value */
+		item = numeric_int8_opt_error(e->val.numeric, &overflow);
+		if (!overflow && (item > (int64) value + 1 || item < (int64) value - 1))
+			continue;
 		if (NumberToInt(e, &item) && item == value)
 		{
 			*matched = psprintf("%d", value);
@@ -496,6 +503,8 @@ static bool
 MatchKeywordList(JsonbContainer *list, const char *target, char **matched)
 {
 	int			n = JsonContainerSize(list);
+	char		buf[128];
+	bool		found;
 
 	if (*target == '\0')
 		return false;
@@ -512,14 +521,23 @@ MatchKeywordList(JsonbContainer *list, const char *target, char **matched)
 		TrimSpace(e->val.string.val, &start, &len);
 		if (len == 0)
 			continue;
-		keyword = LowerText(e->val.string.val + start, len);
-		if (strstr(target, keyword))
+		if (len < (int) sizeof(buf) && IsAscii(e->val.string.val + start, len))
 		{
+			for (int j = 0; j < len; j++)
+				buf[j] = pg_ascii_tolower(e->val.string.val[start + j]);
+			buf[len] = '\0';
+			keyword = buf;
+		}
+		else
+			keyword = LowerText(e->val.string.val + start, len);
+		found = strstr(target, keyword) != NULL;
+		if (keyword != buf)
 			pfree(keyword);
+		if (found)
+		{
 			*matched = pnstrdup(e->val.string.val + start, len);
 			return true;
 		}
-		pfree(keyword);
 	}
 	return false;
 }
