@@ -270,21 +270,10 @@ ProviderAuthMessage(const char *target)
 		strstr(target, "auth failed") || strstr(target, "credential");
 }
 
-/* Category of a failure; code is expected trimmed and lower-cased */
-const char *
-AigwFailureCategory(const char *code, int status, const char *message)
+/* The category function proper; target is lower("code message") */
+static const char *
+CategoryOf(const char *code, int status, const char *target)
 {
-	char	   *joined;
-	char	   *target;
-
-	if (code == NULL)
-		code = "";
-	if (message == NULL)
-		message = "";
-	joined = psprintf("%s %s", code, message);
-	target = LowerText(joined, strlen(joined));
-	pfree(joined);
-
 	if (strcmp(code, "insufficient_balance") == 0)
 		return "insufficient_balance";
 	if (strcmp(code, "rate_limit") == 0 || status == 429)
@@ -314,6 +303,26 @@ AigwFailureCategory(const char *code, int status, const char *message)
 	if (status > 400 && status < 500)
 		return "request_error";
 	return "client_error";
+}
+
+/* Category of a failure; code is expected trimmed and lower-cased */
+const char *
+AigwFailureCategory(const char *code, int status, const char *message)
+{
+	char	   *joined;
+	char	   *target;
+	const char *category;
+
+	if (code == NULL)
+		code = "";
+	if (message == NULL)
+		message = "";
+	joined = psprintf("%s %s", code, message);
+	target = LowerText(joined, strlen(joined));
+	category = CategoryOf(code, status, target);
+	pfree(target);
+	pfree(joined);
+	return category;
 }
 
 /* Classifies a failure: normalised code, category and the keyword target */
