@@ -435,6 +435,33 @@ LayerInt(const PolicyLayer *layer, const char *key)
 	return 0;
 }
 
+/*
+ * Element i of an array container, read in place: strings and numbers only
+ * (anything else comes back as jbvNull).  Rule lists are read on every
+ * decision, so this avoids an allocation per element.
+ */
+static void
+ArrayElement(JsonbContainer *arr, int i, JsonbValue *out)
+{
+	JEntry		entry = arr->children[i];
+	char	   *base = (char *) &arr->children[JsonContainerSize(arr)];
+	uint32		offset = getJsonbOffset(arr, i);
+
+	if (JBE_ISSTRING(entry))
+	{
+		out->type = jbvString;
+		out->val.string.val = base + offset;
+		out->val.string.len = getJsonbLength(arr, i);
+	}
+	else if (JBE_ISNUMERIC(entry))
+	{
+		out->type = jbvNumeric;
+		out->val.numeric = (Numeric) (base + INTALIGN(offset));
+	}
+	else
+		out->type = jbvNull;
+}
+
 /* Case-insensitive equality of an item with an already lower-cased value */
 static bool
 LowerEquals(const char *item, int len, const char *value)
@@ -461,10 +488,12 @@ MatchStringList(JsonbContainer *list, const char *value, char **matched)
 		return false;
 	for (int i = 0; i < n; i++)
 	{
-		JsonbValue *e = getIthJsonbValueFromContainer(list, i);
+		JsonbValue	ev;
+		JsonbValue *e = &ev;
 		int			start = 0;
 		int			len;
 
+		ArrayElement(list, i, e);
 		if (e->type != jbvString)
 			continue;
 		len = e->val.string.len;
@@ -488,10 +517,12 @@ MatchIntList(JsonbContainer *list, int value, char **matched)
 		return false;
 	for (int i = 0; i < n; i++)
 	{
-		JsonbValue *e = getIthJsonbValueFromContainer(list, i);
+		JsonbValue	ev;
+		JsonbValue *e = &ev;
 		int64		item;
 		bool		overflow = false;
 
+		ArrayElement(list, i, e);
 		if (e->type != jbvNumeric)
 			continue;
 		/* Rounding is cheap and lands within 1 of the truncated value */
@@ -519,11 +550,13 @@ MatchKeywordList(JsonbContainer *list, const char *target, char **matched)
 		return false;
 	for (int i = 0; i < n; i++)
 	{
-		JsonbValue *e = getIthJsonbValueFromContainer(list, i);
+		JsonbValue	ev;
+		JsonbValue *e = &ev;
 		int			start = 0;
 		int			len;
 		char	   *keyword;
 
+		ArrayElement(list, i, e);
 		if (e->type != jbvString)
 			continue;
 		len = e->val.string.len;
