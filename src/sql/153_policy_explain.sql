@@ -102,7 +102,8 @@ BEGIN
   failover := aigw.failover_decision(to_jsonb(runner), override, error);
   demote := aigw.demote_decision(to_jsonb(runner), error);
   outcome := CASE WHEN (retry ->> 'retry')::boolean THEN 'retry_same_client'
-                  WHEN (failover ->> 'retry')::boolean THEN 'failover_' || (failover ->> 'action')
+                  WHEN (failover ->> 'retry')::boolean AND failover ->> 'action' <> 'stop'
+                  THEN 'failover_' || (failover ->> 'action')
                   ELSE 'stop' END;
 
   RETURN jsonb_build_object(
