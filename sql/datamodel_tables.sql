@@ -64,14 +64,18 @@ SELECT table_name, column_name, data_type FROM information_schema.columns
 
 -- The task status check accepts the design's statuses and nothing else.
 BEGIN;
-INSERT INTO aigw.gateway_tasks (kind, user_id, model, request, queue_key, status)
-SELECT 'chat.completions', 'u1', 'm', '{}', 'q', s
+INSERT INTO aigw.gateway_tasks (kind, user_id, model, request, queue_key, status, finished_at)
+SELECT 'chat.completions', 'u1', 'm', '{}', 'q', s,
+       CASE WHEN s IN ('succeeded', 'failed_final', 'cancelled') THEN now() END
   FROM unnest(ARRAY['queued', 'leased', 'running', 'polling', 'succeeded', 'failed_retryable',
                     'failed_final', 'cancelled']) AS s;
 SELECT count(*) FROM aigw.gateway_tasks WHERE user_id = 'u1';
 INSERT INTO aigw.gateway_tasks (kind, user_id, model, request, queue_key, status)
 VALUES ('chat.completions', 'u1', 'm', '{}', 'q', 'done');
 ROLLBACK;
+-- A finished task records when it finished.
+INSERT INTO aigw.gateway_tasks (kind, user_id, model, request, queue_key, status)
+VALUES ('chat.completions', 'u1', 'm', '{}', 'q', 'succeeded');
 -- The idempotency key is unique per user only when present.
 BEGIN;
 INSERT INTO aigw.gateway_tasks (kind, user_id, model, request, queue_key)
