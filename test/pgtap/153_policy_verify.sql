@@ -1,7 +1,7 @@
 -- Verified policy changes: a change is kept only when every shipped check and
 -- invariant still passes; otherwise it is rolled back with the checks named.
 BEGIN;
-SELECT plan(23);
+SELECT plan(25);
 
 SELECT has_function('aigw', 'apply_policy_change', ARRAY['text', 'boolean']);
 SELECT has_function('aigw', 'policy_checks', ARRAY[]::text[]);
@@ -54,6 +54,18 @@ SELECT alike(pg_temp.failure_of($$SELECT * FROM aigw.apply_policy_change($c$
             'the failing checks are named with the reason');
 SELECT is((SELECT hard_stop_policy -> 'enabled' FROM aigw.gateway_runner_policies WHERE policy_key = 'default-runner-v1'),
           'true', 'the bad change left nothing behind');
+
+-- The same through the admin API.
+SELECT alike(pg_temp.failure_of($$SELECT * FROM aigw.apply_policy_change($c$
+             SELECT aigw.upsert_runner_policy('default-runner-v1', 'Default runner',
+               p_hard_stop_policy => '{"enabled": false}',
+               p_failover_policy => '{"denyCategories": [], "denyKeywords": []}')$c$)$$),
+            '23514 policy change rolled back: 4 of % checks failed%invariant: hard-stop category user_permission never fails over%',
+            'a bad change through upsert_runner_policy is rolled back');
+SELECT is((SELECT failover_policy -> 'denyCategories' FROM aigw.gateway_runner_policies
+            WHERE policy_key = 'default-runner-v1'),
+          '["request_error", "unsupported_model", "user_permission", "insufficient_balance"]',
+          'and the deny list is intact');
 
 -- A dry run returns the checks and keeps nothing.
 SELECT is((SELECT array_agg(name ORDER BY name) FROM aigw.apply_policy_change(
