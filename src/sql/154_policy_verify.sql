@@ -165,3 +165,19 @@ END
 $$;
 COMMENT ON FUNCTION aigw.apply_policy_change(text, boolean) IS
   'applies a policy change, runs aigw.policy_checks() and rolls the change back, naming the failing checks, when any fails';
+
+-- The same checks as TAP text, for a live database without pgTAP:
+--   psql -At -c 'SELECT * FROM aigw.policy_checks_tap()'
+CREATE FUNCTION aigw.policy_checks_tap() RETURNS SETOF text
+  LANGUAGE sql STABLE
+BEGIN ATOMIC
+  WITH c AS (SELECT row_number() OVER () AS n, p.ok, p.name, p.detail FROM aigw.policy_checks() p)
+  SELECT t.line FROM (
+    SELECT 0 AS n, '1..' || count(*) AS line FROM c
+    UNION ALL
+    SELECT c.n, CASE WHEN c.ok THEN 'ok ' ELSE 'not ok ' END || c.n || ' - ' || c.name
+                || COALESCE(E'\n# ' || replace(c.detail, E'\n', E'\n# '), '')
+      FROM c) t
+   ORDER BY t.n;
+END;
+COMMENT ON FUNCTION aigw.policy_checks_tap() IS 'aigw.policy_checks() as TAP lines';

@@ -1,7 +1,7 @@
 -- Verified policy changes: a change is kept only when every shipped check and
 -- invariant still passes; otherwise it is rolled back with the checks named.
 BEGIN;
-SELECT plan(25);
+SELECT plan(27);
 
 SELECT has_function('aigw', 'apply_policy_change', ARRAY['text', 'boolean']);
 SELECT has_function('aigw', 'policy_checks', ARRAY[]::text[]);
@@ -128,6 +128,14 @@ SELECT alike(pg_temp.failure_of($$SELECT * FROM aigw.apply_policy_change('  ')$$
 SELECT alike(pg_temp.failure_of($$SELECT * FROM aigw.apply_policy_change(NULL)$$),
             '22023 %', 'a null change is rejected');
 SELECT is((SELECT count(*)::int FROM aigw.policy_checks() WHERE NOT ok), 0, 'every check still passes at the end');
+SELECT is((SELECT array_agg(l) FROM (SELECT l FROM aigw.policy_checks_tap() l LIMIT 2) x),
+          ARRAY['1..' || (SELECT count(*) FROM aigw.policy_checks()),
+                'ok 1 - ' || (SELECT name FROM aigw.policy_checks() LIMIT 1)],
+          'policy_checks_tap prints a plan and numbered results');
+UPDATE aigw.gateway_runner_policies SET failover_policy = failover_policy || '{"denyCategories": []}',
+       hard_stop_policy = '{}' WHERE policy_key = 'default-runner-v1';
+SELECT is((SELECT count(*)::int FROM aigw.policy_checks_tap() l WHERE l LIKE 'not ok %' AND l LIKE E'%\n# fails over for: %'),
+          4, 'failing checks print as not ok with their detail as a comment');
 
 SELECT * FROM finish();
 ROLLBACK;
