@@ -80,6 +80,13 @@ typedef struct PolicyLayer
  * UTF-8 text the way the design's matching reads it
  * --------------------------------------------------------------------- */
 
+/* ASCII lower-casing, inline: it runs on every byte matched */
+static inline char
+AsciiLower(char c)
+{
+	return (c >= 'A' && c <= 'Z') ? c + ('a' - 'A') : c;
+}
+
 /* Decodes the rune at s (len bytes left); invalid input is U+FFFD of width 1 */
 static int
 DecodeRune(const unsigned char *s, int len, pg_wchar *rune)
@@ -129,7 +136,7 @@ DecodeLastRune(const unsigned char *s, int end, pg_wchar *rune)
 }
 
 /* Unicode White_Space, as trimmed around codes, keywords and targets */
-static bool
+static inline bool
 IsSpaceRune(pg_wchar r)
 {
 	switch (r)
@@ -166,6 +173,13 @@ TrimSpace(const char *s, int *start, int *len)
 
 	while (b < e)
 	{
+		if (u[b] < 0x80)
+		{
+			if (!IsSpaceRune(u[b]))
+				break;
+			b++;
+			continue;
+		}
 		w = DecodeRune(u + b, e - b, &r);
 		if (!IsSpaceRune(r))
 			break;
@@ -173,6 +187,13 @@ TrimSpace(const char *s, int *start, int *len)
 	}
 	while (e > b)
 	{
+		if (u[e - 1] < 0x80)
+		{
+			if (!IsSpaceRune(u[e - 1]))
+				break;
+			e--;
+			continue;
+		}
 		w = DecodeLastRune(u + b, e - b, &r);
 		if (!IsSpaceRune(r))
 			break;
@@ -204,7 +225,7 @@ LowerText(const char *s, int len)
 	{
 		out = palloc(len + 1);
 		for (int i = 0; i < len; i++)
-			out[i] = pg_ascii_tolower(s[i]);
+			out[i] = AsciiLower(s[i]);
 		out[len] = '\0';
 		return out;
 	}
@@ -215,7 +236,7 @@ LowerText(const char *s, int len)
 		pg_wchar	r;
 
 		i += DecodeRune(u + i, len - i, &r);
-		r = (r < 0x80) ? (pg_wchar) pg_ascii_tolower((unsigned char) r) : unicode_lowercase_simple(r);
+		r = (r < 0x80) ? (pg_wchar) AsciiLower((char) r) : unicode_lowercase_simple(r);
 		unicode_to_utf8(r, (unsigned char *) out + o);
 		o += unicode_utf8len(r);
 	}
@@ -464,14 +485,14 @@ ArrayElement(JsonbContainer *arr, int i, JsonbValue *out)
 
 /* Case-insensitive equality of an item with an already lower-cased value */
 static bool
-LowerEquals(const char *item, int len, const char *value)
+LowerEquals(const char *item, int len, const char *value, int value_len)
 {
 	if (IsAscii(item, len))
 	{
-		if (strlen(value) != (size_t) len)
+		if (value_len != len)
 			return false;
 		for (int i = 0; i < len; i++)
-			if (pg_ascii_tolower(item[i]) != value[i])
+			if (AsciiLower(item[i]) != value[i])
 				return false;
 		return true;
 	}
@@ -483,8 +504,9 @@ static bool
 MatchStringList(JsonbContainer *list, const char *value, char **matched)
 {
 	int			n = JsonContainerSize(list);
+	int			value_len = strlen(value);
 
-	if (*value == '\0')
+	if (value_len == 0)
 		return false;
 	for (int i = 0; i < n; i++)
 	{
@@ -498,7 +520,7 @@ MatchStringList(JsonbContainer *list, const char *value, char **matched)
 			continue;
 		len = e->val.string.len;
 		TrimSpace(e->val.string.val, &start, &len);
-		if (LowerEquals(e->val.string.val + start, len, value))
+		if (LowerEquals(e->val.string.val + start, len, value, value_len))
 		{
 			*matched = pnstrdup(e->val.string.val + start, len);
 			return true;
@@ -566,7 +588,7 @@ MatchKeywordList(JsonbContainer *list, const char *target, char **matched)
 		if (len < (int) sizeof(buf) && IsAscii(e->val.string.val + start, len))
 		{
 			for (int j = 0; j < len; j++)
-				buf[j] = pg_ascii_tolower(e->val.string.val[start + j]);
+				buf[j] = AsciiLower(e->val.string.val[start + j]);
 			buf[len] = '\0';
 			keyword = buf;
 		}
