@@ -21,8 +21,18 @@ END;
 COMMENT ON FUNCTION aigw.platform_model_runtime_policy_set(uuid) IS
   'id of the runtime policy set of a platform model (its own, else its platform''s, else default-runtime-v1) and where it came from';
 
-CREATE FUNCTION aigw.explain_failure(platform_model_id uuid, error jsonb,
-                                     runner_policy_key text DEFAULT 'default-runner-v1')
+-- The policies a failure of one platform model is decided with, as the task
+-- runtime and explain_failure both read them:
+--   runnerPolicy           the gateway_runner_policies row (jsonb), for failover and demotion
+--   retryPolicy            the runtime policy set's retry_policy with the platform's and the
+--                          model's retry_policy keys over it
+--   runtimePolicyOverride  the model's runtime_policy_override without any hardStopPolicy key
+--   ignoredOverrideKeys    the hardStopPolicy keys left out (a model runtime policy can never
+--                          change the hard-stop policy)
+--   runtimePolicySet       {policyKey, status, resolvedFrom}
+--   notes                  what an operator should know about these policies
+CREATE FUNCTION aigw.failure_policies(platform_model_id uuid,
+                                      runner_policy_key text DEFAULT 'default-runner-v1')
   RETURNS jsonb
   LANGUAGE plpgsql STABLE
   SET search_path = aigw, pg_catalog
@@ -35,19 +45,11 @@ DECLARE
   rset_id uuid;
   rset_from text;
   override jsonb;
-  ignored jsonb := '[]';
+  ignored jsonb;
   notes jsonb := '[]';
   retry_policy jsonb;
-  failover_policy jsonb;
-  retry jsonb;
-  failover jsonb;
-  demote jsonb;
-  outcome text;
 BEGIN
-  IF error IS NULL THEN
-    RAISE EXCEPTION 'the failure must not be null' USING ERRCODE = 'null_value_not_allowed';
-  END IF;
-  SELECT * INTO pm FROM aigw.platform_models m WHERE m.id = explain_failure.platform_model_id;
+  SELECT * INTO pm FROM aigw.platform_models m WHERE m.id = failure_policies.platform_model_id;
   IF NOT FOUND THEN
     RAISE EXCEPTION 'platform model % does not exist', platform_model_id USING ERRCODE = 'no_data_found';
   END IF;
@@ -74,7 +76,7 @@ BEGIN
           SELECT s || '.hardStopPolicy' FROM unnest(ARRAY['failoverPolicy', 'retryPolicy']) s
            WHERE jsonb_typeof(override -> s) = 'object' AND override -> s ? 'hardStopPolicy') x;
   IF jsonb_array_length(ignored) > 0 THEN
-    override := (override - 'hardStopPolicy');
+    override := override - 'hardStopPolicy';
     IF jsonb_typeof(override -> 'failoverPolicy') = 'object' THEN
       override := jsonb_set(override, '{failoverPolicy}', (override -> 'failoverPolicy') - 'hardStopPolicy');
     END IF;
@@ -84,8 +86,6 @@ BEGIN
     notes := notes || to_jsonb('runtime_policy_override names hardStopPolicy; ignored: a model runtime policy can never change the hard-stop policy'::text);
   END IF;
 
-  -- Retry policy: the set's, then the platform's and the model's keys over it
-  -- (the override's retryPolicy keys go over those inside retry_decision).
   retry_policy := COALESCE(rset.retry_policy, '{}') || plat.retry_policy || pm.retry_policy;
   SELECT notes || COALESCE(to_jsonb('retry policy keys the retry decision does not read: '
                                     || string_agg(k, ', ' ORDER BY k)), '[]')
@@ -94,34 +94,69 @@ BEGIN
    WHERE k NOT IN ('enabled', 'allowCategories', 'allowCodes', 'allowStatusCodes', 'allowKeywords',
                    'denyCategories', 'denyCodes', 'denyStatusCodes', 'denyKeywords',
                    'maxAttempts', 'backoffMs', 'backoffMultiplier', 'maxBackoffMs');
-  failover_policy := runner.failover_policy
-                     || CASE WHEN jsonb_typeof(override -> 'failoverPolicy') = 'object'
-                             THEN override -> 'failoverPolicy' ELSE '{}' END;
 
-  retry := aigw.retry_decision(retry_policy, error, override);
-  failover := aigw.failover_decision(to_jsonb(runner), override, error);
-  demote := aigw.demote_decision(to_jsonb(runner), error);
+  RETURN jsonb_build_object(
+    'runnerPolicy', to_jsonb(runner),
+    'retryPolicy', retry_policy,
+    'runtimePolicyOverride', override,
+    'ignoredOverrideKeys', ignored,
+    'runtimePolicySet', jsonb_build_object('policyKey', rset.policy_key, 'status', rset.status,
+                                           'resolvedFrom', rset_from),
+    'notes', notes);
+END
+$$;
+COMMENT ON FUNCTION aigw.failure_policies(uuid, text) IS
+  'the runner policy, effective retry policy and cleaned runtime override a failure of a platform model is decided with';
+
+CREATE FUNCTION aigw.explain_failure(platform_model_id uuid, error jsonb,
+                                     runner_policy_key text DEFAULT 'default-runner-v1')
+  RETURNS jsonb
+  LANGUAGE plpgsql STABLE
+  SET search_path = aigw, pg_catalog
+AS $$
+DECLARE
+  pol jsonb;
+  runner jsonb;
+  override jsonb;
+  retry jsonb;
+  failover jsonb;
+  demote jsonb;
+  outcome text;
+BEGIN
+  IF error IS NULL THEN
+    RAISE EXCEPTION 'the failure must not be null' USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  pol := aigw.failure_policies(platform_model_id, runner_policy_key);
+  runner := pol -> 'runnerPolicy';
+  override := pol -> 'runtimePolicyOverride';
+
+  retry := aigw.retry_decision(pol -> 'retryPolicy', error, override);
+  failover := aigw.failover_decision(runner, override, error);
+  demote := aigw.demote_decision(runner, error);
   outcome := CASE WHEN (retry ->> 'retry')::boolean THEN 'retry_same_client'
                   WHEN (failover ->> 'retry')::boolean AND failover ->> 'action' <> 'stop'
                   THEN 'failover_' || (failover ->> 'action')
                   ELSE 'stop' END;
 
   RETURN jsonb_build_object(
-    'platformModel', jsonb_build_object('id', pm.id, 'modelName', pm.model_name, 'modelType', pm.model_type,
-                                        'platformKey', plat.platform_key, 'enabled', pm.enabled),
+    'platformModel', (SELECT jsonb_build_object('id', pm.id, 'modelName', pm.model_name, 'modelType', pm.model_type,
+                                                'platformKey', p.platform_key, 'enabled', pm.enabled)
+                        FROM aigw.platform_models pm JOIN aigw.integration_platforms p ON p.id = pm.platform_id
+                       WHERE pm.id = platform_model_id),
     'policies', jsonb_build_object(
-      'runnerPolicy', jsonb_build_object('policyKey', runner.policy_key, 'status', runner.status),
-      'runtimePolicySet', jsonb_build_object('policyKey', rset.policy_key, 'status', rset.status,
-                                             'resolvedFrom', rset_from),
-      'runtimePolicyOverride', pm.runtime_policy_override,
-      'effectiveRetryPolicy', retry_policy
+      'runnerPolicy', jsonb_build_object('policyKey', runner ->> 'policy_key', 'status', runner ->> 'status'),
+      'runtimePolicySet', pol -> 'runtimePolicySet',
+      'runtimePolicyOverride', override,
+      'effectiveRetryPolicy', (pol -> 'retryPolicy')
                               || CASE WHEN jsonb_typeof(override -> 'retryPolicy') = 'object'
                                       THEN override -> 'retryPolicy' ELSE '{}' END,
-      'effectiveFailoverPolicy', failover_policy,
-      'hardStopPolicy', runner.hard_stop_policy,
-      'priorityDemotePolicy', runner.priority_demote_policy),
-    'ignoredOverrideKeys', ignored,
-    'notes', notes,
+      'effectiveFailoverPolicy', (runner -> 'failover_policy')
+                                 || CASE WHEN jsonb_typeof(override -> 'failoverPolicy') = 'object'
+                                         THEN override -> 'failoverPolicy' ELSE '{}' END,
+      'hardStopPolicy', runner -> 'hard_stop_policy',
+      'priorityDemotePolicy', runner -> 'priority_demote_policy'),
+    'ignoredOverrideKeys', pol -> 'ignoredOverrideKeys',
+    'notes', pol -> 'notes',
     'failure', retry -> 'info',
     'retry', retry - 'info',
     'failover', failover - 'info',

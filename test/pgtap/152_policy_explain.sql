@@ -1,7 +1,7 @@
 -- explain_failure against the live tables, runtime policy set resolution,
 -- and the hard-stop policy that no model runtime policy can change.
 BEGIN;
-SELECT plan(32);
+SELECT plan(35);
 
 INSERT INTO aigw.model_catalog_providers (provider_key, display_name, provider_type)
   VALUES ('tp-openai', 'Test OpenAI', 'openai_compatible');
@@ -17,6 +17,7 @@ INSERT INTO aigw.platform_models (id, platform_id, model_name, model_type, displ
                                "cooldownSeconds": 60}}');
 
 SELECT has_function('aigw', 'explain_failure', ARRAY['uuid', 'jsonb', 'text']);
+SELECT has_function('aigw', 'failure_policies', ARRAY['uuid', 'text']);
 
 -- A model without overrides, on the default policies.
 SELECT is(aigw.explain_failure('00000000-0000-0000-0000-0000000000b1', '{"status": 503}') -> 'failover',
@@ -113,6 +114,11 @@ SELECT is(aigw.explain_failure('00000000-0000-0000-0000-0000000000b2', '{"status
             #>> '{failover,reason}', 'hard_stop_policy', 'a smuggled hardStopPolicy does not stop the hard stop');
 SELECT is(aigw.explain_failure('00000000-0000-0000-0000-0000000000b2', '{"status": 400}') -> 'ignoredOverrideKeys',
           '["failoverPolicy.hardStopPolicy", "hardStopPolicy"]', 'the ignored keys are reported');
+SELECT is(aigw.failure_policies('00000000-0000-0000-0000-0000000000b2') -> 'runtimePolicyOverride',
+          '{"failoverPolicy": {"denyCategories": [], "allowCategories": ["request_error"]}}',
+          'failure_policies hands the runtime the override without hardStopPolicy');
+SELECT is(aigw.failure_policies('00000000-0000-0000-0000-0000000000b2') #>> '{runnerPolicy,policy_key}',
+          'default-runner-v1', 'and the runner policy row');
 SELECT ok(aigw.explain_failure('00000000-0000-0000-0000-0000000000b2', '{"status": 400}') ->> 'notes'
             LIKE '%a model runtime policy can never change the hard-stop policy%', 'with a note why');
 SELECT is((SELECT detail FROM aigw.policy_invariant_checks()
