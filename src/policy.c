@@ -369,13 +369,12 @@ AigwClassifyFailure(const AigwFailure *failure, AigwFailureInfo *info)
  * Reading policies
  * --------------------------------------------------------------------- */
 
-/* Root container of an object policy, or NULL for a missing one */
+/* Root container of an object policy; NULL (read as {}) when missing or not an object */
 static JsonbContainer *
 PolicyRoot(Jsonb *policy)
 {
-	if (policy == NULL)
+	if (policy == NULL || !JB_ROOT_IS_OBJECT(policy))
 		return NULL;
-	Assert(JB_ROOT_IS_OBJECT(policy));
 	return &policy->root;
 }
 
