@@ -29,14 +29,18 @@ echo
 echo "## SQL: microseconds per call inside one statement (100000 calls, no client round trip)"
 printf '%-44s %12s\n' function us/call
 for q in "failover_decision|aigw.failover_decision(p, '{}', e)" \
+         "failover_decision, policy detoasted per call|aigw.failover_decision(tp, '{}', e)" \
          "retry_decision|aigw.retry_decision(rp, e)" \
          "demote_decision|aigw.demote_decision(p, e)" \
          "classify_failure|aigw.classify_failure(e)"; do
   label=${q%%|*}; expr=${q#*|}
   "${PSQL[@]}" <<SQL
-CREATE TEMP TABLE IF NOT EXISTS bench_p AS
-  SELECT aigw.seed_runner_policy() AS p, '{"status":503,"message":"Service Unavailable"}'::jsonb AS e,
-         '{"allowCategories":["provider_5xx"]}'::jsonb AS rp;
+-- p and e are computed once and held in memory; tp is the same policy stored
+-- in a table (compressed), as a row read from gateway_runner_policies is.
+CREATE TEMP TABLE IF NOT EXISTS bench_t AS SELECT aigw.seed_runner_policy() AS tp;
+CREATE OR REPLACE TEMP VIEW bench_p AS
+  SELECT * FROM (SELECT aigw.seed_runner_policy() AS p, '{"status":503,"message":"Service Unavailable"}'::jsonb AS e,
+                        '{"allowCategories":["provider_5xx"]}'::jsonb AS rp OFFSET 0) v, bench_t;
 DO \$\$
 DECLARE t0 timestamptz; t1 timestamptz; base interval; n int := 100000;
 BEGIN
@@ -53,14 +57,18 @@ SQL
 done 2>&1 | sed 's/^NOTICE:  //'
 
 echo
-echo "## SQL: one prepared statement per round trip (pgbench -M prepared, 1 client, ${SECS}s)"
-tmp=$(mktemp)
-trap 'rm -f "$tmp"' EXIT
+echo "## SQL: one prepared statement per round trip (pgbench -M prepared, 1 client, 3 x ${SECS}s each, best run)"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
 P=$(psql -X -At -c "SELECT aigw.seed_runner_policy()")
 printf '\\set s random(400, 504)\nSELECT aigw.failover_decision(%s, %s, jsonb_build_object(%s, :s::int));\n' \
-  "'$P'" "'{}'" "'status'" > "$tmp"
-a=$(pgbench -n -M prepared -c 1 -T "$SECS" -f "$tmp" 2>/dev/null | sed -n 's/^latency average = \([0-9.]*\) ms/\1/p')
-printf '\\set s random(400, 504)\nSELECT jsonb_build_object(%s, :s::int);\n' "'status'" > "$tmp"
-b=$(pgbench -n -M prepared -c 1 -T "$SECS" -f "$tmp" 2>/dev/null | sed -n 's/^latency average = \([0-9.]*\) ms/\1/p')
+  "'$P'" "'{}'" "'status'" > "$tmp/call.sql"
+printf '\\set s random(400, 504)\nSELECT jsonb_build_object(%s, :s::int);\n' "'status'" > "$tmp/base.sql"
+latency() { pgbench -n -M prepared -c 1 -T "$SECS" -f "$1" 2>/dev/null | sed -n 's/^latency average = \([0-9.]*\) ms/\1/p'; }
+a=999; b=999
+for i in 1 2 3; do   # interleaved, so both see the same machine load
+  a=$(awk -v x="$a" -v y="$(latency "$tmp/call.sql")" 'BEGIN { print (y < x ? y : x) }')
+  b=$(awk -v x="$b" -v y="$(latency "$tmp/base.sql")" 'BEGIN { print (y < x ? y : x) }')
+done
 echo "  failover_decision statement: ${a} ms; same statement without the call: ${b} ms"
 echo "  cost of the call: $(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.1f", (a - b) * 1000 }') us"
