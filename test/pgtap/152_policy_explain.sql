@@ -1,7 +1,7 @@
 -- explain_failure against the live tables, runtime policy set resolution,
 -- and the hard-stop policy that no model runtime policy can change.
 BEGIN;
-SELECT plan(35);
+SELECT plan(36);
 
 INSERT INTO aigw.model_catalog_providers (provider_key, display_name, provider_type)
   VALUES ('tp-openai', 'Test OpenAI', 'openai_compatible');
@@ -18,6 +18,11 @@ INSERT INTO aigw.platform_models (id, platform_id, model_name, model_type, displ
 
 SELECT has_function('aigw', 'explain_failure', ARRAY['uuid', 'jsonb', 'text']);
 SELECT has_function('aigw', 'failure_policies', ARRAY['uuid', 'text']);
+SELECT is((SELECT jsonb_build_object('policy_key', r.policy_key, 'status', r.status,
+                                     'failover_policy', r.failover_policy, 'hard_stop_policy', r.hard_stop_policy,
+                                     'priority_demote_policy', r.priority_demote_policy)
+             FROM aigw.gateway_runner_policies r WHERE r.policy_key = 'default-runner-v1'),
+          aigw.seed_runner_policy(), 'the installed default-runner-v1 row is seed 000, as the engine checks assume');
 
 -- A model without overrides, on the default policies.
 SELECT is(aigw.explain_failure('00000000-0000-0000-0000-0000000000b1', '{"status": 503}') -> 'failover',
