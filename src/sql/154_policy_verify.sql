@@ -142,6 +142,10 @@ BEGIN
   IF change_sql IS NULL OR btrim(change_sql) = '' THEN
     RAISE EXCEPTION 'the policy change must not be empty' USING ERRCODE = 'invalid_parameter_value';
   END IF;
+  -- One verified change at a time: two changes that each pass alone (say,
+  -- hard stop off, and a model override emptying denyCategories) must not
+  -- both commit.  The next statement's snapshot sees the change before us.
+  PERFORM pg_advisory_xact_lock(hashtext('aigw.apply_policy_change'));
   BEGIN
     EXECUTE change_sql;
     SELECT array_agg(ROW(c.ok, c.name, c.detail)::aigw.policy_check_result) INTO results
