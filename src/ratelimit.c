@@ -1,0 +1,1643 @@
+/*
+ * ratelimit.c: rate-limit windows and concurrency leases.
+ *
+ * Counters live in a fixed-size shared hash table keyed by (scope type,
+ * scope key, metric), partitioned into RL_PARTITIONS stripes, each guarded by
+ * its own LWLock.  An admission locks the stripes of all its requirements in
+ * ascending order (no deadlock), checks every requirement, and applies all of
+ * them or none.  Each change is also logged per backend so that a
+ * transaction (or subtransaction) that aborts gives back what it took.
+ *
+ * gateway_rate_limit_counters is written by aigw.ratelimit_flush() and
+ * gateway_concurrency_leases in the admitting transaction; after a restart
+ * the first user of the table reloads both into shared memory.
+ */
+#include "ratelimit.h"
+
+#include <math.h>
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "port/atomics.h"
+#include "storage/ipc.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/hsearch.h"
+#include "utils/jsonb.h"
+#include "utils/memutils.h"
+#include "utils/numeric.h"
+#include "utils/timestamp.h"
+#include "utils/tuplestore.h"
+
+/* Number of lock stripes; a power of two, as dynahash requires */
+#define RL_PARTITIONS 64
+#define RL_TRANCHE "aigw_ratelimit"
+/* Seconds between two purges of old counter rows */
+#define RL_PURGE_EVERY_S 60
+/* Unix epoch minus PostgreSQL epoch, in seconds */
+#define RL_UNIX_OFFSET_S ((int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY)
+
+int			aigw_ratelimit_slots = 16384;
+int			aigw_ratelimit_flush_interval_ms = 1000;
+int			aigw_ratelimit_counter_retention_s = 7 * 86400;
+
+/* Hash key: fixed size and zero-padded, so it can be hashed as bytes */
+typedef struct RlKey
+{
+	uint8		scope_type;
+	uint8		metric;
+	char		scope_key[AIGW_RL_KEY_MAX + 1];
+} RlKey;
+
+/* One counter: a window (windowed metrics) or a gauge (concurrent, queue_size) */
+typedef struct RlEntry
+{
+	RlKey		key;
+	bool		dirty;			/* changed since the last flush */
+	int32		window_seconds;
+	TimestampTz window_start;
+	int64		limit;			/* last limit asked for; -1 unknown */
+	int64		used;
+	int64		reserved;
+} RlEntry;
+
+/* State shared by all backends besides the hash table */
+typedef struct RlShared
+{
+	pg_atomic_uint32 loaded;	/* durable record reloaded since startup */
+	pg_atomic_uint64 last_purge;	/* when old counter rows were last purged */
+} RlShared;
+
+/* One logged change, undone if its (sub)transaction aborts */
+typedef struct RlUndo
+{
+	RlKey		key;
+	uint32		hash;
+	int			level;
+	TimestampTz window_start;
+	int64		d_used;
+	int64		d_reserved;
+} RlUndo;
+
+/* A copy of an entry taken under the locks */
+typedef struct RlSnapshot
+{
+	RlKey		key;
+	int32		window_seconds;
+	TimestampTz window_start;
+	int64		limit;
+	int64		used;
+	int64		reserved;
+} RlSnapshot;
+
+static const char *const rl_scope_names[AIGW_RL_NUM_SCOPES] = {
+	"global", "provider", "platform", "client", "base_model", "platform_model",
+	"method", "tenant", "user_group", "user", "api_key", "queue"
+};
+
+static const char *const rl_metric_names[AIGW_RL_NUM_METRICS] = {
+	"tpm_total", "tpm_input", "tpm_output", "rpm", "concurrent", "queue_size"
+};
+
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+static RlShared *rl_shared = NULL;
+static HTAB *rl_hash = NULL;
+static LWLockPadded *rl_locks = NULL;
+
+static RlUndo *rl_undo = NULL;
+static int	rl_undo_n = 0;
+static int	rl_undo_cap = 0;
+
+static SPIPlanPtr rl_plan_lease_insert = NULL;
+static SPIPlanPtr rl_plan_counter_upsert = NULL;
+
+/* ---- names ---- */
+
+/* Looks a scope type up by name */
+bool
+AigwRlParseScope(const char *name, AigwRlScope *scope)
+{
+	for (int i = 0; i < AIGW_RL_NUM_SCOPES; i++)
+		if (strcmp(name, rl_scope_names[i]) == 0)
+		{
+			*scope = (AigwRlScope) i;
+			return true;
+		}
+	return false;
+}
+
+/* Looks a metric up by name */
+bool
+AigwRlParseMetric(const char *name, AigwRlMetric *metric)
+{
+	for (int i = 0; i < AIGW_RL_NUM_METRICS; i++)
+		if (strcmp(name, rl_metric_names[i]) == 0)
+		{
+			*metric = (AigwRlMetric) i;
+			return true;
+		}
+	return false;
+}
+
+/* Name of a scope type */
+const char *
+AigwRlScopeName(AigwRlScope scope)
+{
+	Assert(scope >= 0 && scope < AIGW_RL_NUM_SCOPES);
+	return rl_scope_names[scope];
+}
+
+/* Name of a metric */
+const char *
+AigwRlMetricName(AigwRlMetric metric)
+{
+	Assert(metric >= 0 && metric < AIGW_RL_NUM_METRICS);
+	return rl_metric_names[metric];
+}
+
+/* ---- shared memory ---- */
+
+/* Bytes of shared memory the table needs */
+static Size
+RlShmemSize(void)
+{
+	return add_size(MAXALIGN(sizeof(RlShared)),
+					hash_estimate_size(aigw_ratelimit_slots, sizeof(RlEntry)));
+}
+
+/* shmem_request_hook: reserves the table and the stripe locks */
+static void
+RlShmemRequest(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	RequestAddinShmemSpace(RlShmemSize());
+	/* one lock per stripe, plus one serialising the reload */
+	RequestNamedLWLockTranche(RL_TRANCHE, RL_PARTITIONS + 1);
+}
+
+/* shmem_startup_hook: creates or attaches to the table */
+static void
+RlShmemStartup(void)
+{
+	bool		found;
+	HASHCTL		info;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	rl_shared = ShmemInitStruct("aigw ratelimit", sizeof(RlShared), &found);
+	if (!found)
+	{
+		pg_atomic_init_u32(&rl_shared->loaded, 0);
+		pg_atomic_init_u64(&rl_shared->last_purge, 0);
+	}
+	rl_locks = GetNamedLWLockTranche(RL_TRANCHE);
+
+	memset(&info, 0, sizeof(info));
+	info.keysize = sizeof(RlKey);
+	info.entrysize = sizeof(RlEntry);
+	info.num_partitions = RL_PARTITIONS;
+	rl_hash = ShmemInitHash("aigw ratelimit windows",
+							aigw_ratelimit_slots, aigw_ratelimit_slots, &info,
+							HASH_ELEM | HASH_BLOBS | HASH_PARTITION | HASH_FIXED_SIZE);
+	LWLockRelease(AddinShmemInitLock);
+}
+
+/* Errors out unless the library was preloaded */
+static void
+RlRequireShmem(void)
+{
+	if (rl_hash == NULL || rl_shared == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("aigw rate limits need aigw in shared_preload_libraries")));
+}
+
+/* Lock of a stripe */
+static inline LWLock *
+RlPartitionLock(uint32 hash)
+{
+	return &rl_locks[hash & (RL_PARTITIONS - 1)].lock;
+}
+
+/* Takes every stripe lock in order */
+static void
+RlLockAll(LWLockMode mode)
+{
+	for (int i = 0; i < RL_PARTITIONS; i++)
+		LWLockAcquire(&rl_locks[i].lock, mode);
+}
+
+/* Releases every stripe lock */
+static void
+RlUnlockAll(void)
+{
+	for (int i = RL_PARTITIONS - 1; i >= 0; i--)
+		LWLockRelease(&rl_locks[i].lock);
+}
+
+/* ---- keys and windows ---- */
+
+/* Fills a key, rejecting keys that do not fit */
+static void
+RlMakeKey(RlKey *key, AigwRlScope scope, const char *scope_key, AigwRlMetric metric)
+{
+	size_t		len = strlen(scope_key);
+
+	if (len == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("rate-limit scope key must not be empty")));
+	if (len > AIGW_RL_KEY_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("rate-limit scope key is longer than %d bytes", AIGW_RL_KEY_MAX)));
+	memset(key, 0, sizeof(RlKey));
+	key->scope_type = (uint8) scope;
+	key->metric = (uint8) metric;
+	memcpy(key->scope_key, scope_key, len);
+}
+
+/* Start of the fixed window of the given length that contains now */
+static inline TimestampTz
+RlWindowStart(TimestampTz now, int32 window_seconds)
+{
+	int64		w = (int64) window_seconds * USECS_PER_SEC;
+	int64		r = now % w;
+
+	if (r < 0)
+		r += w;
+	return now - r;
+}
+
+/* Moves a windowed entry to the window containing now, dropping an old window */
+static inline void
+RlRoll(RlEntry *e, int32 window_seconds, TimestampTz now)
+{
+	TimestampTz ws = RlWindowStart(now, window_seconds);
+
+	if (e->window_seconds == window_seconds && e->window_start >= ws)
+		return;
+	e->window_seconds = window_seconds;
+	e->window_start = ws;
+	e->used = 0;
+	e->reserved = 0;
+	e->dirty = true;
+}
+
+/* Unix seconds of a timestamp */
+static inline int64
+RlUnixSeconds(TimestampTz ts)
+{
+	return ts / USECS_PER_SEC + RL_UNIX_OFFSET_S;
+}
+
+/* ---- undo log ---- */
+
+/* Makes room for n more undo records before any shared change is made */
+static void
+RlUndoReserve(int n)
+{
+	if (rl_undo_n + n <= rl_undo_cap)
+		return;
+	if (rl_undo == NULL)
+	{
+		rl_undo_cap = Max(64, n);
+		rl_undo = MemoryContextAlloc(TopMemoryContext, sizeof(RlUndo) * rl_undo_cap);
+	}
+	else
+	{
+		rl_undo_cap = Max(rl_undo_cap * 2, rl_undo_n + n);
+		rl_undo = repalloc(rl_undo, sizeof(RlUndo) * rl_undo_cap);
+	}
+}
+
+/* Logs a change; folds it into a recent record of the same counter */
+static void
+RlUndoLog(const RlKey *key, uint32 hash, TimestampTz ws, int64 d_used, int64 d_reserved)
+{
+	int			level = GetCurrentTransactionNestLevel();
+	int			stop = Max(0, rl_undo_n - 16);
+
+	if (d_used == 0 && d_reserved == 0)
+		return;
+	for (int i = rl_undo_n - 1; i >= stop; i--)
+	{
+		RlUndo	   *u = &rl_undo[i];
+
+		if (u->hash == hash && u->level == level && u->window_start == ws &&
+			memcmp(&u->key, key, sizeof(RlKey)) == 0)
+		{
+			u->d_used += d_used;
+			u->d_reserved += d_reserved;
+			return;
+		}
+	}
+	Assert(rl_undo_n < rl_undo_cap);
+	rl_undo[rl_undo_n].key = *key;
+	rl_undo[rl_undo_n].hash = hash;
+	rl_undo[rl_undo_n].level = level;
+	rl_undo[rl_undo_n].window_start = ws;
+	rl_undo[rl_undo_n].d_used = d_used;
+	rl_undo[rl_undo_n].d_reserved = d_reserved;
+	rl_undo_n++;
+}
+
+/* Reverts one logged change if its window is still the entry's window */
+static void
+RlUndoOne(const RlUndo *u)
+{
+	LWLock	   *lock = RlPartitionLock(u->hash);
+	RlEntry    *e;
+
+	LWLockAcquire(lock, LW_EXCLUSIVE);
+	e = hash_search_with_hash_value(rl_hash, &u->key, u->hash, HASH_FIND, NULL);
+	if (e != NULL &&
+		(!AigwRlMetricIsWindowed(e->key.metric) || e->window_start == u->window_start))
+	{
+		e->used = Max(0, e->used - u->d_used);
+		e->reserved = Max(0, e->reserved - u->d_reserved);
+		e->dirty = true;
+	}
+	LWLockRelease(lock);
+}
+
+/* Transaction end: commit keeps the changes, abort reverts them */
+static void
+RlXactCallback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PARALLEL_COMMIT:
+		case XACT_EVENT_PREPARE:
+			rl_undo_n = 0;
+			break;
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+			if (rl_hash != NULL)
+				for (int i = rl_undo_n - 1; i >= 0; i--)
+					RlUndoOne(&rl_undo[i]);
+			rl_undo_n = 0;
+			break;
+		default:
+			break;
+	}
+}
+
+/* Subtransaction end: abort reverts its changes, commit hands them to the parent */
+static void
+RlSubXactCallback(SubXactEvent event, SubTransactionId mySubid,
+				  SubTransactionId parentSubid, void *arg)
+{
+	int			level = GetCurrentTransactionNestLevel();
+	int			kept = 0;
+
+	if (rl_undo_n == 0)
+		return;
+	if (event == SUBXACT_EVENT_COMMIT_SUB)
+	{
+		for (int i = 0; i < rl_undo_n; i++)
+			if (rl_undo[i].level >= level)
+				rl_undo[i].level = level - 1;
+	}
+	else if (event == SUBXACT_EVENT_ABORT_SUB)
+	{
+		for (int i = rl_undo_n - 1; i >= 0; i--)
+			if (rl_undo[i].level >= level && rl_hash != NULL)
+				RlUndoOne(&rl_undo[i]);
+		for (int i = 0; i < rl_undo_n; i++)
+			if (rl_undo[i].level < level)
+				rl_undo[kept++] = rl_undo[i];
+		rl_undo_n = kept;
+	}
+}
+
+/* ---- reload after a restart ---- */
+
+/* Looks an entry up or creates it, with its stripe lock held exclusively */
+static RlEntry *
+RlEnterLocked(const RlKey *key, uint32 hash)
+{
+	bool		found;
+	RlEntry    *e;
+
+	e = hash_search_with_hash_value(rl_hash, key, hash, HASH_ENTER_NULL, &found);
+	if (e != NULL && !found)
+	{
+		e->dirty = false;
+		e->window_seconds = 0;
+		e->window_start = 0;
+		e->limit = -1;
+		e->used = 0;
+		e->reserved = 0;
+	}
+	return e;
+}
+
+/* Raises a reloaded value into an entry (idempotent, so a retried reload is exact) */
+static void
+RlReloadOne(AigwRlScope scope, const char *scope_key, AigwRlMetric metric,
+			TimestampTz ws, int32 window_seconds, int64 limit, int64 used, int64 reserved)
+{
+	RlKey		key;
+	uint32		hash;
+	RlEntry    *e;
+
+	if (strlen(scope_key) == 0 || strlen(scope_key) > AIGW_RL_KEY_MAX)
+		return;
+	RlMakeKey(&key, scope, scope_key, metric);
+	hash = get_hash_value(rl_hash, &key);
+	LWLockAcquire(RlPartitionLock(hash), LW_EXCLUSIVE);
+	e = RlEnterLocked(&key, hash);
+	if (e == NULL)
+	{
+		LWLockRelease(RlPartitionLock(hash));
+		ereport(WARNING,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("aigw.ratelimit_slots is too small to reload every rate-limit counter")));
+		return;
+	}
+	if (AigwRlMetricIsWindowed(metric))
+	{
+		if (e->window_seconds != window_seconds || e->window_start != ws)
+		{
+			e->window_seconds = window_seconds;
+			e->window_start = ws;
+			e->used = 0;
+			e->reserved = 0;
+		}
+		e->used = Max(e->used, used);
+		e->reserved = Max(e->reserved, reserved);
+	}
+	else
+		e->used = used;
+	if (limit >= 0)
+		e->limit = limit;
+	LWLockRelease(RlPartitionLock(hash));
+}
+
+/* Loads current windows and unreleased leases from the durable record */
+static void
+RlReload(void)
+{
+	int			ret;
+
+	SPI_connect();
+	ret = SPI_execute("SELECT scope_type, scope_key, metric, window_start, "
+					  "  extract(epoch FROM reset_at - window_start)::int4, "
+					  "  limit_value::int8, used_value::int8, reserved_value::int8 "
+					  "FROM aigw.gateway_rate_limit_counters WHERE reset_at > now()",
+					  true, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "reloading rate-limit counters failed: %s", SPI_result_code_string(ret));
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	t = SPI_tuptable->vals[i];
+		TupleDesc	d = SPI_tuptable->tupdesc;
+		bool		isnull;
+		AigwRlScope scope;
+		AigwRlMetric metric;
+		int32		w;
+
+		if (!AigwRlParseScope(SPI_getvalue(t, d, 1), &scope) ||
+			!AigwRlParseMetric(SPI_getvalue(t, d, 3), &metric) ||
+			!AigwRlMetricIsWindowed(metric))
+			continue;
+		w = DatumGetInt32(SPI_getbinval(t, d, 5, &isnull));
+		if (w <= 0)
+			continue;
+		RlReloadOne(scope, SPI_getvalue(t, d, 2), metric,
+					DatumGetTimestampTz(SPI_getbinval(t, d, 4, &isnull)), w,
+					DatumGetInt64(SPI_getbinval(t, d, 6, &isnull)),
+					DatumGetInt64(SPI_getbinval(t, d, 7, &isnull)),
+					DatumGetInt64(SPI_getbinval(t, d, 8, &isnull)));
+	}
+
+	/*
+	 * Every unreleased lease counts, expired or not, so that the count always
+	 * equals the unreleased rows: aigw.ratelimit_release_expired() then
+	 * subtracts exactly what it releases.
+	 */
+	ret = SPI_execute("SELECT scope_type, scope_key, sum(lease_value)::int8 "
+					  "FROM aigw.gateway_concurrency_leases WHERE released_at IS NULL "
+					  "GROUP BY 1, 2", true, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "reloading concurrency leases failed: %s", SPI_result_code_string(ret));
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	t = SPI_tuptable->vals[i];
+		TupleDesc	d = SPI_tuptable->tupdesc;
+		bool		isnull;
+		AigwRlScope scope;
+
+		if (!AigwRlParseScope(SPI_getvalue(t, d, 1), &scope))
+			continue;
+		RlReloadOne(scope, SPI_getvalue(t, d, 2), AIGW_RL_CONCURRENT, 0, 0, -1,
+					DatumGetInt64(SPI_getbinval(t, d, 3, &isnull)), 0);
+	}
+	SPI_finish();
+}
+
+/* Reloads the durable record once after shared memory was created */
+static void
+RlEnsureLoaded(void)
+{
+	LWLock	   *reload_lock;
+
+	RlRequireShmem();
+	if (pg_atomic_read_u32(&rl_shared->loaded) != 0)
+		return;
+	reload_lock = &rl_locks[RL_PARTITIONS].lock;
+	LWLockAcquire(reload_lock, LW_EXCLUSIVE);
+	if (pg_atomic_read_u32(&rl_shared->loaded) == 0)
+	{
+		RlReload();
+		pg_atomic_exchange_u32(&rl_shared->loaded, 1);
+	}
+	LWLockRelease(reload_lock);
+}
+
+/* ---- eviction ---- */
+
+/* Drops entries whose window is over and idle gauges; all stripes must be held */
+static int
+RlEvictLocked(TimestampTz now, bool even_dirty)
+{
+	HASH_SEQ_STATUS seq;
+	RlEntry    *e;
+	int			evicted = 0;
+
+	hash_seq_init(&seq, rl_hash);
+	while ((e = hash_seq_search(&seq)) != NULL)
+	{
+		bool		stale;
+
+		if (AigwRlMetricIsWindowed(e->key.metric))
+			stale = e->window_start + (int64) e->window_seconds * USECS_PER_SEC <= now &&
+				(even_dirty || !e->dirty);
+		else
+			stale = e->used == 0 && e->reserved == 0;
+		if (stale)
+		{
+			hash_search(rl_hash, &e->key, HASH_REMOVE, NULL);
+			evicted++;
+		}
+	}
+	return evicted;
+}
+
+/* ---- admission ---- */
+
+/* Integer comparison for qsort */
+static int
+RlCmpInt(const void *a, const void *b)
+{
+	int			x = *(const int *) a;
+	int			y = *(const int *) b;
+
+	return (x > y) - (x < y);
+}
+
+/* Checks a requirement's fields */
+static void
+RlValidate(const AigwRlRequirement *r)
+{
+	if (r->scope_type < 0 || r->scope_type >= AIGW_RL_NUM_SCOPES ||
+		r->metric < 0 || r->metric >= AIGW_RL_NUM_METRICS)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid rate-limit scope type or metric")));
+	if (r->limit < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("rate-limit limit must not be negative")));
+	if (r->amount < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("rate-limit amount must not be negative")));
+	if (AigwRlMetricIsWindowed(r->metric) &&
+		(r->window_seconds <= 0 || r->window_seconds > 31 * 86400))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("rate-limit window must be between 1 second and 31 days")));
+	if (r->metric == AIGW_RL_CONCURRENT &&
+		(r->lease_ttl_seconds <= 0 || r->lease_ttl_seconds > 7 * 86400))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("lease TTL must be between 1 second and 7 days")));
+}
+
+/* Writes one lease row per concurrent requirement */
+static void
+RlInsertLeases(const AigwRlRequirement *reqs, int n, const pg_uuid_t *task_id,
+			   const pg_uuid_t *attempt_id, TimestampTz now)
+{
+	SPI_connect();
+	if (rl_plan_lease_insert == NULL)
+	{
+		Oid			types[7] = {UUIDOID, UUIDOID, TEXTOID, TEXTOID, INT8OID,
+		TIMESTAMPTZOID, TIMESTAMPTZOID};
+		SPIPlanPtr	p;
+
+		p = SPI_prepare("INSERT INTO aigw.gateway_concurrency_leases "
+						"(task_id, attempt_id, scope_type, scope_key, lease_value, acquired_at, expires_at) "
+						"VALUES ($1, $2, $3, $4, $5, $6, $7)", 7, types);
+		if (p == NULL)
+			elog(ERROR, "preparing the lease insert failed: %s", SPI_result_code_string(SPI_result));
+		SPI_keepplan(p);
+		rl_plan_lease_insert = p;
+	}
+	for (int i = 0; i < n; i++)
+	{
+		Datum		v[7];
+		char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
+		int			ret;
+
+		if (reqs[i].metric != AIGW_RL_CONCURRENT)
+			continue;
+		v[0] = UUIDPGetDatum(task_id);
+		if (attempt_id)
+			v[1] = UUIDPGetDatum(attempt_id);
+		else
+		{
+			v[1] = (Datum) 0;
+			nulls[1] = 'n';
+		}
+		v[2] = CStringGetTextDatum(AigwRlScopeName(reqs[i].scope_type));
+		v[3] = CStringGetTextDatum(reqs[i].scope_key);
+		v[4] = Int64GetDatum(reqs[i].amount);
+		v[5] = TimestampTzGetDatum(now);
+		v[6] = TimestampTzGetDatum(now + (int64) reqs[i].lease_ttl_seconds * USECS_PER_SEC);
+		ret = SPI_execute_plan(rl_plan_lease_insert, v, nulls, false, 0);
+		if (ret != SPI_OK_INSERT)
+			elog(ERROR, "writing a concurrency lease failed: %s", SPI_result_code_string(ret));
+	}
+	SPI_finish();
+}
+
+/* Fills a refusal for requirement i */
+static void
+RlRefuse(AigwRlRefusal *refusal, int i, const AigwRlRequirement *r, const RlEntry *e,
+		 int64 held, TimestampTz now)
+{
+	refusal->index = i;
+	refusal->used = held;
+	refusal->limit = r->limit;
+	if (r->amount > r->limit)
+	{
+		refusal->reason = "exceeds_limit";
+		refusal->retry_after_seconds = -1;
+	}
+	else if (AigwRlMetricIsWindowed(r->metric))
+	{
+		int64		left = e->window_start + (int64) e->window_seconds * USECS_PER_SEC - now;
+
+		refusal->reason = "window_full";
+		refusal->retry_after_seconds = (int32) Max(1, (left + USECS_PER_SEC - 1) / USECS_PER_SEC);
+	}
+	else
+	{
+		refusal->reason = r->metric == AIGW_RL_CONCURRENT ? "concurrency_full" : "queue_full";
+		refusal->retry_after_seconds = 1;
+	}
+}
+
+/* Admits all requirements or none */
+bool
+AigwRateLimitAdmit(AigwRlRequirement *reqs, int n, const pg_uuid_t *task_id,
+				   const pg_uuid_t *attempt_id, AigwRlRefusal *refusal)
+{
+	RlKey		keys[AIGW_RL_MAX_REQUIREMENTS];
+	uint32		hashes[AIGW_RL_MAX_REQUIREMENTS];
+	RlEntry    *ents[AIGW_RL_MAX_REQUIREMENTS];
+	int			parts[AIGW_RL_MAX_REQUIREMENTS];
+	int			nparts = 0;
+	bool		has_leases = false;
+	bool		swept = false;
+	bool		ok = true;
+	TimestampTz now;
+
+	if (n < 0 || n > AIGW_RL_MAX_REQUIREMENTS)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("an admission may carry at most %d requirements", AIGW_RL_MAX_REQUIREMENTS)));
+	RlEnsureLoaded();
+	for (int i = 0; i < n; i++)
+	{
+		RlValidate(&reqs[i]);
+		RlMakeKey(&keys[i], reqs[i].scope_type, reqs[i].scope_key, reqs[i].metric);
+		hashes[i] = get_hash_value(rl_hash, &keys[i]);
+		parts[i] = hashes[i] & (RL_PARTITIONS - 1);
+		if (reqs[i].metric == AIGW_RL_CONCURRENT)
+			has_leases = true;
+	}
+	if (has_leases && task_id == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a concurrent requirement needs a task id")));
+	qsort(parts, n, sizeof(int), RlCmpInt);
+	for (int i = 0; i < n; i++)
+		if (nparts == 0 || parts[nparts - 1] != parts[i])
+			parts[nparts++] = parts[i];
+	RlUndoReserve(n);
+
+retry:
+	for (int p = 0; p < nparts; p++)
+		LWLockAcquire(&rl_locks[parts[p]].lock, LW_EXCLUSIVE);
+	now = GetCurrentTimestamp();
+	for (int i = 0; i < n; i++)
+	{
+		ents[i] = RlEnterLocked(&keys[i], hashes[i]);
+		if (ents[i] == NULL)
+		{
+			for (int p = nparts - 1; p >= 0; p--)
+				LWLockRelease(&rl_locks[parts[p]].lock);
+			if (!swept)
+			{
+				swept = true;
+				RlLockAll(LW_EXCLUSIVE);
+				RlEvictLocked(now, true);
+				RlUnlockAll();
+				goto retry;
+			}
+			ereport(ERROR,
+					(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+					 errmsg("rate-limit table is full"),
+					 errhint("Raise aigw.ratelimit_slots (currently %d).", aigw_ratelimit_slots)));
+		}
+		if (AigwRlMetricIsWindowed(reqs[i].metric))
+			RlRoll(ents[i], reqs[i].window_seconds, now);
+	}
+
+	/* check every requirement, counting earlier ones that hit the same entry */
+	for (int i = 0; i < n && ok; i++)
+	{
+		RlEntry    *e = ents[i];
+		int64		held = e->used + e->reserved;
+
+		for (int j = 0; j < i; j++)
+			if (ents[j] == e)
+				held += reqs[j].amount;
+		if (reqs[i].amount > reqs[i].limit || held + reqs[i].amount > reqs[i].limit)
+		{
+			RlRefuse(refusal, i, &reqs[i], e, held, now);
+			ok = false;
+		}
+	}
+	for (int i = 0; i < n; i++)
+	{
+		RlEntry    *e = ents[i];
+
+		e->limit = reqs[i].limit;
+		reqs[i].window_start = AigwRlMetricIsWindowed(reqs[i].metric) ? e->window_start : 0;
+		if (!ok)
+			continue;
+		if (AigwRlMetricIsWindowed(reqs[i].metric) && reqs[i].reserve)
+			e->reserved += reqs[i].amount;
+		else
+			e->used += reqs[i].amount;
+		e->dirty = true;
+	}
+	for (int p = nparts - 1; p >= 0; p--)
+		LWLockRelease(&rl_locks[parts[p]].lock);
+	if (!ok)
+		return false;
+
+	for (int i = 0; i < n; i++)
+	{
+		bool		res = AigwRlMetricIsWindowed(reqs[i].metric) && reqs[i].reserve;
+
+		RlUndoLog(&keys[i], hashes[i], reqs[i].window_start,
+				  res ? 0 : reqs[i].amount, res ? reqs[i].amount : 0);
+	}
+	if (has_leases)
+		RlInsertLeases(reqs, n, task_id, attempt_id, now);
+	return true;
+}
+
+/*
+ * Applies a change to an existing counter of the given window (any window
+ * for gauges), clamping at zero; returns false if the window is gone.
+ */
+static bool
+RlApply(const RlKey *key, uint32 hash, TimestampTz ws, int64 d_used, int64 d_reserved)
+{
+	LWLock	   *lock = RlPartitionLock(hash);
+	RlEntry    *e;
+	int64		du = 0;
+	int64		dr = 0;
+
+	RlUndoReserve(1);
+	LWLockAcquire(lock, LW_EXCLUSIVE);
+	e = hash_search_with_hash_value(rl_hash, key, hash, HASH_FIND, NULL);
+	if (e == NULL ||
+		(AigwRlMetricIsWindowed(key->metric) && e->window_start != ws))
+	{
+		LWLockRelease(lock);
+		return false;
+	}
+	du = Max(d_used, -e->used);
+	dr = Max(d_reserved, -e->reserved);
+	e->used += du;
+	e->reserved += dr;
+	e->dirty = true;
+	LWLockRelease(lock);
+	RlUndoLog(key, hash, ws, du, dr);
+	return true;
+}
+
+/* Turns reservations into real usage */
+void
+AigwRateLimitReconcile(const AigwRlRequirement *reqs, int n, const int64 *actual)
+{
+	RlEnsureLoaded();
+	for (int i = 0; i < n; i++)
+	{
+		RlKey		key;
+
+		if (!AigwRlMetricIsWindowed(reqs[i].metric))
+			continue;
+		if (actual[i] < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("actual usage must not be negative")));
+		RlMakeKey(&key, reqs[i].scope_type, reqs[i].scope_key, reqs[i].metric);
+		if (reqs[i].reserve)
+			RlApply(&key, get_hash_value(rl_hash, &key), reqs[i].window_start,
+					actual[i], -reqs[i].amount);
+		else
+			RlApply(&key, get_hash_value(rl_hash, &key), reqs[i].window_start,
+					actual[i] - reqs[i].amount, 0);
+	}
+}
+
+/* Gives back tokens, requests and queue slots that were never used */
+void
+AigwRateLimitRelease(const AigwRlRequirement *reqs, int n)
+{
+	RlEnsureLoaded();
+	for (int i = 0; i < n; i++)
+	{
+		RlKey		key;
+		bool		res = AigwRlMetricIsWindowed(reqs[i].metric) && reqs[i].reserve;
+
+		if (reqs[i].metric == AIGW_RL_CONCURRENT)
+			continue;
+		RlMakeKey(&key, reqs[i].scope_type, reqs[i].scope_key, reqs[i].metric);
+		RlApply(&key, get_hash_value(rl_hash, &key), reqs[i].window_start,
+				res ? 0 : -reqs[i].amount, res ? -reqs[i].amount : 0);
+	}
+}
+
+/* Subtracts released lease rows (scope_type, scope_key, lease_value) from the gauges */
+static int64
+RlReleaseLeaseRows(void)
+{
+	int64		released = 0;
+
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	t = SPI_tuptable->vals[i];
+		TupleDesc	d = SPI_tuptable->tupdesc;
+		bool		isnull;
+		AigwRlScope scope;
+		char	   *scope_key = SPI_getvalue(t, d, 2);
+		RlKey		key;
+
+		if (!AigwRlParseScope(SPI_getvalue(t, d, 1), &scope) ||
+			strlen(scope_key) == 0 || strlen(scope_key) > AIGW_RL_KEY_MAX)
+			continue;
+		RlMakeKey(&key, scope, scope_key, AIGW_RL_CONCURRENT);
+		RlApply(&key, get_hash_value(rl_hash, &key), 0,
+				-DatumGetInt64(SPI_getbinval(t, d, 3, &isnull)), 0);
+		released++;
+	}
+	return released;
+}
+
+/* Releases the task's (or the attempt's) unreleased leases */
+int64
+AigwConcurrencyRelease(const pg_uuid_t *task_id, const pg_uuid_t *attempt_id)
+{
+	Oid			types[2] = {UUIDOID, UUIDOID};
+	Datum		v[2];
+	char		nulls[2] = {' ', ' '};
+	int64		released;
+	int			ret;
+
+	RlEnsureLoaded();
+	v[0] = UUIDPGetDatum(task_id);
+	if (attempt_id)
+		v[1] = UUIDPGetDatum(attempt_id);
+	else
+	{
+		v[1] = (Datum) 0;
+		nulls[1] = 'n';
+	}
+	SPI_connect();
+	ret = SPI_execute_with_args("UPDATE aigw.gateway_concurrency_leases SET released_at = now() "
+								"WHERE task_id = $1 AND ($2::uuid IS NULL OR attempt_id = $2) "
+								"AND released_at IS NULL "
+								"RETURNING scope_type, scope_key, lease_value::int8",
+								2, types, v, nulls, false, 0);
+	if (ret != SPI_OK_UPDATE_RETURNING)
+		elog(ERROR, "releasing concurrency leases failed: %s", SPI_result_code_string(ret));
+	released = RlReleaseLeaseRows();
+	SPI_finish();
+	return released;
+}
+
+/* Releases every expired, unreleased lease */
+int64
+AigwRateLimitReleaseExpired(void)
+{
+	int64		released;
+	int			ret;
+
+	RlEnsureLoaded();
+	SPI_connect();
+	ret = SPI_execute("UPDATE aigw.gateway_concurrency_leases SET released_at = now() "
+					  "WHERE released_at IS NULL AND expires_at <= now() "
+					  "RETURNING scope_type, scope_key, lease_value::int8", false, 0);
+	if (ret != SPI_OK_UPDATE_RETURNING)
+		elog(ERROR, "releasing expired leases failed: %s", SPI_result_code_string(ret));
+	released = RlReleaseLeaseRows();
+	SPI_finish();
+	return released;
+}
+
+/* ---- flush ---- */
+
+/* Copies the dirty windows, marking them clean, and evicts stale entries */
+static RlSnapshot *
+RlCollectDirty(TimestampTz now, int *count)
+{
+	RlSnapshot *snap = palloc(sizeof(RlSnapshot) * aigw_ratelimit_slots);
+	HASH_SEQ_STATUS seq;
+	RlEntry    *e;
+	int			n = 0;
+
+	RlLockAll(LW_EXCLUSIVE);
+	hash_seq_init(&seq, rl_hash);
+	while ((e = hash_seq_search(&seq)) != NULL)
+	{
+		if (!e->dirty || !AigwRlMetricIsWindowed(e->key.metric))
+			continue;
+		snap[n].key = e->key;
+		snap[n].window_seconds = e->window_seconds;
+		snap[n].window_start = e->window_start;
+		snap[n].limit = e->limit;
+		snap[n].used = e->used;
+		snap[n].reserved = e->reserved;
+		n++;
+		e->dirty = false;
+	}
+	RlEvictLocked(now, false);
+	RlUnlockAll();
+	*count = n;
+	return snap;
+}
+
+/* Writes changed windows to gateway_rate_limit_counters */
+int64
+AigwRateLimitFlush(void)
+{
+	TimestampTz now;
+	RlSnapshot *snap;
+	int			n;
+	uint64		last_purge;
+
+	RlEnsureLoaded();
+	now = GetCurrentTimestamp();
+	snap = RlCollectDirty(now, &n);
+	SPI_connect();
+	if (rl_plan_counter_upsert == NULL)
+	{
+		Oid			types[8] = {TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID, INT8OID, INT8OID,
+		INT8OID, TIMESTAMPTZOID};
+		SPIPlanPtr	p;
+
+		p = SPI_prepare("INSERT INTO aigw.gateway_rate_limit_counters AS c "
+						"(scope_type, scope_key, metric, window_start, limit_value, used_value, "
+						" reserved_value, reset_at, updated_at) "
+						"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now()) "
+						"ON CONFLICT ON CONSTRAINT pk_rate_limit_counter DO UPDATE SET "
+						" limit_value = EXCLUDED.limit_value, used_value = EXCLUDED.used_value, "
+						" reserved_value = EXCLUDED.reserved_value, reset_at = EXCLUDED.reset_at, "
+						" updated_at = now()", 8, types);
+		if (p == NULL)
+			elog(ERROR, "preparing the counter upsert failed: %s", SPI_result_code_string(SPI_result));
+		SPI_keepplan(p);
+		rl_plan_counter_upsert = p;
+	}
+	for (int i = 0; i < n; i++)
+	{
+		Datum		v[8];
+		int			ret;
+
+		v[0] = CStringGetTextDatum(AigwRlScopeName(snap[i].key.scope_type));
+		v[1] = CStringGetTextDatum(snap[i].key.scope_key);
+		v[2] = CStringGetTextDatum(AigwRlMetricName(snap[i].key.metric));
+		v[3] = TimestampTzGetDatum(snap[i].window_start);
+		v[4] = Int64GetDatum(Max(snap[i].limit, 0));
+		v[5] = Int64GetDatum(snap[i].used);
+		v[6] = Int64GetDatum(snap[i].reserved);
+		v[7] = TimestampTzGetDatum(snap[i].window_start +
+								   (int64) snap[i].window_seconds * USECS_PER_SEC);
+		ret = SPI_execute_plan(rl_plan_counter_upsert, v, NULL, false, 0);
+		if (ret != SPI_OK_INSERT)
+			elog(ERROR, "writing a rate-limit counter failed: %s", SPI_result_code_string(ret));
+	}
+
+	last_purge = pg_atomic_read_u64(&rl_shared->last_purge);
+	if ((int64) last_purge + RL_PURGE_EVERY_S * USECS_PER_SEC <= now &&
+		pg_atomic_compare_exchange_u64(&rl_shared->last_purge, &last_purge, (uint64) now))
+	{
+		Oid			types[1] = {INT4OID};
+		Datum		v[1] = {Int32GetDatum(aigw_ratelimit_counter_retention_s)};
+
+		SPI_execute_with_args("DELETE FROM aigw.gateway_rate_limit_counters "
+							  "WHERE reset_at < now() - make_interval(secs => $1)",
+							  1, types, v, NULL, false, 0);
+	}
+	SPI_finish();
+	pfree(snap);
+	return n;
+}
+
+/* ---- headroom ---- */
+
+/* Smallest remaining share over the requirements: 1 = untouched, 0 = full */
+double
+AigwRateLimitHeadroom(const AigwRlRequirement *reqs, int n)
+{
+	double		ratio = 1.0;
+	TimestampTz now;
+
+	RlEnsureLoaded();
+	now = GetCurrentTimestamp();
+	for (int i = 0; i < n; i++)
+	{
+		RlKey		key;
+		uint32		hash;
+		RlEntry    *e;
+		int64		held = 0;
+		double		r;
+
+		RlValidate(&reqs[i]);
+		RlMakeKey(&key, reqs[i].scope_type, reqs[i].scope_key, reqs[i].metric);
+		hash = get_hash_value(rl_hash, &key);
+		LWLockAcquire(RlPartitionLock(hash), LW_SHARED);
+		e = hash_search_with_hash_value(rl_hash, &key, hash, HASH_FIND, NULL);
+		if (e != NULL &&
+			(!AigwRlMetricIsWindowed(reqs[i].metric) ||
+			 (e->window_seconds == reqs[i].window_seconds &&
+			  e->window_start == RlWindowStart(now, reqs[i].window_seconds))))
+			held = e->used + e->reserved;
+		LWLockRelease(RlPartitionLock(hash));
+		if (reqs[i].limit <= 0)
+			r = 0.0;
+		else
+			r = Max(0.0, (double) (reqs[i].limit - held - reqs[i].amount) / (double) reqs[i].limit);
+		ratio = Min(ratio, r);
+	}
+	return ratio;
+}
+
+/* ---- module load ---- */
+
+/* Defines the rate-limit GUCs; installs the shared-memory hooks when preloading */
+void
+AigwRateLimitInit(void)
+{
+	DefineCustomIntVariable("aigw.ratelimit_slots",
+							"Number of rate-limit counters (scope, metric) kept in shared memory.",
+							NULL, &aigw_ratelimit_slots, 16384, 64, 4194304,
+							PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("aigw.ratelimit_flush_interval",
+							"How often the reaper writes rate-limit counters to their table; "
+							"the most a crash can lose.",
+							NULL, &aigw_ratelimit_flush_interval_ms, 1000, 10, 600000,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("aigw.ratelimit_counter_retention",
+							"How long rate-limit counter rows are kept after their window ends.",
+							NULL, &aigw_ratelimit_counter_retention_s, 7 * 86400, 60, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
+
+	RegisterXactCallback(RlXactCallback, NULL);
+	RegisterSubXactCallback(RlSubXactCallback, NULL);
+
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = RlShmemRequest;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = RlShmemStartup;
+}
+
+/* ---- SQL interface ---- */
+
+/* A jsonb object's string member as a C string, or NULL */
+static char *
+RlJsonStr(JsonbContainer *obj, const char *name)
+{
+	JsonbValue	v;
+
+	if (getKeyJsonValueFromContainer(obj, name, strlen(name), &v) == NULL ||
+		v.type == jbvNull)
+		return NULL;
+	if (v.type != jbvString)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("rate-limit field \"%s\" must be a string", name)));
+	return pnstrdup(v.val.string.val, v.val.string.len);
+}
+
+/* A jsonb object's integer member, or dflt when absent */
+static int64
+RlJsonInt(JsonbContainer *obj, const char *name, int64 dflt)
+{
+	JsonbValue	v;
+	bool		err = false;
+	int64		r;
+
+	if (getKeyJsonValueFromContainer(obj, name, strlen(name), &v) == NULL ||
+		v.type == jbvNull)
+		return dflt;
+	if (v.type != jbvNumeric)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("rate-limit field \"%s\" must be a number", name)));
+	r = numeric_int8_opt_error(v.val.numeric, &err);
+	if (err || !DatumGetBool(DirectFunctionCall2(numeric_eq, NumericGetDatum(v.val.numeric),
+												 NumericGetDatum(int64_to_numeric(r)))))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("rate-limit field \"%s\" must be a whole number", name)));
+	return r;
+}
+
+/* A jsonb object's boolean member, or dflt when absent */
+static bool
+RlJsonBool(JsonbContainer *obj, const char *name, bool dflt)
+{
+	JsonbValue	v;
+
+	if (getKeyJsonValueFromContainer(obj, name, strlen(name), &v) == NULL ||
+		v.type == jbvNull)
+		return dflt;
+	if (v.type != jbvBool)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("rate-limit field \"%s\" must be a boolean", name)));
+	return v.val.boolean;
+}
+
+/*
+ * Parses a requirements array (or an admission result with "grants") into
+ * reqs; grants also carry their windowStart.  Returns the count.
+ */
+static int
+RlParseRequirements(Jsonb *j, AigwRlRequirement *reqs, bool grants)
+{
+	JsonbContainer *arr = &j->root;
+	JsonbValue	gv;
+	int			n;
+
+	if (!JsonContainerIsArray(arr) || JsonContainerIsScalar(arr))
+	{
+		if (!grants || !JsonContainerIsObject(arr) ||
+			getKeyJsonValueFromContainer(arr, "grants", 6, &gv) == NULL ||
+			gv.type != jbvBinary || !JsonContainerIsArray(gv.val.binary.data))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg(grants ? "expected an admission with a \"grants\" array"
+							: "rate-limit requirements must be a JSON array")));
+		arr = gv.val.binary.data;
+	}
+	n = JsonContainerSize(arr);
+	if (n > AIGW_RL_MAX_REQUIREMENTS)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("an admission may carry at most %d requirements", AIGW_RL_MAX_REQUIREMENTS)));
+	for (int i = 0; i < n; i++)
+	{
+		JsonbValue *ev = getIthJsonbValueFromContainer(arr, i);
+		JsonbContainer *o;
+		AigwRlRequirement *r = &reqs[i];
+		char	   *s;
+
+		if (ev->type != jbvBinary || !JsonContainerIsObject(ev->val.binary.data))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("each rate-limit requirement must be a JSON object")));
+		o = ev->val.binary.data;
+		s = RlJsonStr(o, "scopeType");
+		if (s == NULL || !AigwRlParseScope(s, &r->scope_type))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("unknown rate-limit scope type \"%s\"", s ? s : ""),
+					 errhint("Scope types: global, provider, platform, client, base_model, "
+							 "platform_model, method, tenant, user_group, user, api_key, queue.")));
+		r->scope_key = RlJsonStr(o, "scopeKey");
+		if (r->scope_key == NULL)
+		{
+			if (r->scope_type != AIGW_RL_SCOPE_GLOBAL)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("rate-limit requirement for scope \"%s\" has no scopeKey", s)));
+			r->scope_key = "*";
+		}
+		s = RlJsonStr(o, "metric");
+		if (s == NULL || !AigwRlParseMetric(s, &r->metric))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("unknown rate-limit metric \"%s\"", s ? s : ""),
+					 errhint("Metrics: tpm_total, tpm_input, tpm_output, rpm, concurrent, queue_size.")));
+		if (getKeyJsonValueFromContainer(o, "limit", 5, &gv) == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("rate-limit requirement has no limit")));
+		r->limit = RlJsonInt(o, "limit", 0);
+		r->window_seconds = (int32) RlJsonInt(o, "windowSeconds", 60);
+		r->amount = RlJsonInt(o, "amount", r->metric == AIGW_RL_RPM ||
+							  !AigwRlMetricIsWindowed(r->metric) ? 1 : 0);
+		r->reserve = RlJsonBool(o, "reserve", r->metric != AIGW_RL_RPM);
+		r->lease_ttl_seconds = (int32) RlJsonInt(o, "leaseTtlSeconds", 900);
+		r->window_start = 0;
+		if (grants)
+		{
+			int64		ws = RlJsonInt(o, "windowStart", 0);
+
+			r->window_start = (ws - RL_UNIX_OFFSET_S) * USECS_PER_SEC;
+		}
+		RlValidate(r);
+	}
+	return n;
+}
+
+/* Pushes "key": value pairs into a jsonb object being built */
+static void
+RlPushKey(JsonbParseState **st, const char *key)
+{
+	JsonbValue	k;
+
+	k.type = jbvString;
+	k.val.string.val = (char *) key;
+	k.val.string.len = strlen(key);
+	pushJsonbValue(st, WJB_KEY, &k);
+}
+
+static void
+RlPushStr(JsonbParseState **st, const char *key, const char *val)
+{
+	JsonbValue	v;
+
+	RlPushKey(st, key);
+	v.type = jbvString;
+	v.val.string.val = (char *) val;
+	v.val.string.len = strlen(val);
+	pushJsonbValue(st, WJB_VALUE, &v);
+}
+
+static void
+RlPushInt(JsonbParseState **st, const char *key, int64 val)
+{
+	JsonbValue	v;
+
+	RlPushKey(st, key);
+	v.type = jbvNumeric;
+	v.val.numeric = int64_to_numeric(val);
+	pushJsonbValue(st, WJB_VALUE, &v);
+}
+
+static void
+RlPushBool(JsonbParseState **st, const char *key, bool val)
+{
+	JsonbValue	v;
+
+	RlPushKey(st, key);
+	v.type = jbvBool;
+	v.val.boolean = val;
+	pushJsonbValue(st, WJB_VALUE, &v);
+}
+
+static void
+RlPushNull(JsonbParseState **st, const char *key)
+{
+	JsonbValue	v;
+
+	RlPushKey(st, key);
+	v.type = jbvNull;
+	pushJsonbValue(st, WJB_VALUE, &v);
+}
+
+/* The admission result: grants when admitted, the refusing scope otherwise */
+static Jsonb *
+RlAdmissionJson(bool admitted, const AigwRlRequirement *reqs, int n, const AigwRlRefusal *ref)
+{
+	JsonbParseState *st = NULL;
+	JsonbValue *res;
+
+	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+	RlPushBool(&st, "admitted", admitted);
+	if (admitted)
+	{
+		RlPushKey(&st, "grants");
+		pushJsonbValue(&st, WJB_BEGIN_ARRAY, NULL);
+		for (int i = 0; i < n; i++)
+		{
+			const AigwRlRequirement *r = &reqs[i];
+
+			pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+			RlPushStr(&st, "scopeType", AigwRlScopeName(r->scope_type));
+			RlPushStr(&st, "scopeKey", r->scope_key);
+			RlPushStr(&st, "metric", AigwRlMetricName(r->metric));
+			RlPushInt(&st, "limit", r->limit);
+			RlPushInt(&st, "amount", r->amount);
+			if (AigwRlMetricIsWindowed(r->metric))
+			{
+				RlPushInt(&st, "windowSeconds", r->window_seconds);
+				RlPushInt(&st, "windowStart", RlUnixSeconds(r->window_start));
+				RlPushBool(&st, "reserve", r->reserve);
+			}
+			else if (r->metric == AIGW_RL_CONCURRENT)
+				RlPushInt(&st, "leaseTtlSeconds", r->lease_ttl_seconds);
+			pushJsonbValue(&st, WJB_END_OBJECT, NULL);
+		}
+		pushJsonbValue(&st, WJB_END_ARRAY, NULL);
+	}
+	else
+	{
+		const AigwRlRequirement *r = &reqs[ref->index];
+
+		RlPushKey(&st, "refusedScope");
+		pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+		RlPushStr(&st, "scopeType", AigwRlScopeName(r->scope_type));
+		RlPushStr(&st, "scopeKey", r->scope_key);
+		pushJsonbValue(&st, WJB_END_OBJECT, NULL);
+		RlPushStr(&st, "metric", AigwRlMetricName(r->metric));
+		RlPushInt(&st, "limit", ref->limit);
+		RlPushInt(&st, "used", ref->used);
+		RlPushInt(&st, "requested", r->amount);
+		RlPushStr(&st, "reason", ref->reason);
+		if (ref->retry_after_seconds >= 0)
+			RlPushInt(&st, "retryAfterSeconds", ref->retry_after_seconds);
+		else
+			RlPushNull(&st, "retryAfterSeconds");
+	}
+	res = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
+	return JsonbValueToJsonb(res);
+}
+
+PG_FUNCTION_INFO_V1(aigw_ratelimit_admit);
+
+/* aigw.ratelimit_admit(requirements jsonb, task_id uuid, attempt_id uuid) */
+Datum
+aigw_ratelimit_admit(PG_FUNCTION_ARGS)
+{
+	AigwRlRequirement reqs[AIGW_RL_MAX_REQUIREMENTS];
+	AigwRlRefusal refusal;
+	int			n;
+	bool		ok;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("rate-limit requirements must not be null")));
+	n = RlParseRequirements(PG_GETARG_JSONB_P(0), reqs, false);
+	ok = AigwRateLimitAdmit(reqs, n, PG_ARGISNULL(1) ? NULL : PG_GETARG_UUID_P(1),
+							PG_ARGISNULL(2) ? NULL : PG_GETARG_UUID_P(2), &refusal);
+	PG_RETURN_JSONB_P(RlAdmissionJson(ok, reqs, n, &refusal));
+}
+
+/* Actual usage of a metric from a usage object (unified or per metric), or -1 */
+static int64
+RlUsageFor(JsonbContainer *usage, AigwRlMetric metric)
+{
+	int64		in = RlJsonInt(usage, "tpm_input", -1);
+	int64		out = RlJsonInt(usage, "tpm_output", -1);
+	int64		total = RlJsonInt(usage, "tpm_total", -1);
+
+	if (in < 0)
+		in = RlJsonInt(usage, "input_tokens", RlJsonInt(usage, "prompt_tokens", -1));
+	if (out < 0)
+		out = RlJsonInt(usage, "output_tokens", RlJsonInt(usage, "completion_tokens", -1));
+	if (total < 0)
+		total = RlJsonInt(usage, "total_tokens", in >= 0 && out >= 0 ? in + out : -1);
+	switch (metric)
+	{
+		case AIGW_RL_TPM_INPUT:
+			return in;
+		case AIGW_RL_TPM_OUTPUT:
+			return out;
+		case AIGW_RL_TPM_TOTAL:
+			return total;
+		case AIGW_RL_RPM:
+			return RlJsonInt(usage, "rpm", RlJsonInt(usage, "requests", -1));
+		default:
+			return -1;
+	}
+}
+
+PG_FUNCTION_INFO_V1(aigw_ratelimit_reconcile);
+
+/* aigw.ratelimit_reconcile(admission jsonb, usage jsonb): reservations become usage */
+Datum
+aigw_ratelimit_reconcile(PG_FUNCTION_ARGS)
+{
+	AigwRlRequirement reqs[AIGW_RL_MAX_REQUIREMENTS];
+	int64		actual[AIGW_RL_MAX_REQUIREMENTS];
+	Jsonb	   *usage = PG_GETARG_JSONB_P(1);
+	int			n = RlParseRequirements(PG_GETARG_JSONB_P(0), reqs, true);
+
+	if (!JsonContainerIsObject(&usage->root))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("usage must be a JSON object")));
+	for (int i = 0; i < n; i++)
+	{
+		int64		a = RlUsageFor(&usage->root, reqs[i].metric);
+
+		/* a metric the usage does not report keeps its estimate */
+		actual[i] = a >= 0 ? a : reqs[i].amount;
+	}
+	AigwRateLimitReconcile(reqs, n, actual);
+	PG_RETURN_INT32(n);
+}
+
+PG_FUNCTION_INFO_V1(aigw_ratelimit_release);
+
+/* aigw.ratelimit_release(admission jsonb): gives back what was never sent */
+Datum
+aigw_ratelimit_release(PG_FUNCTION_ARGS)
+{
+	AigwRlRequirement reqs[AIGW_RL_MAX_REQUIREMENTS];
+	int			n = RlParseRequirements(PG_GETARG_JSONB_P(0), reqs, true);
+
+	AigwRateLimitRelease(reqs, n);
+	PG_RETURN_INT32(n);
+}
+
+PG_FUNCTION_INFO_V1(aigw_concurrency_release);
+
+/* aigw.concurrency_release(task_id uuid, attempt_id uuid) */
+Datum
+aigw_concurrency_release(PG_FUNCTION_ARGS)
+{
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("task id must not be null")));
+	PG_RETURN_INT64(AigwConcurrencyRelease(PG_GETARG_UUID_P(0),
+										   PG_ARGISNULL(1) ? NULL : PG_GETARG_UUID_P(1)));
+}
+
+PG_FUNCTION_INFO_V1(aigw_ratelimit_release_expired);
+
+/* aigw.ratelimit_release_expired() */
+Datum
+aigw_ratelimit_release_expired(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT64(AigwRateLimitReleaseExpired());
+}
+
+PG_FUNCTION_INFO_V1(aigw_ratelimit_flush);
+
+/* aigw.ratelimit_flush() */
+Datum
+aigw_ratelimit_flush(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT64(AigwRateLimitFlush());
+}
+
+PG_FUNCTION_INFO_V1(aigw_ratelimit_headroom);
+
+/* aigw.ratelimit_headroom(requirements jsonb) */
+Datum
+aigw_ratelimit_headroom(PG_FUNCTION_ARGS)
+{
+	AigwRlRequirement reqs[AIGW_RL_MAX_REQUIREMENTS];
+	int			n = RlParseRequirements(PG_GETARG_JSONB_P(0), reqs, false);
+
+	PG_RETURN_FLOAT8(AigwRateLimitHeadroom(reqs, n));
+}
+
+PG_FUNCTION_INFO_V1(aigw_ratelimit_windows);
+
+/* aigw.ratelimit_windows(): every counter as of now, for the console */
+Datum
+aigw_ratelimit_windows(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	RlSnapshot *snap;
+	HASH_SEQ_STATUS seq;
+	RlEntry    *e;
+	int			n = 0;
+	TimestampTz now;
+
+	RlEnsureLoaded();
+	InitMaterializedSRF(fcinfo, 0);
+	snap = palloc(sizeof(RlSnapshot) * aigw_ratelimit_slots);
+	RlLockAll(LW_SHARED);
+	now = GetCurrentTimestamp();
+	hash_seq_init(&seq, rl_hash);
+	while ((e = hash_seq_search(&seq)) != NULL)
+	{
+		snap[n].key = e->key;
+		snap[n].window_seconds = e->window_seconds;
+		snap[n].window_start = e->window_start;
+		snap[n].limit = e->limit;
+		snap[n].used = e->used;
+		snap[n].reserved = e->reserved;
+		n++;
+	}
+	RlUnlockAll();
+
+	for (int i = 0; i < n; i++)
+	{
+		RlSnapshot *s = &snap[i];
+		Datum		v[9];
+		bool		nulls[9] = {0};
+
+		if (AigwRlMetricIsWindowed(s->key.metric))
+		{
+			TimestampTz ws = RlWindowStart(now, s->window_seconds);
+
+			/* a window that is over reads as the empty current one */
+			if (s->window_start < ws)
+			{
+				s->window_start = ws;
+				s->used = 0;
+				s->reserved = 0;
+			}
+			v[3] = TimestampTzGetDatum(s->window_start);
+			v[4] = Int32GetDatum(s->window_seconds);
+			v[5] = TimestampTzGetDatum(s->window_start + (int64) s->window_seconds * USECS_PER_SEC);
+		}
+		else
+			nulls[3] = nulls[4] = nulls[5] = true;
+		v[0] = CStringGetTextDatum(AigwRlScopeName(s->key.scope_type));
+		v[1] = CStringGetTextDatum(s->key.scope_key);
+		v[2] = CStringGetTextDatum(AigwRlMetricName(s->key.metric));
+		v[6] = Int64GetDatum(s->used);
+		v[7] = Int64GetDatum(s->reserved);
+		v[8] = Int64GetDatum(s->limit);
+		nulls[8] = s->limit < 0;
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, v, nulls);
+	}
+	PG_RETURN_VOID();
+}
+
+PG_FUNCTION_INFO_V1(aigw_ratelimit_bench);
+
+/*
+ * aigw.ratelimit_bench(n int, scopes int): runs n admissions, each across
+ * `scopes` windows of distinct scope types, in C; returns microseconds per
+ * admission.  The counters it uses are private to the calling backend.
+ */
+Datum
+aigw_ratelimit_bench(PG_FUNCTION_ARGS)
+{
+	int32		n = PG_GETARG_INT32(0);
+	int32		scopes = PG_GETARG_INT32(1);
+	AigwRlRequirement reqs[AIGW_RL_NUM_SCOPES];
+	AigwRlRefusal refusal;
+	char		key[64];
+	instr_time	start,
+				elapsed;
+
+	if (n <= 0 || scopes <= 0 || scopes > AIGW_RL_NUM_SCOPES)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("bench needs n > 0 and 1 to %d scopes", AIGW_RL_NUM_SCOPES)));
+	snprintf(key, sizeof(key), "bench-%d", MyProcPid);
+	for (int i = 0; i < scopes; i++)
+	{
+		reqs[i].scope_type = (AigwRlScope) i;
+		reqs[i].scope_key = key;
+		reqs[i].metric = i % 2 ? AIGW_RL_TPM_TOTAL : AIGW_RL_RPM;
+		reqs[i].limit = PG_INT64_MAX / 2;
+		reqs[i].window_seconds = 3600;
+		reqs[i].amount = i % 2 ? 100 : 1;
+		reqs[i].reserve = i % 2 == 1;
+		reqs[i].lease_ttl_seconds = 0;
+	}
+	INSTR_TIME_SET_CURRENT(start);
+	for (int k = 0; k < n; k++)
+		if (!AigwRateLimitAdmit(reqs, scopes, NULL, NULL, &refusal))
+			elog(ERROR, "bench admission refused");
+	INSTR_TIME_SET_CURRENT(elapsed);
+	INSTR_TIME_SUBTRACT(elapsed, start);
+	PG_RETURN_FLOAT8(INSTR_TIME_GET_MICROSEC(elapsed) / (double) n);
+}
