@@ -111,9 +111,18 @@ static RlShared *rl_shared = NULL;
 static HTAB *rl_hash = NULL;
 static LWLockPadded *rl_locks = NULL;
 
-static RlUndo *rl_undo = NULL;
-static int	rl_undo_n = 0;
-static int	rl_undo_cap = 0;
+/* A growable list of changes of the current transaction */
+typedef struct RlLog
+{
+	RlUndo	   *items;
+	int			n;
+	int			cap;
+} RlLog;
+
+/* Admissions applied in this transaction, reverted if it aborts */
+static RlLog rl_undo = {NULL, 0, 0};
+/* Releases made in this transaction, applied when it commits */
+static RlLog rl_defer = {NULL, 0, 0};
 
 static SPIPlanPtr rl_plan_lease_insert = NULL;
 static SPIPlanPtr rl_plan_counter_upsert = NULL;
@@ -301,39 +310,39 @@ RlUnixSeconds(TimestampTz ts)
 	return ts / USECS_PER_SEC + RL_UNIX_OFFSET_S;
 }
 
-/* ---- undo log ---- */
+/* ---- transaction logs ---- */
 
-/* Makes room for n more undo records before any shared change is made */
+/* Reserves room for n more records before any shared change is made */
 static void
-RlUndoReserve(int n)
+RlLogReserve(RlLog *log, int n)
 {
-	if (rl_undo_n + n <= rl_undo_cap)
+	if (log->n + n <= log->cap)
 		return;
-	if (rl_undo == NULL)
+	if (log->items == NULL)
 	{
-		rl_undo_cap = Max(64, n);
-		rl_undo = MemoryContextAlloc(TopMemoryContext, sizeof(RlUndo) * rl_undo_cap);
+		log->cap = Max(64, n);
+		log->items = MemoryContextAlloc(TopMemoryContext, sizeof(RlUndo) * log->cap);
 	}
 	else
 	{
-		rl_undo_cap = Max(rl_undo_cap * 2, rl_undo_n + n);
-		rl_undo = repalloc(rl_undo, sizeof(RlUndo) * rl_undo_cap);
+		log->cap = Max(log->cap * 2, log->n + n);
+		log->items = repalloc(log->items, sizeof(RlUndo) * log->cap);
 	}
 }
 
 /* Logs a change; folds it into a recent record of the same counter */
 static void
-RlUndoLog(const RlKey *key, uint32 hash, TimestampTz ws, int64 d_used, int64 d_reserved)
+RlLogAdd(RlLog *log, const RlKey *key, uint32 hash, TimestampTz ws, int64 d_used, int64 d_reserved)
 {
 	int			level = GetCurrentTransactionNestLevel();
-	int			stop = Max(0, rl_undo_n - 16);
+	int			stop = Max(0, log->n - 16);
+	RlUndo	   *u;
 
 	if (d_used == 0 && d_reserved == 0)
 		return;
-	for (int i = rl_undo_n - 1; i >= stop; i--)
+	for (int i = log->n - 1; i >= stop; i--)
 	{
-		RlUndo	   *u = &rl_undo[i];
-
+		u = &log->items[i];
 		if (u->hash == hash && u->level == level && u->window_start == ws &&
 			memcmp(&u->key, key, sizeof(RlKey)) == 0)
 		{
@@ -342,19 +351,22 @@ RlUndoLog(const RlKey *key, uint32 hash, TimestampTz ws, int64 d_used, int64 d_r
 			return;
 		}
 	}
-	Assert(rl_undo_n < rl_undo_cap);
-	rl_undo[rl_undo_n].key = *key;
-	rl_undo[rl_undo_n].hash = hash;
-	rl_undo[rl_undo_n].level = level;
-	rl_undo[rl_undo_n].window_start = ws;
-	rl_undo[rl_undo_n].d_used = d_used;
-	rl_undo[rl_undo_n].d_reserved = d_reserved;
-	rl_undo_n++;
+	Assert(log->n < log->cap);
+	u = &log->items[log->n++];
+	u->key = *key;
+	u->hash = hash;
+	u->level = level;
+	u->window_start = ws;
+	u->d_used = d_used;
+	u->d_reserved = d_reserved;
 }
 
-/* Reverts one logged change if its window is still the entry's window */
+/*
+ * Adds a logged change to its counter if the window is still the entry's
+ * window, clamping at zero; sign is +1 to apply, -1 to revert.
+ */
 static void
-RlUndoOne(const RlUndo *u)
+RlLogApplyOne(const RlUndo *u, int sign)
 {
 	LWLock	   *lock = RlPartitionLock(u->hash);
 	RlEntry    *e;
@@ -364,61 +376,83 @@ RlUndoOne(const RlUndo *u)
 	if (e != NULL &&
 		(!AigwRlMetricIsWindowed(e->key.metric) || e->window_start == u->window_start))
 	{
-		e->used = Max(0, e->used - u->d_used);
-		e->reserved = Max(0, e->reserved - u->d_reserved);
+		e->used = Max(0, e->used + sign * u->d_used);
+		e->reserved = Max(0, e->reserved + sign * u->d_reserved);
 		e->dirty = true;
 	}
 	LWLockRelease(lock);
 }
 
-/* Transaction end: commit keeps the changes, abort reverts them */
+/* Applies (sign +1) or reverts (sign -1) the records at or above level, and drops them */
+static void
+RlLogFinish(RlLog *log, int level, int sign)
+{
+	int			kept = 0;
+
+	for (int i = log->n - 1; i >= 0; i--)
+		if (log->items[i].level >= level && rl_hash != NULL && sign != 0)
+			RlLogApplyOne(&log->items[i], sign);
+	for (int i = 0; i < log->n; i++)
+		if (log->items[i].level < level)
+			log->items[kept++] = log->items[i];
+	log->n = kept;
+}
+
+/* Hands the records of a committed subtransaction to its parent */
+static void
+RlLogToParent(RlLog *log, int level)
+{
+	for (int i = 0; i < log->n; i++)
+		if (log->items[i].level >= level)
+			log->items[i].level = level - 1;
+}
+
+/*
+ * Transaction end.  Admissions were applied at once and are reverted on
+ * abort; releases wait for the commit, so that the shared count never drops
+ * below what committed lease rows show.
+ */
 static void
 RlXactCallback(XactEvent event, void *arg)
 {
+	if (rl_undo.n == 0 && rl_defer.n == 0)
+		return;
 	switch (event)
 	{
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:
 		case XACT_EVENT_PREPARE:
-			rl_undo_n = 0;
+			RlLogFinish(&rl_undo, 0, 0);
+			RlLogFinish(&rl_defer, 0, +1);
 			break;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
-			if (rl_hash != NULL)
-				for (int i = rl_undo_n - 1; i >= 0; i--)
-					RlUndoOne(&rl_undo[i]);
-			rl_undo_n = 0;
+			RlLogFinish(&rl_undo, 0, -1);
+			RlLogFinish(&rl_defer, 0, 0);
 			break;
 		default:
 			break;
 	}
 }
 
-/* Subtransaction end: abort reverts its changes, commit hands them to the parent */
+/* Subtransaction end: abort reverts its admissions and drops its releases */
 static void
 RlSubXactCallback(SubXactEvent event, SubTransactionId mySubid,
 				  SubTransactionId parentSubid, void *arg)
 {
 	int			level = GetCurrentTransactionNestLevel();
-	int			kept = 0;
 
-	if (rl_undo_n == 0)
+	if (rl_undo.n == 0 && rl_defer.n == 0)
 		return;
 	if (event == SUBXACT_EVENT_COMMIT_SUB)
 	{
-		for (int i = 0; i < rl_undo_n; i++)
-			if (rl_undo[i].level >= level)
-				rl_undo[i].level = level - 1;
+		RlLogToParent(&rl_undo, level);
+		RlLogToParent(&rl_defer, level);
 	}
 	else if (event == SUBXACT_EVENT_ABORT_SUB)
 	{
-		for (int i = rl_undo_n - 1; i >= 0; i--)
-			if (rl_undo[i].level >= level && rl_hash != NULL)
-				RlUndoOne(&rl_undo[i]);
-		for (int i = 0; i < rl_undo_n; i++)
-			if (rl_undo[i].level < level)
-				rl_undo[kept++] = rl_undo[i];
-		rl_undo_n = kept;
+		RlLogFinish(&rl_undo, level, -1);
+		RlLogFinish(&rl_defer, level, 0);
 	}
 }
 
@@ -749,7 +783,7 @@ AigwRateLimitAdmit(AigwRlRequirement *reqs, int n, const pg_uuid_t *task_id,
 	for (int i = 0; i < n; i++)
 		if (nparts == 0 || parts[nparts - 1] != parts[i])
 			parts[nparts++] = parts[i];
-	RlUndoReserve(n);
+	RlLogReserve(&rl_undo, n);
 
 retry:
 	for (int p = 0; p < nparts; p++)
@@ -817,7 +851,7 @@ retry:
 	{
 		bool		res = AigwRlMetricIsWindowed(reqs[i].metric) && reqs[i].reserve;
 
-		RlUndoLog(&keys[i], hashes[i], reqs[i].window_start,
+		RlLogAdd(&rl_undo, &keys[i], hashes[i], reqs[i].window_start,
 				  res ? 0 : reqs[i].amount, res ? reqs[i].amount : 0);
 	}
 	if (has_leases)
@@ -827,17 +861,18 @@ retry:
 
 /*
  * Applies a change to an existing counter of the given window (any window
- * for gauges), clamping at zero; returns false if the window is gone.
+ * for gauges) at once, clamping at zero and logging it for an abort; returns
+ * false if the window is gone.
  */
 static bool
 RlApply(const RlKey *key, uint32 hash, TimestampTz ws, int64 d_used, int64 d_reserved)
 {
 	LWLock	   *lock = RlPartitionLock(hash);
 	RlEntry    *e;
-	int64		du = 0;
-	int64		dr = 0;
+	int64		du;
+	int64		dr;
 
-	RlUndoReserve(1);
+	RlLogReserve(&rl_undo, 1);
 	LWLockAcquire(lock, LW_EXCLUSIVE);
 	e = hash_search_with_hash_value(rl_hash, key, hash, HASH_FIND, NULL);
 	if (e == NULL ||
@@ -852,8 +887,16 @@ RlApply(const RlKey *key, uint32 hash, TimestampTz ws, int64 d_used, int64 d_res
 	e->reserved += dr;
 	e->dirty = true;
 	LWLockRelease(lock);
-	RlUndoLog(key, hash, ws, du, dr);
+	RlLogAdd(&rl_undo, key, hash, ws, du, dr);
 	return true;
+}
+
+/* Queues a release for the commit of the current transaction */
+static void
+RlDefer(const RlKey *key, uint32 hash, TimestampTz ws, int64 d_used, int64 d_reserved)
+{
+	RlLogReserve(&rl_defer, 1);
+	RlLogAdd(&rl_defer, key, hash, ws, d_used, d_reserved);
 }
 
 /* Turns reservations into real usage */
@@ -881,7 +924,7 @@ AigwRateLimitReconcile(const AigwRlRequirement *reqs, int n, const int64 *actual
 	}
 }
 
-/* Gives back tokens, requests and queue slots that were never used */
+/* Gives back tokens, requests and queue slots that were never used, at commit */
 void
 AigwRateLimitRelease(const AigwRlRequirement *reqs, int n)
 {
@@ -894,7 +937,7 @@ AigwRateLimitRelease(const AigwRlRequirement *reqs, int n)
 		if (reqs[i].metric == AIGW_RL_CONCURRENT)
 			continue;
 		RlMakeKey(&key, reqs[i].scope_type, reqs[i].scope_key, reqs[i].metric);
-		RlApply(&key, get_hash_value(rl_hash, &key), reqs[i].window_start,
+		RlDefer(&key, get_hash_value(rl_hash, &key), reqs[i].window_start,
 				res ? 0 : -reqs[i].amount, res ? -reqs[i].amount : 0);
 	}
 }
@@ -918,7 +961,7 @@ RlReleaseLeaseRows(void)
 			strlen(scope_key) == 0 || strlen(scope_key) > AIGW_RL_KEY_MAX)
 			continue;
 		RlMakeKey(&key, scope, scope_key, AIGW_RL_CONCURRENT);
-		RlApply(&key, get_hash_value(rl_hash, &key), 0,
+		RlDefer(&key, get_hash_value(rl_hash, &key), 0,
 				-DatumGetInt64(SPI_getbinval(t, d, 3, &isnull)), 0);
 		released++;
 	}
@@ -945,7 +988,7 @@ AigwConcurrencyRelease(const pg_uuid_t *task_id, const pg_uuid_t *attempt_id)
 		nulls[1] = 'n';
 	}
 	SPI_connect();
-	ret = SPI_execute_with_args("UPDATE aigw.gateway_concurrency_leases SET released_at = now() "
+	ret = SPI_execute_with_args("UPDATE aigw.gateway_concurrency_leases SET released_at = clock_timestamp() "
 								"WHERE task_id = $1 AND ($2::uuid IS NULL OR attempt_id = $2) "
 								"AND released_at IS NULL "
 								"RETURNING scope_type, scope_key, lease_value::int8",
@@ -966,8 +1009,8 @@ AigwRateLimitReleaseExpired(void)
 
 	RlEnsureLoaded();
 	SPI_connect();
-	ret = SPI_execute("UPDATE aigw.gateway_concurrency_leases SET released_at = now() "
-					  "WHERE released_at IS NULL AND expires_at <= now() "
+	ret = SPI_execute("UPDATE aigw.gateway_concurrency_leases SET released_at = clock_timestamp() "
+					  "WHERE released_at IS NULL AND expires_at <= clock_timestamp() "
 					  "RETURNING scope_type, scope_key, lease_value::int8", false, 0);
 	if (ret != SPI_OK_UPDATE_RETURNING)
 		elog(ERROR, "releasing expired leases failed: %s", SPI_result_code_string(ret));
@@ -1639,5 +1682,9 @@ aigw_ratelimit_bench(PG_FUNCTION_ARGS)
 			elog(ERROR, "bench admission refused");
 	INSTR_TIME_SET_CURRENT(elapsed);
 	INSTR_TIME_SUBTRACT(elapsed, start);
+	/* give the bench counters back when the caller commits */
+	for (int i = 0; i < scopes; i++)
+		reqs[i].amount *= n;
+	AigwRateLimitRelease(reqs, scopes);
 	PG_RETURN_FLOAT8(INSTR_TIME_GET_MICROSEC(elapsed) / (double) n);
 }
