@@ -366,6 +366,7 @@ COMMENT ON FUNCTION aigw.ratelimit_requirements(jsonb) IS
 REVOKE EXECUTE ON FUNCTION aigw.ratelimit_admit(jsonb, uuid, uuid), aigw.ratelimit_reconcile(jsonb, jsonb),
   aigw.ratelimit_release(jsonb), aigw.concurrency_release(uuid, uuid), aigw.ratelimit_release_expired(),
   aigw.ratelimit_flush(), aigw.ratelimit_bench(integer, integer),
+  aigw.ratelimit_windows(), aigw.ratelimit_headroom(jsonb),
   aigw.concurrency_acquire(uuid, jsonb, integer, uuid),
   aigw.ratelimit_policy_set(text, text, jsonb), aigw.ratelimit_policy_delete(text, text)
   FROM PUBLIC;
