@@ -3,6 +3,7 @@
  */
 #include "aigw.h"
 #include "ratelimit.h"
+#include "retention.h"
 
 #include "fmgr.h"
 #include "miscadmin.h"
@@ -49,6 +50,7 @@ void
 _PG_init(void)
 {
 	AigwRateLimitInit();
+	AigwRetentionInit();
 	DefineGucs();
 	if (!process_shared_preload_libraries_in_progress)
 		return;
