@@ -12,6 +12,10 @@ LANGUAGE sql AS $$
     jsonb_build_object('scopeType', 'tenant', 'scopeKey', 'rt-ten', 'metric', 'tpm_total',
                        'limit', tpm_limit, 'windowSeconds', 2678400, 'amount', tokens))
 $$;
+-- leases belong to tasks
+INSERT INTO aigw.gateway_tasks (id, kind, user_id, model, request, queue_key)
+SELECT ('00000000-0000-0000-0000-0000000000' || x)::uuid, 'chat', 'rt-user', 'rt-model', '{}', 'rt-queue'
+FROM unnest(ARRAY['a1', 'a2', 'a3', 'c1']) x;
 CREATE FUNCTION pg_temp.win(key text) RETURNS TABLE (metric text, used bigint, reserved bigint, limit_value bigint)
 LANGUAGE sql AS $$
   SELECT metric, used, reserved, limit_value FROM aigw.rate_limit_windows
@@ -101,11 +105,28 @@ COMMIT;
 SELECT * FROM pg_temp.win('rt-cli');
 SELECT * FROM pg_temp.win('rt-pl');
 
+-- deleting a task (the retention purge) gives back its unreleased leases at commit
+SELECT r->'admitted' FROM aigw.concurrency_acquire('00000000-0000-0000-0000-0000000000c1',
+  '[{"scopeType":"client","scopeKey":"rt-cli","limit":2}]') r;
+SELECT * FROM pg_temp.win('rt-cli');
+BEGIN;
+DELETE FROM aigw.gateway_tasks WHERE id = '00000000-0000-0000-0000-0000000000c1';
+SELECT * FROM pg_temp.win('rt-cli');
+COMMIT;
+SELECT * FROM pg_temp.win('rt-cli');
+-- a lease for a task that does not exist is refused and leaves nothing behind
+\set VERBOSITY terse
+SELECT aigw.concurrency_acquire('00000000-0000-0000-0000-0000000000ff', '[{"scopeType":"client","scopeKey":"rt-cli","limit":2}]');
+\set VERBOSITY default
+SELECT * FROM pg_temp.win('rt-cli');
+
 -- clean up
-DELETE FROM aigw.gateway_concurrency_leases WHERE scope_key LIKE 'rt-%';
+DELETE FROM aigw.gateway_tasks WHERE user_id = 'rt-user';
 DELETE FROM aigw.gateway_rate_limit_counters WHERE scope_key LIKE 'rt-%';
+SELECT count(*) AS leases_left FROM aigw.gateway_concurrency_leases;
 
 -- bad input
+\set VERBOSITY terse
 SELECT aigw.ratelimit_admit('{}');
 SELECT aigw.ratelimit_admit('[1]');
 SELECT aigw.ratelimit_admit('[{"scopeType":"planet","scopeKey":"x","metric":"rpm","limit":1}]');

@@ -42,6 +42,8 @@ SELECT aigw.ratelimit_requirements('{"provider":"rp-openai","metrics":["rpm"],"p
 SELECT aigw.ratelimit_requirements('{"user":"rp-nobody","metrics":["rpm"]}') AS global_only;
 
 -- the requirements feed admission directly
+INSERT INTO aigw.gateway_tasks (id, kind, user_id, model, request, queue_key)
+VALUES ('00000000-0000-0000-0000-0000000000b1', 'chat', 'rp-user', 'rp-model', '{}', 'rp-queue');
 SELECT r->'admitted' AS admitted, jsonb_array_length(r->'grants') AS grants
 FROM aigw.ratelimit_admit(aigw.ratelimit_requirements(
   '{"provider":"rp-openai","apiKey":"rp-key","inputTokens":10,"metrics":["rpm","tpm_total"]}')) r;

@@ -1546,6 +1546,28 @@ aigw_concurrency_release(PG_FUNCTION_ARGS)
 										   PG_ARGISNULL(1) ? NULL : PG_GETARG_UUID_P(1)));
 }
 
+PG_FUNCTION_INFO_V1(aigw_concurrency_forget);
+
+/* aigw.concurrency_forget(scope_type, scope_key, lease_value): a deleted unreleased lease */
+Datum
+aigw_concurrency_forget(PG_FUNCTION_ARGS)
+{
+	char	   *scope_name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	char	   *scope_key = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	int64		value = PG_GETARG_INT64(2);
+	AigwRlScope scope;
+	RlKey		key;
+
+	RlEnsureLoaded();
+	if (!AigwRlParseScope(scope_name, &scope))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unknown rate-limit scope type \"%s\"", scope_name)));
+	RlMakeKey(&key, scope, scope_key, AIGW_RL_CONCURRENT);
+	RlDefer(&key, get_hash_value(rl_hash, &key), 0, -value, 0);
+	PG_RETURN_VOID();
+}
+
 PG_FUNCTION_INFO_V1(aigw_ratelimit_release_expired);
 
 /* aigw.ratelimit_release_expired() */

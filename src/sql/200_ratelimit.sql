@@ -100,11 +100,12 @@ CREATE INDEX idx_rate_limit_counters_reset ON aigw.gateway_rate_limit_counters (
 COMMENT ON TABLE aigw.gateway_rate_limit_counters IS
   'durable record of the shared-memory windows, written by aigw.ratelimit_flush() at most aigw.ratelimit_flush_interval apart';
 
--- task_id refers to gateway_tasks; the foreign key is added with the task tables.
+-- Leases go with their task: the retention purge deletes old tasks, and
+-- deleting an unreleased lease gives its slot back (trigger below).
 CREATE TABLE aigw.gateway_concurrency_leases (
   id uuid PRIMARY KEY DEFAULT uuidv7(),
-  task_id uuid NOT NULL,
-  attempt_id uuid,
+  task_id uuid NOT NULL REFERENCES aigw.gateway_tasks (id) ON DELETE CASCADE,
+  attempt_id uuid REFERENCES aigw.gateway_task_attempts (id) ON DELETE CASCADE,
   scope_type text NOT NULL CHECK (scope_type IN ('global', 'provider', 'platform', 'client',
     'base_model', 'platform_model', 'method', 'tenant', 'user_group', 'user', 'api_key', 'queue')),
   scope_key text NOT NULL,
@@ -119,6 +120,26 @@ CREATE INDEX idx_concurrency_leases_active
 CREATE INDEX idx_concurrency_leases_task ON aigw.gateway_concurrency_leases (task_id);
 CREATE INDEX idx_concurrency_leases_expiry
   ON aigw.gateway_concurrency_leases (expires_at) WHERE released_at IS NULL;
+
+CREATE FUNCTION aigw.concurrency_forget(scope_type text, scope_key text, lease_value bigint)
+RETURNS void LANGUAGE c VOLATILE STRICT
+AS 'MODULE_PATHNAME', 'aigw_concurrency_forget';
+COMMENT ON FUNCTION aigw.concurrency_forget(text, text, bigint) IS
+  'gives back the slot of an unreleased lease row that is deleted (at commit)';
+
+CREATE FUNCTION aigw.gateway_concurrency_leases_deleted() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = aigw, pg_catalog
+AS $$
+BEGIN
+  PERFORM aigw.concurrency_forget(OLD.scope_type, OLD.scope_key, OLD.lease_value::bigint);
+  RETURN OLD;
+END
+$$;
+CREATE TRIGGER gateway_concurrency_leases_deleted
+  AFTER DELETE ON aigw.gateway_concurrency_leases
+  FOR EACH ROW WHEN (OLD.released_at IS NULL)
+  EXECUTE FUNCTION aigw.gateway_concurrency_leases_deleted();
 
 -- Policies: set and delete.
 CREATE FUNCTION aigw.ratelimit_policy_set(scope_type text, scope_key text, policy jsonb)
@@ -366,7 +387,7 @@ COMMENT ON FUNCTION aigw.ratelimit_requirements(jsonb) IS
 REVOKE EXECUTE ON FUNCTION aigw.ratelimit_admit(jsonb, uuid, uuid), aigw.ratelimit_reconcile(jsonb, jsonb),
   aigw.ratelimit_release(jsonb), aigw.concurrency_release(uuid, uuid), aigw.ratelimit_release_expired(),
   aigw.ratelimit_flush(), aigw.ratelimit_bench(integer, integer),
-  aigw.ratelimit_windows(), aigw.ratelimit_headroom(jsonb),
+  aigw.ratelimit_windows(), aigw.ratelimit_headroom(jsonb), aigw.concurrency_forget(text, text, bigint),
   aigw.concurrency_acquire(uuid, jsonb, integer, uuid),
   aigw.ratelimit_policy_set(text, text, jsonb), aigw.ratelimit_policy_delete(text, text)
   FROM PUBLIC;

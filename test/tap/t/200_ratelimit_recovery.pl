@@ -10,6 +10,11 @@ use AigwTest;
 
 my $node = aigw_node('ratelimit', conf => "restart_after_crash = on\n");
 $node->safe_psql('postgres', 'CREATE EXTENSION aigw CASCADE');
+# leases belong to tasks
+$node->safe_psql('postgres', q{
+	INSERT INTO aigw.gateway_tasks (id, kind, user_id, model, request, queue_key)
+	SELECT ('00000000-0000-0000-0000-00000000' || x)::uuid, 'chat', 'tap-user', 'tap-model', '{}', 'tap-queue'
+	FROM unnest(ARRAY['a001', 'a002', 'a003', 'a004', 'b001']) x});
 
 # 31-day windows keep the test clear of window boundaries.
 my $rpm = q{'[{"scopeType":"provider","scopeKey":"tap-prov","metric":"rpm","limit":100,"windowSeconds":2678400},
