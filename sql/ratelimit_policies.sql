@@ -51,6 +51,17 @@ SELECT r->'admitted' AS admitted, jsonb_array_length(r->'grants') AS grants
 FROM aigw.ratelimit_admit(aigw.ratelimit_requirements(
   '{"provider":"rp-openai","apiKey":"rp-key","inputTokens":10}'), '00000000-0000-0000-0000-0000000000b1') r;
 
+-- quota-aware order: the provider with more room left comes first
+-- (without the global policy, whose one-minute window would make the numbers move)
+SELECT aigw.ratelimit_policy_delete('global', '*') AS deleted;
+SELECT aigw.ratelimit_policy_set('provider', 'rp-busy', '{"rules":[{"metric":"rpm","limit":10,"windowSeconds":2678400}]}') IS NOT NULL AS set;
+SELECT aigw.ratelimit_policy_set('provider', 'rp-idle', '{"rules":[{"metric":"rpm","limit":10,"windowSeconds":2678400}]}') IS NOT NULL AS set;
+SELECT count(*) FILTER (WHERE (aigw.ratelimit_admit(aigw.ratelimit_requirements(
+  '{"provider":"rp-busy","metrics":["rpm"]}'))->>'admitted')::boolean) AS busy_admitted
+FROM generate_series(1, 6);
+SELECT candidate, round(headroom::numeric, 3) AS headroom FROM aigw.ratelimit_quota_order(
+  '[{"provider":"rp-busy","metrics":["rpm"]}, {"provider":"rp-idle","metrics":["rpm"]}, {"provider":"rp-none","metrics":["rpm"]}]');
+
 -- validation: each bad policy is refused with 22023 and names the problem
 \set ON_ERROR_STOP 0
 \set VERBOSITY terse
@@ -84,6 +95,8 @@ ROLLBACK TO v;
 SELECT aigw.ratelimit_requirements('{"inputTokens": -3}');
 ROLLBACK TO v;
 SELECT aigw.ratelimit_requirements('{"userGroups": "g1"}');
+ROLLBACK TO v;
+SELECT * FROM aigw.ratelimit_quota_order('{}');
 ROLLBACK TO v;
 SELECT aigw.ratelimit_requirements('{"policies":[{"scopeType":"user","scopeKey":"u","policy":{"rules":[{"metric":"rpm"}]}}]}');
 ROLLBACK TO v;

@@ -383,11 +383,32 @@ $$;
 COMMENT ON FUNCTION aigw.ratelimit_requirements(jsonb) IS
   'requirements for ratelimit_admit from every scope of the context; strictest wins unless a policy names mergeStrategy';
 
+-- Quota-aware ordering (seed 002): candidates (request contexts, one per
+-- candidate client) by the headroom their requirements leave, most first;
+-- ties keep the given order.  candidate is the 0-based index into the array.
+CREATE FUNCTION aigw.ratelimit_quota_order(candidates jsonb)
+RETURNS TABLE (candidate integer, headroom double precision)
+LANGUAGE plpgsql VOLATILE
+SET search_path = aigw, pg_catalog
+AS $$
+BEGIN
+  IF candidates IS NULL OR jsonb_typeof(candidates) <> 'array' THEN
+    RAISE EXCEPTION 'candidates must be a JSON array of request contexts' USING ERRCODE = '22023';
+  END IF;
+  RETURN QUERY
+    SELECT (c.ord - 1)::integer,
+           aigw.ratelimit_headroom(aigw.ratelimit_requirements(c.ctx))
+    FROM jsonb_array_elements(candidates) WITH ORDINALITY AS c(ctx, ord)
+    ORDER BY 2 DESC, 1;
+END
+$$;
+
 -- Counters move only through these functions: no one but the owner calls them.
 REVOKE EXECUTE ON FUNCTION aigw.ratelimit_admit(jsonb, uuid, uuid), aigw.ratelimit_reconcile(jsonb, jsonb),
   aigw.ratelimit_release(jsonb), aigw.concurrency_release(uuid, uuid), aigw.ratelimit_release_expired(),
   aigw.ratelimit_flush(), aigw.ratelimit_bench(integer, integer),
   aigw.ratelimit_windows(), aigw.ratelimit_headroom(jsonb), aigw.concurrency_forget(text, text, bigint),
+  aigw.ratelimit_quota_order(jsonb),
   aigw.concurrency_acquire(uuid, jsonb, integer, uuid),
   aigw.ratelimit_policy_set(text, text, jsonb), aigw.ratelimit_policy_delete(text, text)
   FROM PUBLIC;
