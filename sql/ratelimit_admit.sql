@@ -136,6 +136,7 @@ SELECT aigw.ratelimit_admit('[{"scopeType":"user","scopeKey":"x","metric":"rpm"}
 SELECT aigw.ratelimit_admit('[{"scopeType":"user","scopeKey":"x","metric":"rpm","limit":1.5}]');
 SELECT aigw.ratelimit_admit('[{"scopeType":"user","scopeKey":"x","metric":"rpm","limit":-1}]');
 SELECT aigw.ratelimit_admit('[{"scopeType":"user","scopeKey":"x","metric":"rpm","limit":1,"windowSeconds":0}]');
+SELECT aigw.ratelimit_admit('[{"scopeType":"user","scopeKey":"x","metric":"rpm","limit":1,"windowSeconds":4294967356}]');
 SELECT aigw.ratelimit_admit('[{"scopeType":"user","scopeKey":"","metric":"rpm","limit":1}]');
 SELECT aigw.ratelimit_admit(jsonb_build_array(jsonb_build_object('scopeType','user','scopeKey',repeat('k',120),'metric','rpm','limit',1)));
 SELECT aigw.ratelimit_admit('[{"scopeType":"user","scopeKey":"x","metric":"concurrent","limit":1}]');

@@ -1230,6 +1230,15 @@ RlJsonInt(JsonbContainer *obj, const char *name, int64 dflt)
 	return r;
 }
 
+/* A jsonb object's member that must fit an int32 (zero or less when out of range) */
+static int32
+RlJsonInt32(JsonbContainer *obj, const char *name, int32 dflt)
+{
+	int64		v = RlJsonInt(obj, name, dflt);
+
+	return (v < PG_INT32_MIN || v > PG_INT32_MAX) ? 0 : (int32) v;
+}
+
 /* A jsonb object's boolean member, or dflt when absent */
 static bool
 RlJsonBool(JsonbContainer *obj, const char *name, bool dflt)
@@ -1312,11 +1321,11 @@ RlParseRequirements(Jsonb *j, AigwRlRequirement *reqs, bool grants)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("rate-limit requirement has no limit")));
 		r->limit = RlJsonInt(o, "limit", 0);
-		r->window_seconds = (int32) RlJsonInt(o, "windowSeconds", 60);
+		r->window_seconds = RlJsonInt32(o, "windowSeconds", 60);
 		r->amount = RlJsonInt(o, "amount", r->metric == AIGW_RL_RPM ||
 							  !AigwRlMetricIsWindowed(r->metric) ? 1 : 0);
 		r->reserve = RlJsonBool(o, "reserve", r->metric != AIGW_RL_RPM);
-		r->lease_ttl_seconds = (int32) RlJsonInt(o, "leaseTtlSeconds", 900);
+		r->lease_ttl_seconds = RlJsonInt32(o, "leaseTtlSeconds", 900);
 		r->window_start = 0;
 		if (grants)
 		{
