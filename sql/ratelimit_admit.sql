@@ -43,6 +43,18 @@ SELECT * FROM pg_temp.win('rt-prov');
 -- more than the limit can ever hold: never admissible
 SELECT r->'admitted', r->'reason', r->'retryAfterSeconds'
 FROM aigw.ratelimit_admit(pg_temp.reqs(10, 1000, 5000)) r;
+-- the HTTP answers: 429 with Retry-After when a retry can pass
+SELECT x->'status' AS status, x->'headers' ? 'Retry-After' AS retry_after, x->'body'->'error'->>'code' AS code,
+       regexp_replace(x->'body'->'error'->>'message', '\d+ s\.', 'N s.') AS message
+FROM (VALUES (aigw.ratelimit_refusal_response(aigw.ratelimit_admit(pg_temp.reqs(2, 1000, 1)))),
+             (aigw.ratelimit_refusal_response(aigw.ratelimit_admit(pg_temp.reqs(10, 1000, 5000))))) v(x);
+
+-- queue gauges: admitted with the rest, set from a recount
+SELECT r->'admitted' FROM aigw.ratelimit_admit('[{"scopeType":"queue","scopeKey":"rt-q","metric":"queue_size","limit":2,"amount":2}]') r;
+SELECT r->'reason' FROM aigw.ratelimit_admit('[{"scopeType":"queue","scopeKey":"rt-q","metric":"queue_size","limit":2}]') r;
+SELECT aigw.ratelimit_set_gauge('queue', 'rt-q', 1);
+SELECT r->'admitted' FROM aigw.ratelimit_admit('[{"scopeType":"queue","scopeKey":"rt-q","metric":"queue_size","limit":2}]') r;
+SELECT * FROM pg_temp.win('rt-q');
 
 -- reconcile: a1 really used 120 tokens, a2 reports unified usage
 SELECT aigw.ratelimit_reconcile(r, '{"tpm_total": 120}') FROM adm WHERE name = 'a1';
@@ -123,6 +135,7 @@ SELECT * FROM pg_temp.win('rt-cli');
 -- clean up
 DELETE FROM aigw.gateway_tasks WHERE user_id = 'rt-user';
 DELETE FROM aigw.gateway_rate_limit_counters WHERE scope_key LIKE 'rt-%';
+SELECT aigw.ratelimit_set_gauge('queue', 'rt-q', 0);
 SELECT count(*) AS leases_left FROM aigw.gateway_concurrency_leases;
 
 -- bad input
@@ -146,6 +159,8 @@ SELECT aigw.concurrency_acquire(gen_random_uuid(), '{}');
 SELECT aigw.ratelimit_reconcile('[]', '[]');
 SELECT aigw.ratelimit_release('{"admitted": false}');
 SELECT aigw.ratelimit_bench(0);
+SELECT aigw.ratelimit_set_gauge('queue', 'rt-q', -1);
+SELECT aigw.ratelimit_refusal_response('{"admitted": true}');
 -- nothing was left behind by the errors
 SELECT count(*) FROM aigw.rate_limit_windows WHERE scope_key = 'x' AND used > 0;
 

@@ -1577,6 +1577,44 @@ aigw_concurrency_forget(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
+PG_FUNCTION_INFO_V1(aigw_ratelimit_set_gauge);
+
+/* aigw.ratelimit_set_gauge(scope_type, scope_key, value): sets a queue_size gauge */
+Datum
+aigw_ratelimit_set_gauge(PG_FUNCTION_ARGS)
+{
+	char	   *scope_name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	char	   *scope_key = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	int64		value = PG_GETARG_INT64(2);
+	AigwRlScope scope;
+	RlKey		key;
+	uint32		hash;
+	RlEntry    *e;
+
+	RlEnsureLoaded();
+	if (!AigwRlParseScope(scope_name, &scope))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unknown rate-limit scope type \"%s\"", scope_name)));
+	if (value < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a queue size must not be negative")));
+	RlMakeKey(&key, scope, scope_key, AIGW_RL_QUEUE_SIZE);
+	hash = get_hash_value(rl_hash, &key);
+	LWLockAcquire(RlPartitionLock(hash), LW_EXCLUSIVE);
+	e = RlEnterLocked(&key, hash);
+	if (e != NULL)
+		e->used = value;
+	LWLockRelease(RlPartitionLock(hash));
+	if (e == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("rate-limit table is full"),
+				 errhint("Raise aigw.ratelimit_slots (currently %d).", aigw_ratelimit_slots)));
+	PG_RETURN_VOID();
+}
+
 PG_FUNCTION_INFO_V1(aigw_ratelimit_release_expired);
 
 /* aigw.ratelimit_release_expired() */

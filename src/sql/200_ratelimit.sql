@@ -194,6 +194,12 @@ AS 'MODULE_PATHNAME', 'aigw_concurrency_release';
 COMMENT ON FUNCTION aigw.concurrency_release(uuid, uuid) IS
   'releases the unreleased leases of a task (or of one attempt); returns how many';
 
+CREATE FUNCTION aigw.ratelimit_set_gauge(scope_type text, scope_key text, value bigint) RETURNS void
+LANGUAGE c VOLATILE STRICT
+AS 'MODULE_PATHNAME', 'aigw_ratelimit_set_gauge';
+COMMENT ON FUNCTION aigw.ratelimit_set_gauge(text, text, bigint) IS
+  'sets a queue_size gauge from a recount (queue gauges live in shared memory only), at once and not undone';
+
 CREATE FUNCTION aigw.ratelimit_release_expired() RETURNS bigint
 LANGUAGE c VOLATILE
 AS 'MODULE_PATHNAME', 'aigw_ratelimit_release_expired';
@@ -403,12 +409,45 @@ BEGIN
 END
 $$;
 
+-- The HTTP answer to a refusal: 429, Retry-After when a retry can succeed,
+-- and an OpenAI-shaped error body.
+CREATE FUNCTION aigw.ratelimit_refusal_response(refusal jsonb) RETURNS jsonb
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = aigw, pg_catalog
+AS $$
+DECLARE
+  retry text := refusal->>'retryAfterSeconds';
+  scope text := (refusal->'refusedScope'->>'scopeType') || ' ' || (refusal->'refusedScope'->>'scopeKey');
+BEGIN
+  IF refusal IS NULL OR jsonb_typeof(refusal) <> 'object' OR NOT refusal ? 'refusedScope'
+     OR coalesce((refusal->>'admitted')::boolean, false) THEN
+    RAISE EXCEPTION 'expected a refused admission' USING ERRCODE = '22023';
+  END IF;
+  RETURN jsonb_build_object(
+    'status', 429,
+    'headers', CASE WHEN retry IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('Retry-After', retry) END,
+    'body', jsonb_build_object('error', jsonb_build_object(
+      'message', CASE refusal->>'reason'
+        WHEN 'exceeds_limit' THEN format('Request too large for %s: %s %s asked, limit %s.',
+          scope, refusal->>'requested', refusal->>'metric', refusal->>'limit')
+        WHEN 'window_full' THEN format('Rate limit reached for %s on %s: %s of %s used. Retry in %s s.',
+          scope, refusal->>'metric', refusal->>'used', refusal->>'limit', retry)
+        ELSE format('Too many concurrent requests for %s: %s of %s in use.',
+          scope, refusal->>'used', refusal->>'limit') END,
+      'type', CASE WHEN refusal->>'reason' = 'exceeds_limit' THEN 'invalid_request_error'
+                   ELSE 'rate_limit_error' END,
+      'param', NULL,
+      'code', CASE WHEN refusal->>'reason' = 'exceeds_limit' THEN 'request_too_large'
+                   ELSE 'rate_limit_exceeded' END)));
+END
+$$;
+
 -- Counters move only through these functions: no one but the owner calls them.
 REVOKE EXECUTE ON FUNCTION aigw.ratelimit_admit(jsonb, uuid, uuid), aigw.ratelimit_reconcile(jsonb, jsonb),
   aigw.ratelimit_release(jsonb), aigw.concurrency_release(uuid, uuid), aigw.ratelimit_release_expired(),
   aigw.ratelimit_flush(), aigw.ratelimit_bench(integer, integer),
   aigw.ratelimit_windows(), aigw.ratelimit_headroom(jsonb), aigw.concurrency_forget(text, text, bigint),
-  aigw.ratelimit_quota_order(jsonb),
+  aigw.ratelimit_quota_order(jsonb), aigw.ratelimit_set_gauge(text, text, bigint),
   aigw.concurrency_acquire(uuid, jsonb, integer, uuid),
   aigw.ratelimit_policy_set(text, text, jsonb), aigw.ratelimit_policy_delete(text, text)
   FROM PUBLIC;
