@@ -77,12 +77,43 @@ typedef struct AigwRlRefusal
 	int32		retry_after_seconds;	/* -1: never admissible as asked */
 } AigwRlRefusal;
 
+/* One counter as the console shows it */
+typedef struct AigwRlWindow
+{
+	AigwRlScope scope_type;
+	AigwRlMetric metric;
+	char		scope_key[AIGW_RL_KEY_MAX + 1];
+	int32		window_seconds; /* 0 for gauges */
+	TimestampTz window_start;
+	int64		limit;			/* -1: not known since the restart */
+	int64		used;
+	int64		reserved;
+} AigwRlWindow;
+
+/* Unix epoch minus PostgreSQL epoch, in seconds */
+#define AIGW_RL_UNIX_OFFSET_S ((int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY)
+
+/* Unix seconds of a timestamp, and back */
+static inline int64
+AigwRlUnixSeconds(TimestampTz ts)
+{
+	return ts / USECS_PER_SEC + AIGW_RL_UNIX_OFFSET_S;
+}
+
+static inline TimestampTz
+AigwRlFromUnixSeconds(int64 s)
+{
+	return (s - AIGW_RL_UNIX_OFFSET_S) * USECS_PER_SEC;
+}
+
 extern void AigwRateLimitInit(void);
 
 extern bool AigwRlParseScope(const char *name, AigwRlScope *scope);
 extern bool AigwRlParseMetric(const char *name, AigwRlMetric *metric);
 extern const char *AigwRlScopeName(AigwRlScope scope);
 extern const char *AigwRlMetricName(AigwRlMetric metric);
+/* Raises 22023 unless the requirement's fields are valid */
+extern void AigwRlValidate(const AigwRlRequirement *r);
 
 /*
  * Admits all requirements or none.  Concurrent requirements write lease rows
@@ -102,6 +133,12 @@ extern int64 AigwConcurrencyRelease(const pg_uuid_t *task_id, const pg_uuid_t *a
 extern int64 AigwRateLimitReleaseExpired(void);
 /* Writes changed counters to gateway_rate_limit_counters; returns rows written */
 extern int64 AigwRateLimitFlush(void);
+/* Gives back, at commit, the slot of an unreleased lease row being deleted */
+extern void AigwConcurrencyForget(AigwRlScope scope, const char *scope_key, int64 value);
+/* Sets a queue_size gauge from a recount, at once */
+extern void AigwRateLimitSetQueueGauge(AigwRlScope scope, const char *scope_key, int64 value);
+/* Every counter as of now (palloc'd) */
+extern AigwRlWindow *AigwRateLimitWindows(int *count);
 /* Smallest remaining share (0..1) over the requirements, for quota-aware ordering */
 extern double AigwRateLimitHeadroom(const AigwRlRequirement *reqs, int n);
 
