@@ -107,8 +107,9 @@ SELECT task_id, scope_type, released_at IS NULL AS active
 FROM aigw.gateway_concurrency_leases WHERE scope_key LIKE 'rt-%' ORDER BY task_id, scope_type;
 -- gauges drop when this transaction commits (below)
 
--- flush writes every changed window
-SELECT aigw.ratelimit_flush() >= 3 AS flushed;
+-- flush writes every changed window (maintain also releases expired leases: none left)
+SELECT (m->>'flushedWindows')::int >= 3 AS flushed, m->'expiredLeases' AS expired
+FROM aigw.ratelimit_maintain() m;
 SELECT scope_type, scope_key, metric, limit_value, used_value, reserved_value,
        reset_at - window_start AS window_length
 FROM aigw.gateway_rate_limit_counters WHERE scope_key LIKE 'rt-%' ORDER BY 1, 2, 3;

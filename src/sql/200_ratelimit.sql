@@ -210,6 +210,17 @@ AS 'MODULE_PATHNAME', 'aigw_ratelimit_flush';
 COMMENT ON FUNCTION aigw.ratelimit_flush() IS
   'writes changed windows to gateway_rate_limit_counters; the reaper calls it every aigw.ratelimit_flush_interval';
 
+-- The reaper's periodic call: release expired leases, then flush windows.
+CREATE FUNCTION aigw.ratelimit_maintain() RETURNS jsonb
+LANGUAGE sql VOLATILE
+SET search_path = aigw, pg_catalog
+AS $$
+  SELECT jsonb_build_object('expiredLeases', e, 'flushedWindows', aigw.ratelimit_flush())
+  FROM aigw.ratelimit_release_expired() e
+$$;
+COMMENT ON FUNCTION aigw.ratelimit_maintain() IS
+  'reaper call every aigw.ratelimit_flush_interval: aigw.ratelimit_release_expired() then aigw.ratelimit_flush()';
+
 CREATE FUNCTION aigw.ratelimit_headroom(requirements jsonb) RETURNS double precision
 LANGUAGE c VOLATILE STRICT
 AS 'MODULE_PATHNAME', 'aigw_ratelimit_headroom';
@@ -445,7 +456,7 @@ $$;
 -- Counters move only through these functions: no one but the owner calls them.
 REVOKE EXECUTE ON FUNCTION aigw.ratelimit_admit(jsonb, uuid, uuid), aigw.ratelimit_reconcile(jsonb, jsonb),
   aigw.ratelimit_release(jsonb), aigw.concurrency_release(uuid, uuid), aigw.ratelimit_release_expired(),
-  aigw.ratelimit_flush(), aigw.ratelimit_bench(integer, integer),
+  aigw.ratelimit_flush(), aigw.ratelimit_maintain(), aigw.ratelimit_bench(integer, integer),
   aigw.ratelimit_windows(), aigw.ratelimit_headroom(jsonb), aigw.concurrency_forget(text, text, bigint),
   aigw.ratelimit_quota_order(jsonb), aigw.ratelimit_set_gauge(text, text, bigint),
   aigw.concurrency_acquire(uuid, jsonb, integer, uuid),
