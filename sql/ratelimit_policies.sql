@@ -70,6 +70,8 @@ SELECT aigw.ratelimit_policy_set('planet', 'x', '{"rules":[]}');
 ROLLBACK TO v;
 SELECT aigw.ratelimit_policy_set('user', '', '{"rules":[]}');
 ROLLBACK TO v;
+SELECT aigw.ratelimit_policy_set('global', 'everyone', '{"rules":[]}');
+ROLLBACK TO v;
 SELECT aigw.ratelimit_policy_set('user', 'x', '[]');
 ROLLBACK TO v;
 SELECT aigw.ratelimit_policy_set('user', 'x', '{"rules":{}}');

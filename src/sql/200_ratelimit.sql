@@ -78,7 +78,8 @@ CREATE TABLE aigw.gateway_rate_limit_policies (
   policy jsonb NOT NULL CHECK (aigw.ratelimit_policy_check(policy)),
   created_at timestamptz NOT NULL DEFAULT now(),
   updated_at timestamptz NOT NULL DEFAULT now(),
-  CONSTRAINT uniq_rate_limit_policy_scope UNIQUE (scope_type, scope_key)
+  CONSTRAINT uniq_rate_limit_policy_scope UNIQUE (scope_type, scope_key),
+  CONSTRAINT rate_limit_policy_global_key CHECK (scope_type <> 'global' OR scope_key = '*')
 );
 COMMENT ON TABLE aigw.gateway_rate_limit_policies IS
   'TPM, RPM, concurrency and queue-size rules per scope; the global policy has scope_key ''*''';
