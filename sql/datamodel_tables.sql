@@ -96,3 +96,12 @@ BEGIN;
 INSERT INTO aigw.settlement_outbox (task_id, payload) VALUES ('00000000-0000-0000-0000-0000000000aa', '{}');
 INSERT INTO aigw.settlement_outbox (task_id, payload) VALUES ('00000000-0000-0000-0000-0000000000aa', '{}');
 ROLLBACK;
+-- The data model's functions are not executable by PUBLIC or aigw_front.
+SELECT p.proname FROM pg_proc p
+ WHERE p.pronamespace = 'aigw'::regnamespace AND p.proname <> 'version'
+   AND p.proname IN ('create_platform', 'upsert_runner_policy', 'purge_finished_tasks', 'resolve_model_config',
+                     'add_platform_model', 'task_retention')
+   AND (has_function_privilege('aigw_front', p.oid, 'EXECUTE') OR has_function_privilege('public', p.oid, 'EXECUTE'))
+ ORDER BY 1;
+SELECT count(*) > 40 AS revoked_functions FROM pg_proc p
+ WHERE p.pronamespace = 'aigw'::regnamespace AND NOT has_function_privilege('aigw_front', p.oid, 'EXECUTE');

@@ -206,7 +206,7 @@ CREATE TABLE aigw.model_pricing_rules (
   CONSTRAINT model_pricing_rules_currency_check CHECK (currency IN ('resource', 'credit', 'cny', 'usd')),
   CONSTRAINT model_pricing_rules_price_check CHECK (base_price >= 0),
   CONSTRAINT model_pricing_rules_period_check CHECK (effective_to IS NULL OR effective_from IS NULL
-                                                     OR effective_to > effective_from)
+                                                     OR effective_to >= effective_from)
 );
 CREATE INDEX idx_model_pricing_scope ON aigw.model_pricing_rules (scope_type, scope_id, resource_type);
 CREATE INDEX idx_model_pricing_effective ON aigw.model_pricing_rules (effective_from, effective_to);

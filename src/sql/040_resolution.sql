@@ -318,6 +318,8 @@ BEGIN
   IF TG_OP = 'UPDATE' AND (NEW.capabilities IS DISTINCT FROM OLD.capabilities
                            OR NEW.base_billing_config IS DISTINCT FROM OLD.base_billing_config
                            OR NEW.model_type IS DISTINCT FROM OLD.model_type) THEN
+    -- Lock in id order so that concurrent re-resolutions cannot deadlock.
+    PERFORM 1 FROM platform_models WHERE base_model_id = NEW.id ORDER BY id FOR UPDATE;
     UPDATE platform_models SET updated_at = now() WHERE base_model_id = NEW.id;
   END IF;
   RETURN NULL;
@@ -335,6 +337,7 @@ CREATE FUNCTION aigw.integration_platforms_propagate() RETURNS trigger
   SET search_path = aigw, pg_catalog
 AS $$
 BEGIN
+  PERFORM 1 FROM platform_models WHERE platform_id = NEW.id ORDER BY id FOR UPDATE;
   UPDATE platform_models SET updated_at = now() WHERE platform_id = NEW.id;
   RETURN NULL;
 END

@@ -468,7 +468,7 @@ BEGIN
   IF rule.applied_at IS NOT NULL THEN
     RETURN rule;
   END IF;
-  price := rule.base_price * coalesce((rule.base_weight ->> 'multiplier')::numeric, 1);
+  price := trim_scale(rule.base_price * coalesce((rule.base_weight ->> 'multiplier')::numeric, 1));
   fragment := pricing_rule_fragment(rule.resource_type, rule.unit, price, rule.dynamic_weight);
   CASE rule.scope_type
     WHEN 'base_model' THEN
