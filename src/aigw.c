@@ -2,6 +2,7 @@
  * aigw.c: module entry point, GUCs and version.
  */
 #include "aigw.h"
+#include "ratelimit.h"
 #include "retention.h"
 
 #include "fmgr.h"
@@ -48,6 +49,7 @@ DefineGucs(void)
 void
 _PG_init(void)
 {
+	AigwRateLimitInit();
 	AigwRetentionInit();
 	DefineGucs();
 	if (!process_shared_preload_libraries_in_progress)
