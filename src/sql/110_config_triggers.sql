@@ -8,8 +8,8 @@ CREATE FUNCTION aigw.config_check_period(what text, p_from timestamptz, p_to tim
 AS $$
 BEGIN
   IF p_to IS NOT NULL AND p_to <= p_from THEN
-    RAISE EXCEPTION '%: effective_to (%) must be later than effective_from (%)', what, p_to, p_from
-      USING ERRCODE = '22023';
+    RAISE EXCEPTION '%: effective_to must be later than effective_from', what
+      USING ERRCODE = '22023', DETAIL = format('effective_from %s, effective_to %s', p_from, p_to);
   END IF;
 END
 $$;
@@ -83,9 +83,11 @@ BEGIN
                                       format('default_value of config type "%s"', NEW.type_name));
   END IF;
   IF TG_OP = 'UPDATE' AND NEW.value_schema IS DISTINCT FROM OLD.value_schema THEN
-    FOR r IN SELECT id, config_value FROM aigw.unified_config_store WHERE config_type = NEW.type_name LOOP
+    FOR r IN SELECT level_name, scope_id, config_value FROM aigw.unified_config_store
+             WHERE config_type = NEW.type_name LOOP
       PERFORM aigw.json_schema_validate(r.config_value, NEW.value_schema,
-                                        format('stored config %s of type "%s"', r.id, NEW.type_name));
+                                        format('stored %s config of type "%s"%s', r.level_name, NEW.type_name,
+                                               coalesce(format(' for scope %s', r.scope_id), '')));
     END LOOP;
     FOR r IN SELECT tier_name, feature_value FROM aigw.tier_feature_mappings
              WHERE config_type = NEW.type_name LOOP
