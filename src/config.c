@@ -39,14 +39,12 @@
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 
-#define CFG_N_TABLES 7
 #define CFG_BUCKETS 1024
 #define CFG_MAX_ENTRIES 16384
 
-static const char *const ConfigTables[CFG_N_TABLES] = {
-	"config_levels", "merge_strategies", "config_types", "inheritance_rules",
-	"tier_definitions", "tier_feature_mappings", "unified_config_store"
-};
+/* Empty tables whose relcache invalidation is the signal that configuration changed */
+#define CFG_SIGNAL_META "config_cache_meta_signal"
+#define CFG_SIGNAL_STORE "config_cache_store_signal"
 
 typedef struct CfgLevel
 {
@@ -113,7 +111,6 @@ typedef struct CfgSnapshot
 	int			nrules;
 	CfgTierMap *tiermaps;
 	int			ntiermaps;
-	Oid			relids[CFG_N_TABLES];
 } CfgSnapshot;
 
 typedef struct CfgEntry
@@ -155,6 +152,7 @@ static CfgSnapshot *CurrentCfg = NULL;
 static CfgEntry *Buckets[CFG_BUCKETS];
 static int	NEntries = 0;
 static uint64 Generation = 1;	/* bumped by every relevant invalidation */
+static uint64 MetaGeneration = 1;	/* bumped when a table of the snapshot changes */
 static uint64 SnapshotGeneration = 0;
 static uint64 ResultGeneration = 0;
 static SPIPlanPtr StorePlan = NULL;
@@ -162,21 +160,23 @@ static int64 StatHits = 0;
 static int64 StatMisses = 0;
 static int64 StatLoads = 0;
 
-/* Relcache callback: any change to a configuration table (or a full reset) makes the caches stale */
+static Oid	SignalMetaOid = InvalidOid;
+static Oid	SignalStoreOid = InvalidOid;
+
+/*
+ * Relcache callback: a signal from the triggers (or a full reset) makes the caches stale. A
+ * change to the store only drops results; any other configuration change also drops the snapshot.
+ */
 static void
 ConfigRelcacheCallback(Datum arg, Oid relid)
 {
-	if (CurrentCfg == NULL || relid == InvalidOid)
+	if (relid == InvalidOid || relid == SignalMetaOid || !OidIsValid(SignalMetaOid))
 	{
 		Generation++;
-		return;
+		MetaGeneration++;
 	}
-	for (int i = 0; i < CFG_N_TABLES; i++)
-		if (CurrentCfg->relids[i] == relid)
-		{
-			Generation++;
-			return;
-		}
+	else if (relid == SignalStoreOid)
+		Generation++;
 }
 
 /* Creates the memory contexts and registers the callback, once per backend */
@@ -217,17 +217,33 @@ RunLatest(SPIPlanPtr plan, Datum *values, const char *nulls)
 		elog(ERROR, "aigw config: query failed: %s", SPI_result_code_string(rc));
 }
 
-/* Runs one load query of the snapshot */
-static void
-LoadQuery(const char *sql)
+/* Prepares a query once per backend and keeps its plan */
+static SPIPlanPtr
+KeptPlan(SPIPlanPtr *slot, const char *sql, int nargs, Oid *types)
 {
 	MemoryContext old = CurrentMemoryContext;
-	SPIPlanPtr	plan = SPI_prepare(sql, 0, NULL);
 
+	if (*slot == NULL)
+	{
+		SPIPlanPtr	plan = SPI_prepare(sql, nargs, types);
+
+		if (plan == NULL)
+			elog(ERROR, "aigw config: cannot prepare \"%s\": %s", sql, SPI_result_code_string(SPI_result));
+		SPI_keepplan(plan);
+		*slot = plan;
+	}
 	MemoryContextSwitchTo(old);
-	if (plan == NULL)
-		elog(ERROR, "aigw config: cannot prepare \"%s\": %s", sql, SPI_result_code_string(SPI_result));
-	RunLatest(plan, NULL, NULL);
+	return *slot;
+}
+
+/* Runs load query number i of the snapshot */
+static void
+LoadQuery(int i, const char *sql)
+{
+	static SPIPlanPtr plans[6];
+
+	Assert(i >= 0 && i < lengthof(plans));
+	RunLatest(KeptPlan(&plans[i], sql, 0, NULL), NULL, NULL);
 }
 
 /* Column i (1-based) of row r of the last result as a string in the snapshot context, or NULL */
@@ -304,10 +320,10 @@ SnapshotLoad(void)
 	MemoryContextReset(SnapshotContext);
 	CurrentCfg = NULL;
 	s = MemoryContextAllocZero(SnapshotContext, sizeof(CfgSnapshot));
-	for (int i = 0; i < CFG_N_TABLES; i++)
-		s->relids[i] = get_relname_relid(ConfigTables[i], nsp);
+	SignalMetaOid = get_relname_relid(CFG_SIGNAL_META, nsp);
+	SignalStoreOid = get_relname_relid(CFG_SIGNAL_STORE, nsp);
 
-	LoadQuery("SELECT level_name, parent_level, scope_context_key FROM aigw.config_levels");
+	LoadQuery(0, "SELECT level_name, parent_level, scope_context_key FROM aigw.config_levels");
 	n = SPI_processed;
 	s->levels = MemoryContextAllocZero(SnapshotContext, sizeof(CfgLevel) * (n + 1));
 	for (uint64 r = 0; r < n; r++)
@@ -318,7 +334,7 @@ SnapshotLoad(void)
 	}
 	s->nlevels = n;
 
-	LoadQuery("SELECT strategy_name, is_builtin, "
+	LoadQuery(1, "SELECT strategy_name, is_builtin, "
 			  "to_regprocedure(implementation_function || '(jsonb, jsonb, jsonb)')::oid "
 			  "FROM aigw.merge_strategies");
 	n = SPI_processed;
@@ -341,7 +357,7 @@ SnapshotLoad(void)
 	}
 	s->nstrategies = n;
 
-	LoadQuery("SELECT type_name, merge_strategy, default_value, supports_tier_entitlements, array_keys "
+	LoadQuery(2, "SELECT type_name, merge_strategy, default_value, supports_tier_entitlements, array_keys "
 			  "FROM aigw.config_types");
 	n = SPI_processed;
 	s->types = MemoryContextAllocZero(SnapshotContext, sizeof(CfgType) * (n + 1));
@@ -372,7 +388,7 @@ SnapshotLoad(void)
 	}
 	s->ntypes = n;
 
-	LoadQuery("SELECT parent_level, child_level, config_type, is_inheritance_enabled, is_active, "
+	LoadQuery(3, "SELECT parent_level, child_level, config_type, is_inheritance_enabled, is_active, "
 			  "effective_from, effective_to, custom_merge_strategy, conflict_resolution, "
 			  "condition_expression FROM aigw.inheritance_rules");
 	n = SPI_processed;
@@ -394,7 +410,7 @@ SnapshotLoad(void)
 	s->nrules = n;
 
 	/* conditional mappings first, then the latest */
-	LoadQuery("SELECT m.tier_name, m.config_type, m.feature_value, m.is_active AND t.is_active, "
+	LoadQuery(4, "SELECT m.tier_name, m.config_type, m.feature_value, m.is_active AND t.is_active, "
 			  "m.effective_from, m.effective_to, m.condition_expression "
 			  "FROM aigw.tier_feature_mappings m JOIN aigw.tier_definitions t USING (tier_name) "
 			  "ORDER BY m.condition_expression IS NULL, m.effective_from DESC");
@@ -561,29 +577,24 @@ typedef struct CfgRow
 static CfgRow *
 FetchRows(const char *type, char **levels, char **scopes, int npairs, int *nrows)
 {
-	MemoryContext caller = CurrentMemoryContext;
+	Oid			types[3];
+	SPIPlanPtr	plan;
 	Datum		values[3];
 	Datum	   *ld = palloc(sizeof(Datum) * (npairs + 1));
 	Datum	   *sd = palloc(sizeof(Datum) * (npairs + 1));
 	CfgRow	   *rows;
 	uint64		n;
 
-	if (StorePlan == NULL)
-	{
-		Oid			types[3] = {TEXTOID, TEXTARRAYOID, TEXTARRAYOID};
-		SPIPlanPtr	plan = SPI_prepare("SELECT level_name, scope_id, config_value, version, "
-									   "effective_from, effective_to, applied_tier, condition_context, "
-									   "created_at FROM aigw.unified_config_store "
-									   "WHERE config_type = $1 AND level_name = ANY ($2) "
-									   "AND coalesce(scope_id, '') = ANY ($3)", 3, types);
-
-		if (plan == NULL)
-			elog(ERROR, "aigw config: cannot prepare the store query: %s",
-				 SPI_result_code_string(SPI_result));
-		SPI_keepplan(plan);
-		StorePlan = plan;
-		MemoryContextSwitchTo(caller);
-	}
+	types[0] = TEXTOID;
+	types[1] = TEXTARRAYOID;
+	types[2] = TEXTARRAYOID;
+	plan = KeptPlan(&StorePlan,
+					"SELECT u.level_name, u.scope_id, u.config_value, u.version, u.effective_from, "
+					"u.effective_to, u.applied_tier, u.condition_context, u.created_at "
+					"FROM unnest($2::text[], $3::text[]) AS p (level_name, scope_id) "
+					"JOIN aigw.unified_config_store u ON u.level_name = p.level_name "
+					"AND coalesce(u.scope_id, '') = p.scope_id WHERE u.config_type = $1",
+					3, types);
 	for (int i = 0; i < npairs; i++)
 	{
 		ld[i] = CStringGetTextDatum(levels[i]);
@@ -592,7 +603,7 @@ FetchRows(const char *type, char **levels, char **scopes, int npairs, int *nrows
 	values[0] = CStringGetTextDatum(type);
 	values[1] = PointerGetDatum(construct_array_builtin(ld, npairs, TEXTOID));
 	values[2] = PointerGetDatum(construct_array_builtin(sd, npairs, TEXTOID));
-	RunLatest(StorePlan, values, NULL);
+	RunLatest(plan, values, NULL);
 	n = SPI_processed;
 	rows = palloc0(sizeof(CfgRow) * (n + 1));
 	for (uint64 r = 0; r < n; r++)
@@ -828,9 +839,9 @@ Resolve(CfgSnapshot *s, const char *type, const char *level, const char *scope_i
 static CfgSnapshot *
 EnsureSnapshot(void)
 {
-	if (CurrentCfg == NULL || SnapshotGeneration != Generation)
+	if (CurrentCfg == NULL || SnapshotGeneration != MetaGeneration)
 	{
-		uint64		gen = Generation;
+		uint64		gen = MetaGeneration;
 		CfgSnapshot *s = SnapshotLoad();
 
 		CurrentCfg = s;
@@ -1027,16 +1038,27 @@ aigw_explain_config(PG_FUNCTION_ARGS)
 
 PG_FUNCTION_INFO_V1(aigw_config_cache_invalidate);
 
-/* Trigger: registers a relcache invalidation of the changed configuration table */
+/*
+ * Statement trigger on the configuration tables: registers a relcache invalidation of the signal
+ * table named by its argument ("meta" or "store"). PostgreSQL applies it locally at the end of
+ * the statement, sends it to every backend at commit, and forgets it on rollback.
+ */
 Datum
 aigw_config_cache_invalidate(PG_FUNCTION_ARGS)
 {
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	const char *signal;
+	Oid			relid;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 						errmsg("config_cache_invalidate must be called as a trigger")));
-	CacheInvalidateRelcache(trigdata->tg_relation);
+	signal = (trigdata->tg_trigger->tgnargs > 0 && strcmp(trigdata->tg_trigger->tgargs[0], "store") == 0)
+		? CFG_SIGNAL_STORE : CFG_SIGNAL_META;
+	relid = get_relname_relid(signal, get_namespace_oid("aigw", false));
+	if (!OidIsValid(relid))
+		elog(ERROR, "aigw config: signal table aigw.%s is missing", signal);
+	CacheInvalidateRelcacheByRelid(relid);
 	return PointerGetDatum(NULL);
 }
 

@@ -208,8 +208,17 @@ $$;
 CREATE TRIGGER unified_config_store_check BEFORE INSERT OR UPDATE ON aigw.unified_config_store
   FOR EACH ROW EXECUTE FUNCTION aigw.unified_config_store_check();
 
--- Any change to a configuration table flushes the resolver cache of every backend at commit
--- (a relcache invalidation, delivered through the shared invalidation queue).
+-- Any change to a configuration table flushes the resolver cache of every backend at commit:
+-- the trigger registers a relcache invalidation of an empty signal table, delivered through the
+-- shared invalidation queue. Signalling through these tables rather than the configuration tables
+-- themselves leaves their relcache entries and the resolver's prepared plans valid.
+CREATE TABLE aigw.config_cache_meta_signal ();
+CREATE TABLE aigw.config_cache_store_signal ();
+COMMENT ON TABLE aigw.config_cache_meta_signal IS
+  'never holds rows: its relcache invalidation tells every backend that levels, types, rules or tiers changed';
+COMMENT ON TABLE aigw.config_cache_store_signal IS
+  'never holds rows: its relcache invalidation tells every backend that the unified config store changed';
+
 CREATE FUNCTION aigw.config_cache_invalidate() RETURNS trigger
   LANGUAGE c
   AS 'MODULE_PATHNAME', 'aigw_config_cache_invalidate';
@@ -221,8 +230,8 @@ BEGIN
   FOREACH t IN ARRAY ARRAY['config_levels', 'merge_strategies', 'config_types', 'inheritance_rules',
                            'tier_definitions', 'tier_feature_mappings', 'unified_config_store'] LOOP
     EXECUTE format('CREATE TRIGGER %I AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON aigw.%I '
-                   'FOR EACH STATEMENT EXECUTE FUNCTION aigw.config_cache_invalidate()',
-                   t || '_invalidate', t);
+                   'FOR EACH STATEMENT EXECUTE FUNCTION aigw.config_cache_invalidate(%L)',
+                   t || '_invalidate', t, CASE WHEN t = 'unified_config_store' THEN 'store' ELSE 'meta' END);
   END LOOP;
 END
 $$;
