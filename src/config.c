@@ -12,10 +12,10 @@
  * types, rules, tiers, tier mappings); the result cache holds resolved values by (type,
  * level, scope, context) and the time window in which every effective period involved stays
  * unchanged. A statement trigger on every configuration table registers a relcache
- * invalidation of that table; PostgreSQL delivers it to every backend when the writing
- * transaction commits (and locally at once), and the callback below marks both caches stale.
- * Loads read the latest committed data (like the catalog caches), so a load can never cache
- * data older than an invalidation already received.
+ * invalidation of an empty signal table; PostgreSQL delivers it to every backend when the
+ * writing transaction commits (locally at the end of the statement, never after a rollback),
+ * and the callback below marks the caches stale. Loads read the latest committed data (like
+ * the catalog caches), so a load can never cache data older than an invalidation received.
  */
 #include "config.h"
 
