@@ -80,6 +80,11 @@ INSERT INTO aigw.unified_config_store (config_type, level_name, scope_id, config
   ('rate_limits', 'user_group', 'g1', '{"requests_per_minute": 500, "max_tokens": 2000}');
 SELECT aigw.resolve_config('rate_limits', 'user_group', 'g1', '{"tenant_id": "t1"}');
 SELECT step, level_name, merge_strategy, result FROM aigw.explain_config('rate_limits', 'user_group', 'g1', '{"tenant_id": "t1"}');
+-- A strategy whose function was dropped fails only the resolutions that use it.
+DROP FUNCTION pg_temp.keep_lower_limits(jsonb, jsonb, jsonb);
+UPDATE aigw.tier_definitions SET updated_at = updated_at WHERE tier_name = 'free';
+SELECT pg_temp.try($$SELECT aigw.resolve_config('rate_limits', 'user_group', 'g1', '{"tenant_id": "t1"}')$$);
+SELECT aigw.resolve_config('rate_limits', 'tenant', 't1');
 -- A custom strategy must name an existing function of the right shape; builtins are fixed.
 SELECT pg_temp.try($$INSERT INTO aigw.merge_strategies (strategy_name, description, implementation_function)
   VALUES ('nope', 'missing', 'pg_temp.no_such_function')$$);

@@ -106,3 +106,17 @@ ROLLBACK;
 -- After the rollback the cache no longer holds the rolled-back values.
 SELECT aigw.resolve_config('feature_flags', 'user', 'u9') AS after_rollback;
 SELECT count(*) AS leftover_rows FROM aigw.unified_config_store;
+
+-- A cached value expires when an effective period it depends on starts: a row taking effect
+-- in two seconds is not seen now (and that answer is cached), and is seen by a transaction that
+-- starts after those two seconds.
+INSERT INTO aigw.unified_config_store (config_type, level_name, scope_id, config_value, effective_from)
+  VALUES ('feature_flags', 'tenant', 'later-t1', '{"beta_ui": true}', now() + interval '2 seconds');
+SELECT aigw.resolve_config('feature_flags', 'tenant', 'later-t1') ? 'beta_ui' AS seen_before_start;
+SELECT hits AS hits_before, misses AS misses_before FROM aigw.config_cache_stats() \gset
+SELECT aigw.resolve_config('feature_flags', 'tenant', 'later-t1') ? 'beta_ui' AS seen_before_start_cached;
+SELECT hits - :hits_before AS new_hits, misses - :misses_before AS new_misses FROM aigw.config_cache_stats();
+SELECT pg_sleep(2.1);
+SELECT aigw.resolve_config('feature_flags', 'tenant', 'later-t1') ? 'beta_ui' AS seen_after_start;
+SELECT hits - :hits_before AS new_hits, misses - :misses_before AS new_misses FROM aigw.config_cache_stats();
+DELETE FROM aigw.unified_config_store WHERE scope_id = 'later-t1';

@@ -350,10 +350,10 @@ SnapshotLoad(void)
 			continue;
 		st->kind = CONFIG_MERGE_CUSTOM;
 		fn = SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 3, &isnull);
-		if (isnull)
-			ereport(ERROR, (errcode(ERRCODE_UNDEFINED_FUNCTION),
-							errmsg("function of merge strategy \"%s\" no longer exists", st->name)));
-		fmgr_info_cxt(DatumGetObjectId(fn), &st->flinfo, SnapshotContext);
+		/* a dropped function breaks only the resolutions that use the strategy */
+		st->flinfo.fn_oid = InvalidOid;
+		if (!isnull)
+			fmgr_info_cxt(DatumGetObjectId(fn), &st->flinfo, SnapshotContext);
 	}
 	s->nstrategies = n;
 
@@ -526,6 +526,10 @@ MergeLayer(CfgType *t, Jsonb *acc, Jsonb *layer, CfgStrategy *st, const char *co
 	{
 		LOCAL_FCINFO(fcinfo, 3);
 		Datum		d;
+
+		if (!OidIsValid(st->flinfo.fn_oid))
+			ereport(ERROR, (errcode(ERRCODE_UNDEFINED_FUNCTION),
+							errmsg("the function of merge strategy \"%s\" no longer exists", st->name)));
 
 		InitFunctionCallInfoData(*fcinfo, &st->flinfo, 3, InvalidOid, NULL, NULL);
 		fcinfo->args[0].value = JsonbPGetDatum(parent);
