@@ -87,13 +87,6 @@ OneOf(JsonbValue *v, const char *const *words)
 	return false;
 }
 
-/* True when a key (a string value) is one of the words */
-static bool
-InList(JsonbValue *k, const char *const *words)
-{
-	return OneOf(k, words);
-}
-
 /* True when a numeric value is an integer within [lo, hi] */
 static bool
 IntegerIn(JsonbValue *v, int64 lo, int64 hi)
@@ -499,7 +492,7 @@ CheckNode(PkCheck *pk, JsonbContainer *node, const char *path, bool top, JsonbPa
 			if (tok != WJB_KEY)
 				continue;
 			JsonbIteratorNext(&it, &v, true);
-			if (top && InList(&k, TopOnlyKeys))
+			if (top && OneOf(&k, TopOnlyKeys))
 				continue;
 			pushJsonbValue(st, WJB_KEY, &k);
 			pushJsonbValue(st, WJB_VALUE, &v);

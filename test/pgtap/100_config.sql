@@ -1,6 +1,6 @@
 -- The configuration system's objects, privileges-independent semantics the other concerns rely on.
 BEGIN;
-SELECT plan(15);
+SELECT plan(17);
 
 SELECT has_table('aigw', t, 'table aigw.' || t)
 FROM unnest(ARRAY['config_levels', 'config_types', 'merge_strategies', 'inheritance_rules',
@@ -25,5 +25,9 @@ SELECT lives_ok($$SELECT aigw.validate_portkey_config(aigw.portkey_config('globa
                 'the exported global config validates');
 SELECT is(aigw.validate_portkey_config('{"provider": "openai"}')->'retry'->'on_status_codes',
           '[429, 500, 502, 503]'::jsonb, 'retry status codes default to 429, 500, 502, 503');
+SELECT function_privs_are('aigw', 'resolve_config', ARRAY['text', 'text', 'text', 'jsonb'], 'public', ARRAY[]::text[],
+                          'PUBLIC may not resolve configuration directly');
+SELECT function_privs_are('aigw', 'validate_portkey_config', ARRAY['jsonb'], 'aigw_front', ARRAY[]::text[],
+                          'aigw_front reaches the validator only through the HTTP entry');
 SELECT * FROM finish();
 ROLLBACK;
