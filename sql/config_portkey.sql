@@ -72,4 +72,8 @@ FROM (VALUES
   ('{"provider": "openai", "custom_host": "ftp://example.com"}'),
   ('{"strategy": {"mode": "x"}, "targets": [{"provider": "nope", "weight": "heavy"}], "retry": {"attempts": 9}}')
 ) AS t(c);
+-- The raw header value: bad JSON is a 22023 like any other violation.
+SELECT aigw.validate_portkey_header('{"provider": "anthropic"}');
+SELECT pg_temp.try($$SELECT aigw.validate_portkey_header('{"provider": "openai",')$$);
+SELECT pg_temp.try($$SELECT aigw.validate_portkey_header('{"provider": "openai", "retry": {"attempts": 7}}')$$);
 ROLLBACK;

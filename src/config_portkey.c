@@ -12,6 +12,7 @@
 
 #include "fmgr.h"
 #include "lib/stringinfo.h"
+#include "nodes/miscnodes.h"
 #include "nodes/pg_list.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
@@ -617,4 +618,20 @@ aigw_validate_portkey_config(PG_FUNCTION_ARGS)
 	}
 	res = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
 	PG_RETURN_JSONB_P(JsonbValueToJsonb(res));
+}
+
+PG_FUNCTION_INFO_V1(aigw_validate_portkey_header);
+
+/* SQL: validate_portkey_header(text) parses a header value, then validates it; bad JSON is 22023 too */
+Datum
+aigw_validate_portkey_header(PG_FUNCTION_ARGS)
+{
+	char	   *raw = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	ErrorSaveContext escontext = {T_ErrorSaveContext};
+	Datum		cfg;
+
+	if (!DirectInputFunctionCallSafe(jsonb_in, raw, InvalidOid, -1, (Node *) &escontext, &cfg))
+		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						errmsg("invalid routing config: the header value is not valid JSON")));
+	return DirectFunctionCall1(aigw_validate_portkey_config, cfg);
 }

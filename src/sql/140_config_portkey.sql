@@ -7,6 +7,12 @@ CREATE FUNCTION aigw.validate_portkey_config(config jsonb) RETURNS jsonb
 COMMENT ON FUNCTION aigw.validate_portkey_config(jsonb) IS
   'validates a Portkey routing config and returns its normalised strategy, targets and retry; raises 22023 naming the field';
 
+CREATE FUNCTION aigw.validate_portkey_header(header text) RETURNS jsonb
+  LANGUAGE c IMMUTABLE PARALLEL SAFE STRICT
+  AS 'MODULE_PATHNAME', 'aigw_validate_portkey_header';
+COMMENT ON FUNCTION aigw.validate_portkey_header(text) IS
+  'validate_portkey_config for the raw value of an x-portkey-config / x-aigw-config header (bad JSON is 22023 too)';
+
 -- Builds the Portkey config of a scope from gateway_routing, rate_limits, cache_strategy and hooks.
 -- request may carry "model" and "provider" (used when gateway_routing has no targets).
 CREATE FUNCTION aigw.portkey_config(level text, scope_id text DEFAULT NULL, context jsonb DEFAULT '{}',
