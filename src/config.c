@@ -19,12 +19,18 @@
  */
 #include "config.h"
 
+#include "access/genam.h"
+#include "access/skey.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "common/hashfn.h"
 #include "executor/spi.h"
+#include "executor/tuptable.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "lib/stringinfo.h"
@@ -32,14 +38,16 @@
 #include "storage/sinval.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/rel.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 
-#define CFG_BUCKETS 1024
+#define CFG_BUCKETS 4096
 #define CFG_MAX_ENTRIES 16384
 
 /* Empty tables whose relcache invalidation is the signal that configuration changed */
@@ -155,7 +163,6 @@ static uint64 Generation = 1;	/* bumped by every relevant invalidation */
 static uint64 MetaGeneration = 1;	/* bumped when a table of the snapshot changes */
 static uint64 SnapshotGeneration = 0;
 static uint64 ResultGeneration = 0;
-static SPIPlanPtr StorePlan = NULL;
 static int64 StatHits = 0;
 static int64 StatMisses = 0;
 static int64 StatLoads = 0;
@@ -577,66 +584,140 @@ typedef struct CfgRow
 	TimestampTz created;
 } CfgRow;
 
-/* Fetches the stored rows of a type at the given (level, scope) pairs (SPI must be connected) */
+/* Attribute number of a named column of a relation */
+static AttrNumber
+ColumnNumber(Relation rel, const char *name)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (!att->attisdropped && strcmp(NameStr(att->attname), name) == 0)
+			return att->attnum;
+	}
+	elog(ERROR, "aigw config: column %s of %s is missing", name, RelationGetRelationName(rel));
+	return InvalidAttrNumber;
+}
+
+/* A column of the current slot as text, or NULL */
+static char *
+SlotText(TupleTableSlot *slot, AttrNumber att)
+{
+	bool		isnull;
+	Datum		d = slot_getattr(slot, att, &isnull);
+
+	return isnull ? NULL : TextDatumGetCString(d);
+}
+
+/* A column of the current slot as a timestamp, or the given infinity */
+static TimestampTz
+SlotTime(TupleTableSlot *slot, AttrNumber att, TimestampTz ifnull)
+{
+	bool		isnull;
+	Datum		d = slot_getattr(slot, att, &isnull);
+
+	return isnull ? ifnull : DatumGetTimestampTz(d);
+}
+
+/* A column of the current slot as a jsonb copy, or NULL */
+static Jsonb *
+SlotJsonb(TupleTableSlot *slot, AttrNumber att)
+{
+	bool		isnull;
+	Datum		d = slot_getattr(slot, att, &isnull);
+
+	return isnull ? NULL : DatumGetJsonbPCopy(d);
+}
+
+/*
+ * Fetches the stored rows of a type at the given (level, scope) pairs with one probe of the
+ * lookup index per pair, reading the latest committed data like the snapshot load does.
+ */
 static CfgRow *
 FetchRows(const char *type, char **levels, char **scopes, int npairs, int *nrows)
 {
-	Oid			types[3];
-	SPIPlanPtr	plan;
-	Datum		values[3];
-	Datum	   *ld = palloc(sizeof(Datum) * (npairs + 1));
-	Datum	   *sd = palloc(sizeof(Datum) * (npairs + 1));
-	CfgRow	   *rows;
-	uint64		n;
+	Oid			nsp = get_namespace_oid("aigw", false);
+	Oid			relid = get_relname_relid("unified_config_store", nsp);
+	Oid			idxid = get_relname_relid("unified_config_store_lookup", nsp);
+	Relation	rel;
+	Relation	idx;
+	Snapshot	snap;
+	TupleTableSlot *slot;
+	IndexScanDesc scan;
+	ScanKeyData keys[3];
+	AttrNumber	a_level,
+				a_scope,
+				a_value,
+				a_version,
+				a_from,
+				a_to,
+				a_tier,
+				a_cond,
+				a_created;
+	int			cap = 8;
+	int			n = 0;
+	CfgRow	   *rows = palloc0(sizeof(CfgRow) * cap);
+	Datum		type_d = CStringGetTextDatum(type);
 
-	types[0] = TEXTOID;
-	types[1] = TEXTARRAYOID;
-	types[2] = TEXTARRAYOID;
-	plan = KeptPlan(&StorePlan,
-					"SELECT u.level_name, u.scope_id, u.config_value, u.version, u.effective_from, "
-					"u.effective_to, u.applied_tier, u.condition_context, u.created_at "
-					"FROM unnest($2::text[], $3::text[]) AS p (level_name, scope_id) "
-					"JOIN aigw.unified_config_store u ON u.level_name = p.level_name "
-					"AND coalesce(u.scope_id, '') = p.scope_id WHERE u.config_type = $1",
-					3, types);
-	for (int i = 0; i < npairs; i++)
+	if (!OidIsValid(relid) || !OidIsValid(idxid))
+		elog(ERROR, "aigw config: aigw.unified_config_store or its lookup index is missing");
+	rel = table_open(relid, AccessShareLock);
+	idx = index_open(idxid, AccessShareLock);
+	a_level = ColumnNumber(rel, "level_name");
+	a_scope = ColumnNumber(rel, "scope_id");
+	a_value = ColumnNumber(rel, "config_value");
+	a_version = ColumnNumber(rel, "version");
+	a_from = ColumnNumber(rel, "effective_from");
+	a_to = ColumnNumber(rel, "effective_to");
+	a_tier = ColumnNumber(rel, "applied_tier");
+	a_cond = ColumnNumber(rel, "condition_context");
+	a_created = ColumnNumber(rel, "created_at");
+	snap = RegisterSnapshot(GetLatestSnapshot());
+	slot = table_slot_create(rel, NULL);
+	scan = index_beginscan(rel, idx, snap, NULL, 3, 0);
+	for (int p = 0; p < npairs; p++)
 	{
-		ld[i] = CStringGetTextDatum(levels[i]);
-		sd[i] = CStringGetTextDatum(scopes[i] ? scopes[i] : "");
-	}
-	values[0] = CStringGetTextDatum(type);
-	values[1] = PointerGetDatum(construct_array_builtin(ld, npairs, TEXTOID));
-	values[2] = PointerGetDatum(construct_array_builtin(sd, npairs, TEXTOID));
-	RunLatest(plan, values, NULL);
-	n = SPI_processed;
-	rows = palloc0(sizeof(CfgRow) * (n + 1));
-	for (uint64 r = 0; r < n; r++)
-	{
-		HeapTuple	tup = SPI_tuptable->vals[r];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		bool		isnull;
-		Datum		d;
+		Datum		args[3];
 
-		d = SPI_getbinval(tup, desc, 1, &isnull);
-		rows[r].level = TextDatumGetCString(d);
-		d = SPI_getbinval(tup, desc, 2, &isnull);
-		rows[r].scope = isnull ? NULL : TextDatumGetCString(d);
-		d = SPI_getbinval(tup, desc, 3, &isnull);
-		rows[r].value = DatumGetJsonbPCopy(d);
-		d = SPI_getbinval(tup, desc, 4, &isnull);
-		rows[r].version = isnull ? 0 : DatumGetInt32(d);
-		d = SPI_getbinval(tup, desc, 5, &isnull);
-		rows[r].period.active = true;
-		rows[r].period.from = isnull ? DT_NOBEGIN : DatumGetTimestampTz(d);
-		d = SPI_getbinval(tup, desc, 6, &isnull);
-		rows[r].period.to = isnull ? DT_NOEND : DatumGetTimestampTz(d);
-		d = SPI_getbinval(tup, desc, 7, &isnull);
-		rows[r].tier = isnull ? NULL : TextDatumGetCString(d);
-		d = SPI_getbinval(tup, desc, 8, &isnull);
-		rows[r].condition = isnull ? NULL : DatumGetJsonbPCopy(d);
-		d = SPI_getbinval(tup, desc, 9, &isnull);
-		rows[r].created = isnull ? DT_NOBEGIN : DatumGetTimestampTz(d);
+		args[0] = type_d;
+		args[1] = CStringGetTextDatum(levels[p]);
+		args[2] = CStringGetTextDatum(scopes[p] ? scopes[p] : "");
+		for (int k = 0; k < 3; k++)
+			ScanKeyEntryInitialize(&keys[k], 0, k + 1, BTEqualStrategyNumber, InvalidOid,
+								   idx->rd_indcollation[k], F_TEXTEQ, args[k]);
+		index_rescan(scan, keys, 3, NULL, 0);
+		while (index_getnext_slot(scan, ForwardScanDirection, slot))
+		{
+			CfgRow	   *r;
+			bool		isnull;
+			Datum		d;
+
+			if (n == cap)
+			{
+				cap *= 2;
+				rows = repalloc0(rows, sizeof(CfgRow) * n, sizeof(CfgRow) * cap);
+			}
+			r = &rows[n++];
+			r->level = SlotText(slot, a_level);
+			r->scope = SlotText(slot, a_scope);
+			r->value = SlotJsonb(slot, a_value);
+			d = slot_getattr(slot, a_version, &isnull);
+			r->version = isnull ? 0 : DatumGetInt32(d);
+			r->period.active = true;
+			r->period.from = SlotTime(slot, a_from, DT_NOBEGIN);
+			r->period.to = SlotTime(slot, a_to, DT_NOEND);
+			r->tier = SlotText(slot, a_tier);
+			r->condition = SlotJsonb(slot, a_cond);
+			r->created = SlotTime(slot, a_created, DT_NOBEGIN);
+		}
 	}
+	index_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	UnregisterSnapshot(snap);
+	index_close(idx, NoLock);
+	table_close(rel, NoLock);
 	*nrows = n;
 	return rows;
 }
@@ -710,7 +791,7 @@ ApplyTier(CfgSnapshot *s, CfgType *t, Jsonb *acc, const char *tier, Jsonb *conte
 	return acc;
 }
 
-/* Resolves a config type at a level and scope for a context (SPI must be connected) */
+/* Resolves a config type at a level and scope for a context */
 static void
 Resolve(CfgSnapshot *s, const char *type, const char *level, const char *scope_id,
 		Jsonb *context, CfgResolution *res)
@@ -839,7 +920,7 @@ Resolve(CfgSnapshot *s, const char *type, const char *level, const char *scope_i
 	res->value = acc;
 }
 
-/* Connects SPI, reloads the snapshot when stale and returns it */
+/* Reloads the snapshot when stale and returns it (SPI must be connected) */
 static CfgSnapshot *
 EnsureSnapshot(void)
 {
@@ -917,15 +998,17 @@ ResolveCold(text *type, text *level, text *scope, Jsonb *context, CfgResolution 
 	res->until = DT_NOEND;
 	res->value = NULL;
 	res->steps = NIL;
-	SPI_connect();
-	MemoryContextSwitchTo(caller);
-	s = EnsureSnapshot();
+	if (CurrentCfg == NULL || SnapshotGeneration != MetaGeneration)
+	{
+		SPI_connect();
+		MemoryContextSwitchTo(caller);
+		(void) EnsureSnapshot();
+		SPI_finish();
+		MemoryContextSwitchTo(caller);
+	}
+	s = CurrentCfg;
 	Resolve(s, text_to_cstring(type), text_to_cstring(level),
 			scope ? text_to_cstring(scope) : NULL, context, res);
-	if (res->value)
-		res->value = DatumGetJsonbPCopy(JsonbPGetDatum(res->value));
-	SPI_finish();
-	MemoryContextSwitchTo(caller);
 }
 
 PG_FUNCTION_INFO_V1(aigw_resolve_config);
