@@ -10,6 +10,7 @@
 #include "pricing.h"
 
 #include "catalog/pg_type.h"
+#include "executor/spi.h"
 #include "fmgr.h"
 #include "mb/pg_wchar.h"
 #include "nodes/miscnodes.h"
@@ -1112,6 +1113,72 @@ AigwPriceUsage(const char *modelType, Jsonb *usage, Jsonb *billingConfig, Jsonb 
 	PushNumeric(&st, "total", total);
 	res = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
 	return JsonbValueToJsonb(res);
+}
+
+/* ---- table-backed calls for the task worker ---- */
+
+/* Runs a one-row SQL call with (uuid, jsonb, jsonb) arguments; returns its jsonb result */
+static Jsonb *
+CallTaskFunction(const char *sql, int nargs, Datum taskId, Jsonb *a, Jsonb *b)
+{
+	Oid			types[3] = {UUIDOID, JSONBOID, JSONBOID};
+	Datum		values[3];
+	char		nulls[3] = {' ', ' ', ' '};
+	Jsonb	   *result = NULL;
+	bool		isnull;
+	Datum		d;
+	MemoryContext callerCxt = CurrentMemoryContext;
+
+	values[0] = taskId;
+	values[1] = a != NULL ? JsonbPGetDatum(a) : (Datum) 0;
+	values[2] = b != NULL ? JsonbPGetDatum(b) : (Datum) 0;
+	if (a == NULL)
+		nulls[1] = 'n';
+	if (b == NULL)
+		nulls[2] = 'n';
+	SPI_connect();
+	if (SPI_execute_with_args(sql, nargs, types, values, nulls, false, 1) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		elog(ERROR, "aigw pricing: \"%s\" returned no row", sql);
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (!isnull)
+	{
+		MemoryContext spiCxt = MemoryContextSwitchTo(callerCxt);
+
+		result = DatumGetJsonbPCopy(d);
+		MemoryContextSwitchTo(spiCxt);
+	}
+	SPI_finish();
+	return result;
+}
+
+/* Final billing of a task from unified usage, without side effects */
+Jsonb *
+AigwPriceTaskUsage(Datum taskId, Jsonb *usage)
+{
+	return CallTaskFunction("SELECT aigw.price_task_usage($1, $2)", 2, taskId, usage, NULL);
+}
+
+/* Settles a succeeded task: billing, wallet settlement, settlement outbox event */
+Jsonb *
+AigwSettleTask(Datum taskId, Jsonb *usage, Jsonb *resultRef)
+{
+	return CallTaskFunction("SELECT aigw.settle_task($1, $2, $3)", 3, taskId, usage, resultRef);
+}
+
+/* Releases a failed or cancelled task's wallet hold */
+void
+AigwReleaseTask(Datum taskId, const char *reason)
+{
+	Oid			types[2] = {UUIDOID, TEXTOID};
+	Datum		values[2];
+
+	values[0] = taskId;
+	values[1] = CStringGetTextDatum(reason != NULL ? reason : "failed");
+	SPI_connect();
+	if (SPI_execute_with_args("SELECT aigw.release_task($1, $2)", 2, types, values, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "aigw pricing: release_task failed");
+	SPI_finish();
 }
 
 /* ---- SQL-callable ---- */

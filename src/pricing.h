@@ -36,4 +36,16 @@ extern Jsonb *AigwPriceUsage(const char *modelType, Jsonb *usage,
 /* User group billing discount factor for a model type (1 when none) */
 extern Numeric AigwGroupDiscountFactor(Jsonb *policy, const char *modelType);
 
+/*
+ * Table-backed calls for the task worker, made inside its transaction (SPI
+ * must be usable; the caller is connected or these connect themselves).
+ * taskId is a uuid Datum.  AigwPriceTaskUsage prices a task's unified usage
+ * without side effects; AigwSettleTask is aigw.settle_task: price, settle the
+ * wallet hold, write the settlement outbox event (idempotent).
+ * AigwReleaseTask is aigw.release_task for failed or cancelled tasks.
+ */
+extern Jsonb *AigwPriceTaskUsage(Datum taskId, Jsonb *usage);
+extern Jsonb *AigwSettleTask(Datum taskId, Jsonb *usage, Jsonb *resultRef);
+extern void AigwReleaseTask(Datum taskId, const char *reason);
+
 #endif							/* AIGW_PRICING_H */

@@ -1,0 +1,269 @@
+-- Pricing, table-backed: model type of a request, capabilities a request needs,
+-- candidate platform models (the router's filter and order), user group
+-- discount resolution, aigw.estimate_billing and aigw.price_usage.
+
+-- Model type served by a request kind (chat.completions -> chat, ...); NULL when unknown.
+CREATE FUNCTION aigw.model_type_of_kind(kind text) RETURNS text
+  LANGUAGE sql IMMUTABLE PARALLEL SAFE
+  RETURN CASE
+    WHEN kind IN ('chat.completions', 'completions', 'responses', 'messages') THEN 'chat'
+    WHEN kind LIKE 'images.%' THEN 'image'
+    WHEN kind LIKE 'videos.%' THEN 'video'
+    WHEN kind LIKE 'audio.%' THEN 'audio'
+    WHEN kind IN ('embeddings', 'embeddings.create') THEN 'embedding'
+  END;
+COMMENT ON FUNCTION aigw.model_type_of_kind(text) IS 'model type that serves a task kind';
+
+-- Whether effective capabilities allow a request. A capability the model does
+-- not declare does not exclude it; one it declares must cover the request.
+CREATE FUNCTION aigw.capabilities_allow(capabilities jsonb, model_type text, request jsonb) RETURNS boolean
+  LANGUAGE sql IMMUTABLE PARALLEL SAFE
+  RETURN
+    (coalesce(request->>'stream', 'false') <> 'true' OR capabilities->'stream' IS DISTINCT FROM 'false')
+    AND (jsonb_typeof(request->'tools') IS DISTINCT FROM 'array' OR jsonb_array_length(request->'tools') = 0
+         OR capabilities->'tools' IS DISTINCT FROM 'false')
+    AND (model_type <> 'chat' OR capabilities->'inputModalities' IS NULL OR capabilities->'inputModalities' ? 'image'
+         OR NOT jsonb_path_exists(request, '$.messages[*].content[*] ? (@.type == "image_url" || @.type == "input_image")'))
+    AND (model_type <> 'chat' OR capabilities->'maxOutputTokens' IS NULL
+         OR coalesce(request->>'max_completion_tokens', request->>'max_tokens', request->>'max_output_tokens') IS NULL
+         OR coalesce(request->>'max_completion_tokens', request->>'max_tokens', request->>'max_output_tokens')::numeric
+            <= (capabilities->>'maxOutputTokens')::numeric)
+    AND (model_type <> 'image' OR request->>'size' IS NULL OR capabilities->'sizes' IS NULL
+         OR capabilities->'sizes' ? (request->>'size'))
+    AND (model_type <> 'image' OR request->>'quality' IS NULL OR capabilities->'qualities' IS NULL
+         OR capabilities->'qualities' ? (request->>'quality'))
+    AND (model_type NOT IN ('image', 'video') OR request->>'n' IS NULL OR capabilities->'maxCount' IS NULL
+         OR (request->>'n')::numeric <= (capabilities->>'maxCount')::numeric)
+    AND (model_type <> 'video' OR coalesce(request->>'duration', request->>'seconds') IS NULL
+         OR capabilities->'durations' IS NULL
+         OR capabilities->'durations' @> jsonb_build_array(coalesce(request->>'duration', request->>'seconds')::numeric))
+    AND (model_type <> 'video' OR request->>'resolution' IS NULL OR capabilities->'resolutions' IS NULL
+         OR capabilities->'resolutions' ? (request->>'resolution'))
+    AND (model_type <> 'video'
+         OR coalesce(request->>'audio', request->>'generate_audio', request->>'with_audio', 'false') <> 'true'
+         OR capabilities->'audio' IS DISTINCT FROM 'false')
+    AND (model_type <> 'video' OR NOT (request ?| array['reference_video', 'video', 'video_url'])
+         OR capabilities->'referenceVideo' IS DISTINCT FROM 'false')
+    AND (model_type <> 'video'
+         OR NOT (request ?| array['reference_image', 'image', 'image_url', 'first_frame_image', 'input_reference'])
+         OR capabilities->'referenceImage' IS DISTINCT FROM 'false');
+COMMENT ON FUNCTION aigw.capabilities_allow(jsonb, text, jsonb) IS
+  'whether a platform model''s effective capabilities cover what a request needs';
+
+-- Whether a platform model's permission_config admits an identity:
+-- {"tenants": [tenant keys or ids], "userGroups": [group keys]}; absent lists admit everyone.
+CREATE FUNCTION aigw.permission_allows(permission_config jsonb, identity jsonb, user_group_key text) RETURNS boolean
+  LANGUAGE sql IMMUTABLE PARALLEL SAFE
+  RETURN
+    (jsonb_typeof(permission_config->'tenants') IS DISTINCT FROM 'array'
+     OR permission_config->'tenants' ? coalesce(identity->>'tenantKey', '')
+     OR permission_config->'tenants' ? coalesce(identity->>'tenantId', ''))
+    AND (jsonb_typeof(permission_config->'userGroups') IS DISTINCT FROM 'array'
+         OR permission_config->'userGroups' ? coalesce(user_group_key, ''));
+COMMENT ON FUNCTION aigw.permission_allows(jsonb, jsonb, text) IS
+  'whether a platform model''s permission_config admits the identity and its user group';
+
+-- The user group that applies to an identity: memberships of the user, the API
+-- key and the tenant by membership priority then group priority, else the user's
+-- then the tenant's default group. An explicit identity.userGroupId wins.
+CREATE FUNCTION aigw.resolve_user_group(identity jsonb)
+  RETURNS TABLE (user_group_id uuid, group_key text, billing_discount_policy jsonb,
+                 recharge_discount_policy jsonb, policy_snapshot jsonb)
+  LANGUAGE sql STABLE
+  BEGIN ATOMIC
+    WITH who AS (
+      SELECT u.id AS user_id, u.external_user_id, u.default_user_group_id AS user_default,
+             t.id AS tenant_id, t.default_user_group_id AS tenant_default
+        FROM (SELECT 1) AS one
+        LEFT JOIN aigw.gateway_users u
+          ON u.id = (identity->>'gatewayUserId')::uuid
+          OR (identity->>'gatewayUserId' IS NULL AND u.source = coalesce(identity->>'userSource', 'gateway')
+              AND u.external_user_id = identity->>'userId')
+        LEFT JOIN aigw.gateway_tenants t
+          ON t.id = coalesce((identity->>'gatewayTenantId')::uuid, u.gateway_tenant_id)
+          OR (identity->>'gatewayTenantId' IS NULL AND u.gateway_tenant_id IS NULL
+              AND t.tenant_key = identity->>'tenantKey')
+       LIMIT 1
+    ), picked AS (
+      SELECT g.*, 0 AS source_rank, 0 AS member_priority
+        FROM aigw.gateway_user_groups g
+       WHERE g.id = (identity->>'userGroupId')::uuid AND g.status = 'active'
+      UNION ALL
+      SELECT g.*, 1, m.priority
+        FROM who
+        JOIN aigw.gateway_user_group_memberships m
+          ON m.status = 'active'
+         AND (m.effective_from IS NULL OR m.effective_from <= now())
+         AND (m.effective_to IS NULL OR m.effective_to > now())
+         AND ((m.principal_type = 'user' AND m.principal_id IN (who.user_id::text, who.external_user_id))
+              OR (m.principal_type = 'api_key' AND m.principal_id = identity->>'apiKeyId')
+              OR (m.principal_type = 'tenant' AND m.principal_id IN (who.tenant_id::text, identity->>'tenantId'))
+              OR (m.principal_type = 'organization' AND m.principal_id = identity->>'organizationId'))
+        JOIN aigw.gateway_user_groups g ON g.id = m.group_id AND g.status = 'active'
+      UNION ALL
+      SELECT g.*, 2, 0 FROM who JOIN aigw.gateway_user_groups g
+          ON g.id = who.user_default AND g.status = 'active'
+      UNION ALL
+      SELECT g.*, 3, 0 FROM who JOIN aigw.gateway_user_groups g
+          ON g.id = who.tenant_default AND g.status = 'active'
+    )
+    SELECT id, group_key, billing_discount_policy, recharge_discount_policy,
+           jsonb_build_object('userGroupId', id, 'groupKey', group_key,
+                              'billingDiscountPolicy', billing_discount_policy,
+                              'rechargeDiscountPolicy', recharge_discount_policy,
+                              'rateLimitPolicy', rate_limit_policy, 'quotaPolicy', quota_policy)
+      FROM picked
+     ORDER BY source_rank, member_priority, priority, group_key
+     LIMIT 1;
+  END;
+COMMENT ON FUNCTION aigw.resolve_user_group(jsonb) IS
+  'user group for an identity {gatewayUserId|userId, userSource, gatewayTenantId|tenantKey, tenantId, apiKeyId, userGroupId}';
+
+-- Candidate platform models for a request, in the router's order: enabled
+-- platform and model, platform not in cooldown, visible to the tenant, admitted
+-- by permission_config, capabilities covering the request, narrowed to an
+-- explicit platform when one is asked for; ordered by coalesce(dynamic_priority,
+-- priority), then platform key and model id so the order is reproducible.
+CREATE FUNCTION aigw.pricing_candidates(request jsonb, identity jsonb DEFAULT '{}', user_group_key text DEFAULT NULL)
+  RETURNS TABLE (platform_model_id uuid, platform_id uuid, platform_key text, provider text,
+                 model_name text, model_type text, capabilities jsonb, billing_config jsonb,
+                 pricing_version int, platform_discount_factor numeric, simulated boolean)
+  LANGUAGE sql STABLE
+  BEGIN ATOMIC
+    SELECT pm.id, p.id, p.platform_key, p.provider, pm.model_name, pm.model_type, pm.capabilities,
+           pm.billing_config, coalesce(pm.pricing_version, b.pricing_version),
+           CASE pm.pricing_mode
+             WHEN 'inherit' THEN 1::numeric
+             WHEN 'custom' THEN 1::numeric
+             ELSE coalesce(pm.discount_factor, p.default_discount_factor)
+           END,
+           (cp.provider_type = 'simulation' OR coalesce(identity->>'runMode', '') = 'simulation'
+            OR coalesce(request->>'test_mode', 'false') = 'true'
+            OR coalesce(p.config->>'testMode', 'false') = 'true')
+      FROM aigw.platform_models pm
+      JOIN aigw.integration_platforms p ON p.id = pm.platform_id
+      JOIN aigw.model_catalog_providers cp ON cp.provider_key = p.provider
+      LEFT JOIN aigw.base_model_catalog b ON b.id = pm.base_model_id
+     WHERE (pm.model_name = request->>'model' OR pm.model_alias = request->>'model')
+       AND pm.model_type = coalesce(request->>'model_type', aigw.model_type_of_kind(request->>'kind'), pm.model_type)
+       AND pm.enabled
+       AND p.status = 'enabled' AND p.deleted_at IS NULL
+       AND (p.cooldown_until IS NULL OR p.cooldown_until <= now())
+       AND (p.visibility_scope = 'global'
+            OR (p.tenant_key IS NOT NULL AND p.tenant_key = identity->>'tenantKey')
+            OR (p.tenant_id IS NOT NULL AND p.tenant_id = identity->>'tenantId'))
+       AND (coalesce(request->>'platform', request->>'platform_id', identity->>'platformId', identity->>'platformKey') IS NULL
+            OR p.platform_key = coalesce(request->>'platform', request->>'platform_id', identity->>'platformId', identity->>'platformKey')
+            OR p.id::text = coalesce(request->>'platform', request->>'platform_id', identity->>'platformId', identity->>'platformKey'))
+       AND aigw.permission_allows(pm.permission_config, identity, user_group_key)
+       AND aigw.capabilities_allow(pm.capabilities, pm.model_type, request)
+     ORDER BY coalesce(p.dynamic_priority, p.priority), p.priority, p.platform_key, pm.id;
+  END;
+COMMENT ON FUNCTION aigw.pricing_candidates(jsonb, jsonb, text) IS
+  'platform models that may serve a request, best first (the router''s filter and order)';
+
+-- Billing of unified usage on one platform model, for an identity or a task's snapshot.
+-- context may carry userGroupDiscountPolicy (a task's snapshot), simulated and phase.
+CREATE FUNCTION aigw.price_usage(platform_model_id uuid, usage jsonb, context jsonb DEFAULT '{}')
+  RETURNS jsonb
+  LANGUAGE plpgsql STABLE
+  SET search_path = aigw, pg_catalog
+  AS $$
+DECLARE
+  pm record;
+BEGIN
+  SELECT m.model_type, m.billing_config, coalesce(m.pricing_version, b.pricing_version) AS pricing_version,
+         CASE m.pricing_mode WHEN 'inherit' THEN 1::numeric WHEN 'custom' THEN 1::numeric
+              ELSE coalesce(m.discount_factor, p.default_discount_factor) END AS platform_factor,
+         (cp.provider_type = 'simulation' OR coalesce(p.config->>'testMode', 'false') = 'true') AS simulated,
+         p.platform_key
+    INTO pm
+    FROM aigw.platform_models m
+    JOIN aigw.integration_platforms p ON p.id = m.platform_id
+    JOIN aigw.model_catalog_providers cp ON cp.provider_key = p.provider
+    LEFT JOIN aigw.base_model_catalog b ON b.id = m.base_model_id
+   WHERE m.id = price_usage.platform_model_id;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'platform model % does not exist', platform_model_id USING ERRCODE = 'undefined_object';
+  END IF;
+  RETURN aigw.compute_billing(pm.model_type, usage, pm.billing_config,
+           jsonb_build_object('pricingVersion', pm.pricing_version, 'platformDiscountFactor', pm.platform_factor,
+                              'platformModelId', platform_model_id, 'phase', 'final')
+           || coalesce(context, '{}')
+           || jsonb_build_object('simulated', pm.simulated OR coalesce((context->>'simulated')::boolean, false)))
+         || jsonb_build_object('platformKey', pm.platform_key, 'usage', usage);
+END
+$$;
+COMMENT ON FUNCTION aigw.price_usage(uuid, jsonb, jsonb) IS
+  'final billing of unified usage on a platform model (the same resolver as the estimate)';
+
+-- Final billing of a task from unified usage: the platform model of its
+-- succeeded (else latest) attempt, the user group snapshot taken at submit,
+-- simulated when the task ran in simulation mode.
+CREATE FUNCTION aigw.price_task_usage(task_id uuid, usage jsonb) RETURNS jsonb
+  LANGUAGE plpgsql STABLE
+  SET search_path = aigw, pg_catalog
+  AS $$
+DECLARE
+  t record;
+  pmid uuid;
+BEGIN
+  SELECT run_mode, user_group_policy_snapshot, normalized_request INTO t
+    FROM aigw.gateway_tasks WHERE id = price_task_usage.task_id;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'task % does not exist', task_id USING ERRCODE = 'undefined_object';
+  END IF;
+  SELECT a.platform_model_id INTO pmid
+    FROM aigw.gateway_task_attempts a
+   WHERE a.task_id = price_task_usage.task_id AND a.platform_model_id IS NOT NULL
+   ORDER BY (a.status = 'succeeded') DESC, a.attempt_no DESC
+   LIMIT 1;
+  pmid := coalesce(pmid, (t.normalized_request->>'platformModelId')::uuid);
+  IF pmid IS NULL THEN
+    RAISE EXCEPTION 'task % has no platform model to price against', task_id USING ERRCODE = 'object_not_in_prerequisite_state';
+  END IF;
+  RETURN aigw.price_usage(pmid, usage,
+           jsonb_build_object('userGroupDiscountPolicy', coalesce(t.user_group_policy_snapshot->'billingDiscountPolicy', '{}'),
+                              'simulated', t.run_mode = 'simulation', 'taskId', task_id));
+END
+$$;
+COMMENT ON FUNCTION aigw.price_task_usage(uuid, jsonb) IS
+  'final billing of a task from unified usage, with the user group snapshot taken at submit';
+
+-- Estimated billing of a request for an identity: the first candidate platform
+-- model, its effective capabilities and price, the user group discount.
+CREATE FUNCTION aigw.estimate_billing(request jsonb, identity jsonb DEFAULT '{}')
+  RETURNS jsonb
+  LANGUAGE plpgsql STABLE
+  SET search_path = aigw, pg_catalog
+  AS $$
+DECLARE
+  g record;
+  c record;
+  usage jsonb;
+BEGIN
+  IF jsonb_typeof(request) IS DISTINCT FROM 'object' OR coalesce(request->>'model', '') = '' THEN
+    RAISE EXCEPTION 'request must be a JSON object with a "model"' USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  identity := coalesce(identity, '{}');
+  SELECT * INTO g FROM aigw.resolve_user_group(identity);
+  SELECT * INTO c FROM aigw.pricing_candidates(request, identity, g.group_key) LIMIT 1;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'no available platform model serves "%" for this request', request->>'model'
+      USING ERRCODE = 'undefined_object',
+            HINT = 'The model may not exist, be disabled or cooling down, be invisible to the tenant, or lack a capability the request needs.';
+  END IF;
+  usage := aigw.estimate_usage(c.model_type, request, c.capabilities);
+  RETURN aigw.compute_billing(c.model_type, usage, c.billing_config,
+           jsonb_build_object('phase', 'estimate', 'pricingVersion', c.pricing_version,
+                              'platformDiscountFactor', c.platform_discount_factor,
+                              'platformModelId', c.platform_model_id,
+                              'userGroupDiscountPolicy', coalesce(g.billing_discount_policy, '{}'),
+                              'simulated', c.simulated))
+         || jsonb_build_object('usage', usage, 'model', c.model_name, 'platformKey', c.platform_key,
+                               'platformId', c.platform_id, 'userGroupId', g.user_group_id,
+                               'userGroupKey', g.group_key);
+END
+$$;
+COMMENT ON FUNCTION aigw.estimate_billing(jsonb, jsonb) IS
+  'estimated billing of a request for an identity: candidate selection, effective price, user group discount';
