@@ -1,5 +1,6 @@
 -- Table-backed pricing: candidate selection, user group discounts,
 -- aigw.estimate_billing and aigw.price_usage. Fixtures live in one transaction.
+\set SHOW_CONTEXT never
 BEGIN;
 INSERT INTO aigw.model_catalog_providers (provider_key, display_name, provider_type)
 VALUES ('pt_vendor', 'Pricing test vendor', 'openai_compatible'),
@@ -41,10 +42,18 @@ SELECT platform_key, platform_discount_factor, simulated FROM aigw.pricing_candi
 SELECT platform_key FROM aigw.pricing_candidates('{"model": "pt-chat"}', '{"tenantKey": "acme"}');
 -- An explicit platform narrows the candidates; so does a capability the request needs.
 SELECT platform_key FROM aigw.pricing_candidates('{"model": "pt-chat", "platform": "pt-b"}');
-SELECT count(*) AS too_long FROM aigw.pricing_candidates('{"model": "pt-chat", "max_tokens": 5000}');
-SELECT count(*) AS ref_video FROM aigw.pricing_candidates('{"model": "pt-sim-video", "video_url": "https://x/v.mp4"}');
-SELECT count(*) AS bad_size FROM aigw.pricing_candidates('{"model": "pt-sim-image", "size": "4096x4096"}');
-SELECT count(*) AS too_many FROM aigw.pricing_candidates('{"model": "pt-sim-image", "n": 5}');
+SELECT r AS request, (SELECT count(*) FROM aigw.pricing_candidates(r)) AS candidates
+  FROM (VALUES ('{"model": "pt-chat", "max_tokens": 4096, "stream": true}'::jsonb),
+               ('{"model": "pt-chat", "max_tokens": 5000}'),
+               ('{"model": "pt-sim-video", "image_url": "https://x/a.png", "duration": 10, "audio": true}'),
+               ('{"model": "pt-sim-video", "video_url": "https://x/v.mp4"}'),
+               ('{"model": "pt-sim-video", "duration": 7}'),
+               ('{"model": "pt-sim-video", "resolution": "2160p"}'),
+               ('{"model": "pt-sim-image", "size": "1536x1024", "quality": "high", "n": 4}'),
+               ('{"model": "pt-sim-image", "size": "4096x4096"}'),
+               ('{"model": "pt-sim-image", "quality": "ultra"}'),
+               ('{"model": "pt-sim-image", "n": 5}'),
+               ('{"model": "pt-sim-image", "kind": "chat.completions"}')) AS v(r);
 
 -- Same-named models on two platforms never share prices: the estimate is the first candidate's.
 SELECT e->>'platformKey' AS platform, e->'total' AS total
