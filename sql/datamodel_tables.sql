@@ -1,5 +1,5 @@
+\set VERBOSITY terse
 -- The data model's tables and indexes exist, with the seed rows of seed 000
-set VERBOSITY terse
 -- and the default runtime policy set.
 SELECT policy_key, name, status, failover_policy->'actions' AS actions,
        hard_stop_policy->'codes' AS hard_stop_codes, priority_demote_policy->'demoteStep' AS demote_step
