@@ -15,8 +15,8 @@ VALUES ('pt_vendor', 'pt-a', 'A', 100, 10, 'global', NULL, 'enabled', NULL),
        ('pt_vendor', 'pt-cool', 'Cooling', 0, NULL, 'global', NULL, 'enabled', now() + interval '1 hour'),
        ('pt_vendor', 'pt-off', 'Off', 0, NULL, 'global', NULL, 'disabled', NULL),
        ('pt_sim', 'pt-sim', 'Simulation', 100, NULL, 'global', NULL, 'enabled', NULL);
-INSERT INTO aigw.platform_models (platform_id, model_name, model_type, display_name, pricing_mode, billing_config_override, billing_config, capabilities)
-SELECT p.id, 'pt-chat', 'chat', 'PT chat', 'custom', c, c, '{"stream": true, "maxOutputTokens": 4096}'
+INSERT INTO aigw.platform_models (platform_id, model_name, model_type, display_name, pricing_mode, billing_config_override, capability_override)
+SELECT p.id, 'pt-chat', 'chat', 'PT chat', 'custom', c, '{"stream": true, "maxOutputTokens": 4096}'
   FROM aigw.integration_platforms p,
        LATERAL (SELECT CASE p.platform_key
                          WHEN 'pt-a' THEN '{"text": {"inputPer1k": 1, "outputPer1k": 2}}'
@@ -25,8 +25,8 @@ SELECT p.id, 'pt-chat', 'chat', 'PT chat', 'custom', c, c, '{"stream": true, "ma
                          ELSE '{"text": {"inputPer1k": 0.01, "outputPer1k": 0.01}}' END::jsonb AS c) AS cfg
  WHERE p.platform_key LIKE 'pt-%' AND p.platform_key <> 'pt-sim';
 -- A model of every priced type on the simulation platform.
-INSERT INTO aigw.platform_models (platform_id, model_name, model_type, display_name, pricing_mode, billing_config_override, billing_config, capabilities)
-SELECT p.id, m.name, m.type, m.name, 'custom', m.cfg, m.cfg, m.caps
+INSERT INTO aigw.platform_models (platform_id, model_name, model_type, display_name, pricing_mode, billing_config_override, capability_override)
+SELECT p.id, m.name, m.type, m.name, 'custom', m.cfg, m.caps
   FROM aigw.integration_platforms p,
        (VALUES ('pt-sim-chat', 'chat', '{"text": {"inputPer1k": 0.15, "outputPer1k": 0.6, "cachedInputPer1k": 0.075}}'::jsonb, '{"maxOutputTokens": 512}'::jsonb),
                ('pt-sim-image', 'image', '{"image": {"perImage": 40, "resolutionWeights": {"1024x1024": 1, "1536x1024": 1.5}, "qualityWeights": {"low": 0.25, "medium": 1, "high": 4}, "modeWeights": {"generate": 1, "edit": 1.2}}}', '{"sizes": ["1024x1024", "1536x1024"], "qualities": ["low", "medium", "high"], "maxCount": 4}'),
@@ -106,6 +106,47 @@ SELECT r->>'model' AS model,
                ('{"model": "pt-sim-video", "prompt": "waves", "duration": 10, "resolution": "1080p", "audio": true, "image_url": "https://x/a.png"}'),
                ('{"model": "pt-sim-tts", "input": "Hello from the simulation platform."}'),
                ('{"model": "pt-sim-embed", "input": ["first text", "second text"]}')) AS v(r),
+       LATERAL aigw.estimate_billing(r) AS e;
+
+-- Platform discounts from the base price: a platform with default_discount_factor
+-- 0.8 (inherit_discount), a model with its own discount 0.5, a model pinned to
+-- pricing version 1 after the base price changed, and one that inherits.
+INSERT INTO aigw.integration_platforms (provider, platform_key, name, default_pricing_mode, default_discount_factor, priority)
+VALUES ('pt_vendor', 'pt-disc', 'Discounted', 'inherit_discount', 0.8, 1);
+INSERT INTO aigw.base_model_catalog (provider_id, provider_key, canonical_model_key, provider_model_name, model_type, display_name, base_billing_config)
+SELECT id, provider_key, 'pt/base-chat', 'pt-base-chat', 'chat', 'PT base chat', '{"text": {"inputPer1k": 2, "outputPer1k": 4}}'
+  FROM aigw.model_catalog_providers WHERE provider_key = 'pt_vendor';
+INSERT INTO aigw.platform_models (platform_id, base_model_id, model_name, model_type, display_name, pricing_mode, discount_factor)
+SELECT p.id, b.id, m.name, 'chat', m.name, m.mode, m.factor
+  FROM aigw.integration_platforms p, aigw.base_model_catalog b,
+       (VALUES ('pt-disc-platform', 'inherit_discount', NULL::numeric), ('pt-disc-model', 'inherit_discount', 0.5),
+               ('pt-disc-inherit', 'inherit', NULL)) AS m(name, mode, factor)
+ WHERE p.platform_key = 'pt-disc' AND b.canonical_model_key = 'pt/base-chat';
+INSERT INTO aigw.platform_models (platform_id, base_model_id, model_name, model_type, display_name, pricing_version)
+SELECT p.id, b.id, 'pt-disc-pinned', 'chat', 'pinned', 1
+  FROM aigw.integration_platforms p, aigw.base_model_catalog b
+ WHERE p.platform_key = 'pt-disc' AND b.canonical_model_key = 'pt/base-chat';
+UPDATE aigw.base_model_catalog SET base_billing_config = '{"text": {"inputPer1k": 3, "outputPer1k": 6}}'
+ WHERE canonical_model_key = 'pt/base-chat';
+SELECT e->>'model' AS model, e->'pricingVersion' AS version, e->'discounts'->'platform' AS platform_discount,
+       e->'lineItems'->0->'unitPrice' AS input_price, e->'lineItems'->1->'unitPrice' AS output_price, e->'total' AS total
+  FROM (VALUES ('pt-disc-platform'), ('pt-disc-model'), ('pt-disc-inherit'), ('pt-disc-pinned')) AS v(m),
+       LATERAL aigw.estimate_billing(jsonb_build_object('model', m, 'messages', '[]'::jsonb, 'max_tokens', 1000)) AS e;
+
+-- Every model type of the seeded simulation platform: the estimate equals the
+-- billing of the same request's usage, and both are marked simulated.
+SELECT r->>'model' AS model, e->>'platformKey' AS platform,
+       (e->>'total')::numeric AS estimate,
+       (aigw.price_usage((e->>'platformModelId')::uuid, e->'usage')->>'total')::numeric AS billing,
+       e - 'phase' - 'usage' - 'model' - 'platformId' - 'userGroupId' - 'userGroupKey'
+         = aigw.price_usage((e->>'platformModelId')::uuid, e->'usage') - 'phase' - 'usage' AS same_line_items,
+       (e->>'simulated')::boolean AS simulated
+  FROM (VALUES ('{"model": "sim-chat", "messages": [{"role": "user", "content": "Write a haiku about databases."}], "max_tokens": 200}'::jsonb),
+               ('{"model": "sim-embedding", "input": "one sentence to embed"}'),
+               ('{"model": "sim-image", "prompt": "a cat", "size": "1024x1536", "quality": "high", "n": 2}'),
+               ('{"model": "sim-image", "prompt": "a hat", "image": "https://x/cat.png", "size": "512x512"}'),
+               ('{"model": "sim-video", "prompt": "waves", "duration": 10, "resolution": "1080p", "audio": true, "video_url": "https://x/v.mp4"}'),
+               ('{"model": "sim-tts", "input": "Hello from the simulation platform.", "voice": "nova"}')) AS v(r),
        LATERAL aigw.estimate_billing(r) AS e;
 
 -- price_usage on a platform model, and errors.

@@ -15,13 +15,13 @@ INSERT INTO aigw.model_catalog_providers (provider_key, display_name, provider_t
 VALUES ('pw_vendor', 'Wallet test vendor', 'openai_compatible'), ('pw_sim', 'Wallet test simulation', 'simulation');
 INSERT INTO aigw.integration_platforms (provider, platform_key, name)
 VALUES ('pw_vendor', 'pw-real', 'Real'), ('pw_sim', 'pw-sim', 'Simulation');
-INSERT INTO aigw.platform_models (platform_id, model_name, model_type, display_name, pricing_mode, billing_config_override, billing_config)
-SELECT p.id, 'pw-chat', 'chat', 'PW chat', 'custom', c, c
+INSERT INTO aigw.platform_models (platform_id, model_name, model_type, display_name, pricing_mode, billing_config_override)
+SELECT p.id, 'pw-chat', 'chat', 'PW chat', 'custom', c
   FROM aigw.integration_platforms p,
        LATERAL (SELECT '{"text": {"inputPer1k": 10, "outputPer1k": 20}}'::jsonb AS c) AS cfg
  WHERE p.platform_key = 'pw-real';
-INSERT INTO aigw.platform_models (platform_id, model_name, model_type, display_name, pricing_mode, billing_config_override, billing_config)
-SELECT p.id, 'pw-sim-image', 'image', 'PW image', 'custom', c, c
+INSERT INTO aigw.platform_models (platform_id, model_name, model_type, display_name, pricing_mode, billing_config_override)
+SELECT p.id, 'pw-sim-image', 'image', 'PW image', 'custom', c
   FROM aigw.integration_platforms p, LATERAL (SELECT '{"image": {"perImage": 40}}'::jsonb AS c) AS cfg
  WHERE p.platform_key = 'pw-sim';
 INSERT INTO aigw.gateway_user_groups (group_key, name, recharge_discount_policy)

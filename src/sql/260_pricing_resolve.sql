@@ -32,6 +32,10 @@ CREATE FUNCTION aigw.capabilities_allow(capabilities jsonb, model_type text, req
          OR capabilities->'sizes' ? (request->>'size'))
     AND (model_type <> 'image' OR request->>'quality' IS NULL OR capabilities->'qualities' IS NULL
          OR capabilities->'qualities' ? (request->>'quality'))
+    AND (model_type <> 'image' OR capabilities->'modes' IS NULL
+         OR capabilities->'modes' ? CASE WHEN coalesce(request->>'mode', '') IN ('generate', 'edit') THEN request->>'mode'
+                                         WHEN request ?| array['image', 'images', 'mask'] THEN 'edit'
+                                         ELSE 'generate' END)
     AND (model_type NOT IN ('image', 'video') OR request->>'n' IS NULL OR capabilities->'maxCount' IS NULL
          OR (request->>'n')::numeric <= (capabilities->>'maxCount')::numeric)
     AND (model_type <> 'video' OR coalesce(request->>'duration', request->>'seconds') IS NULL
@@ -131,7 +135,7 @@ CREATE FUNCTION aigw.pricing_candidates(request jsonb, identity jsonb DEFAULT '{
   LANGUAGE sql STABLE
   BEGIN ATOMIC
     SELECT pm.id, p.id, p.platform_key, p.provider, pm.model_name, pm.model_type, pm.capabilities,
-           pm.billing_config, coalesce(pm.pricing_version, b.pricing_version),
+           pm.billing_config, pm.resolved_pricing_version,
            CASE pm.pricing_mode
              WHEN 'inherit' THEN 1::numeric
              WHEN 'custom' THEN 1::numeric
@@ -143,7 +147,6 @@ CREATE FUNCTION aigw.pricing_candidates(request jsonb, identity jsonb DEFAULT '{
       FROM aigw.platform_models pm
       JOIN aigw.integration_platforms p ON p.id = pm.platform_id
       JOIN aigw.model_catalog_providers cp ON cp.provider_key = p.provider
-      LEFT JOIN aigw.base_model_catalog b ON b.id = pm.base_model_id
      WHERE (pm.model_name = request->>'model' OR pm.model_alias = request->>'model')
        AND pm.model_type = coalesce(request->>'model_type', aigw.model_type_of_kind(request->>'kind'), pm.model_type)
        AND pm.enabled
@@ -172,7 +175,7 @@ CREATE FUNCTION aigw.price_usage(platform_model_id uuid, usage jsonb, context js
 DECLARE
   pm record;
 BEGIN
-  SELECT m.model_type, m.billing_config, coalesce(m.pricing_version, b.pricing_version) AS pricing_version,
+  SELECT m.model_type, m.billing_config, m.resolved_pricing_version AS pricing_version,
          CASE m.pricing_mode WHEN 'inherit' THEN 1::numeric WHEN 'custom' THEN 1::numeric
               ELSE coalesce(m.discount_factor, p.default_discount_factor) END AS platform_factor,
          (cp.provider_type = 'simulation' OR coalesce(p.config->>'testMode', 'false') = 'true') AS simulated,
@@ -181,7 +184,6 @@ BEGIN
     FROM aigw.platform_models m
     JOIN aigw.integration_platforms p ON p.id = m.platform_id
     JOIN aigw.model_catalog_providers cp ON cp.provider_key = p.provider
-    LEFT JOIN aigw.base_model_catalog b ON b.id = m.base_model_id
    WHERE m.id = price_usage.platform_model_id;
   IF NOT FOUND THEN
     RAISE EXCEPTION 'platform model % does not exist', platform_model_id USING ERRCODE = 'undefined_object';
