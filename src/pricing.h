@@ -33,6 +33,9 @@ extern Jsonb *AigwEstimateUsage(const char *modelType, Jsonb *request,
 extern Jsonb *AigwPriceUsage(const char *modelType, Jsonb *usage,
 							 Jsonb *billingConfig, Jsonb *context);
 
+/* Whether effective capabilities cover what a request needs (router filter) */
+extern bool AigwCapabilitiesAllow(Jsonb *capabilities, const char *modelType, Jsonb *request);
+
 /* User group billing discount factor for a model type (1 when none) */
 extern Numeric AigwGroupDiscountFactor(Jsonb *policy, const char *modelType);
 

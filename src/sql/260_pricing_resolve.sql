@@ -14,43 +14,13 @@ CREATE FUNCTION aigw.model_type_of_kind(kind text) RETURNS text
   END;
 COMMENT ON FUNCTION aigw.model_type_of_kind(text) IS 'model type that serves a task kind';
 
--- Whether effective capabilities allow a request. A capability the model does
--- not declare does not exclude it; one it declares must cover the request.
+-- Whether effective capabilities allow a request (the router's capability
+-- filter). A capability the model does not declare does not exclude it; one it
+-- declares must cover the request: stream, tools, image input, output tokens,
+-- image sizes/qualities/modes/count, video durations/resolutions/audio/references.
 CREATE FUNCTION aigw.capabilities_allow(capabilities jsonb, model_type text, request jsonb) RETURNS boolean
-  LANGUAGE sql IMMUTABLE PARALLEL SAFE
-  RETURN
-    (coalesce(request->>'stream', 'false') <> 'true' OR capabilities->'stream' IS DISTINCT FROM 'false')
-    AND (jsonb_typeof(request->'tools') IS DISTINCT FROM 'array' OR jsonb_array_length(request->'tools') = 0
-         OR capabilities->'tools' IS DISTINCT FROM 'false')
-    AND (model_type <> 'chat' OR capabilities->'inputModalities' IS NULL OR capabilities->'inputModalities' ? 'image'
-         OR NOT jsonb_path_exists(request, '$.messages[*].content[*] ? (@.type == "image_url" || @.type == "input_image")'))
-    AND (model_type <> 'chat' OR capabilities->'maxOutputTokens' IS NULL
-         OR coalesce(request->>'max_completion_tokens', request->>'max_tokens', request->>'max_output_tokens') IS NULL
-         OR coalesce(request->>'max_completion_tokens', request->>'max_tokens', request->>'max_output_tokens')::numeric
-            <= (capabilities->>'maxOutputTokens')::numeric)
-    AND (model_type <> 'image' OR request->>'size' IS NULL OR capabilities->'sizes' IS NULL
-         OR capabilities->'sizes' ? (request->>'size'))
-    AND (model_type <> 'image' OR request->>'quality' IS NULL OR capabilities->'qualities' IS NULL
-         OR capabilities->'qualities' ? (request->>'quality'))
-    AND (model_type <> 'image' OR capabilities->'modes' IS NULL
-         OR capabilities->'modes' ? CASE WHEN coalesce(request->>'mode', '') IN ('generate', 'edit') THEN request->>'mode'
-                                         WHEN request ?| array['image', 'images', 'mask'] THEN 'edit'
-                                         ELSE 'generate' END)
-    AND (model_type NOT IN ('image', 'video') OR request->>'n' IS NULL OR capabilities->'maxCount' IS NULL
-         OR (request->>'n')::numeric <= (capabilities->>'maxCount')::numeric)
-    AND (model_type <> 'video' OR coalesce(request->>'duration', request->>'seconds') IS NULL
-         OR capabilities->'durations' IS NULL
-         OR capabilities->'durations' @> jsonb_build_array(coalesce(request->>'duration', request->>'seconds')::numeric))
-    AND (model_type <> 'video' OR request->>'resolution' IS NULL OR capabilities->'resolutions' IS NULL
-         OR capabilities->'resolutions' ? (request->>'resolution'))
-    AND (model_type <> 'video'
-         OR coalesce(request->>'audio', request->>'generate_audio', request->>'with_audio', 'false') <> 'true'
-         OR capabilities->'audio' IS DISTINCT FROM 'false')
-    AND (model_type <> 'video' OR NOT (request ?| array['reference_video', 'video', 'video_url'])
-         OR capabilities->'referenceVideo' IS DISTINCT FROM 'false')
-    AND (model_type <> 'video'
-         OR NOT (request ?| array['reference_image', 'image', 'image_url', 'first_frame_image', 'input_reference'])
-         OR capabilities->'referenceImage' IS DISTINCT FROM 'false');
+  LANGUAGE c IMMUTABLE PARALLEL SAFE COST 50
+  AS 'MODULE_PATHNAME', 'aigw_capabilities_allow';
 COMMENT ON FUNCTION aigw.capabilities_allow(jsonb, text, jsonb) IS
   'whether a platform model''s effective capabilities cover what a request needs';
 
@@ -232,40 +202,12 @@ $$;
 COMMENT ON FUNCTION aigw.price_task_usage(uuid, jsonb) IS
   'final billing of a task from unified usage, with the user group snapshot taken at submit';
 
--- Estimated billing of a request for an identity: the first candidate platform
--- model, its effective capabilities and price, the user group discount.
+-- Estimated billing of a request for an identity: the user group, the first
+-- candidate platform model (aigw.pricing_candidates), its effective
+-- capabilities and price, the user group discount (C, src/pricing.c).
 CREATE FUNCTION aigw.estimate_billing(request jsonb, identity jsonb DEFAULT '{}')
   RETURNS jsonb
-  LANGUAGE plpgsql STABLE
-  SET search_path = aigw, pg_catalog
-  AS $$
-DECLARE
-  g record;
-  c record;
-  usage jsonb;
-BEGIN
-  IF jsonb_typeof(request) IS DISTINCT FROM 'object' OR coalesce(request->>'model', '') = '' THEN
-    RAISE EXCEPTION 'request must be a JSON object with a "model"' USING ERRCODE = 'invalid_parameter_value';
-  END IF;
-  identity := coalesce(identity, '{}');
-  SELECT * INTO g FROM aigw.resolve_user_group(identity);
-  SELECT * INTO c FROM aigw.pricing_candidates(request, identity, g.group_key) LIMIT 1;
-  IF NOT FOUND THEN
-    RAISE EXCEPTION 'no available platform model serves "%" for this request', request->>'model'
-      USING ERRCODE = 'undefined_object',
-            HINT = 'The model may not exist, be disabled or cooling down, be invisible to the tenant, or lack a capability the request needs.';
-  END IF;
-  usage := aigw.estimate_usage(c.model_type, request, c.capabilities);
-  RETURN aigw.compute_billing(c.model_type, usage, c.billing_config,
-           jsonb_build_object('phase', 'estimate', 'pricingVersion', c.pricing_version,
-                              'platformDiscountFactor', c.platform_discount_factor,
-                              'platformModelId', c.platform_model_id,
-                              'userGroupDiscountPolicy', coalesce(g.billing_discount_policy, '{}'),
-                              'simulated', c.simulated))
-         || jsonb_build_object('usage', usage, 'model', c.model_name, 'platformKey', c.platform_key,
-                               'platformId', c.platform_id, 'userGroupId', g.user_group_id,
-                               'userGroupKey', g.group_key);
-END
-$$;
+  LANGUAGE c STABLE
+  AS 'MODULE_PATHNAME', 'aigw_estimate_billing';
 COMMENT ON FUNCTION aigw.estimate_billing(jsonb, jsonb) IS
   'estimated billing of a request for an identity: candidate selection, effective price, user group discount';
