@@ -51,4 +51,29 @@ extern Jsonb *AigwPriceTaskUsage(Datum taskId, Jsonb *usage);
 extern Jsonb *AigwSettleTask(Datum taskId, Jsonb *usage, Jsonb *resultRef);
 extern void AigwReleaseTask(Datum taskId, const char *reason);
 
+/* Numeric and jsonb helpers shared by the pricing files (pricing_json.c) */
+extern Numeric PricingNumFromCString(const char *s);
+extern Numeric PricingNumMul(Numeric a, Numeric b);
+extern Numeric PricingNumAdd(Numeric a, Numeric b);
+extern Numeric PricingNumDiv(Numeric a, Numeric b);
+extern Numeric PricingNumCeil(Numeric a);
+extern Numeric PricingNumRound(Numeric a, int scale);
+extern int PricingNumCmp(Numeric a, Numeric b);
+extern bool PricingNumIsZero(Numeric a);
+extern JsonbValue *PricingField(JsonbContainer *c, const char *key, JsonbValue *buf);
+extern JsonbContainer *PricingFieldObject(JsonbContainer *c, const char *key);
+extern JsonbContainer *PricingFieldArray(JsonbContainer *c, const char *key);
+extern Numeric PricingValueNumeric(JsonbValue *v, const char *key);
+extern Numeric PricingFieldNumeric(JsonbContainer *c, const char *key);
+extern int64 PricingFieldCount(JsonbContainer *c, const char *key, int64 dflt);
+extern char *PricingFieldText(JsonbContainer *c, const char *key);
+extern bool PricingFieldBool(JsonbContainer *c, const char *key, bool dflt);
+extern char *PricingFirstArrayText(JsonbContainer *c, const char *key);
+extern JsonbContainer *PricingRootObject(Jsonb *j, const char *what);
+extern void PricingPushKey(JsonbParseState **st, const char *key);
+extern void PricingPushNumeric(JsonbParseState **st, const char *key, Numeric n);
+extern void PricingPushInt(JsonbParseState **st, const char *key, int64 i);
+extern void PricingPushText(JsonbParseState **st, const char *key, const char *s);
+extern void PricingPushBool(JsonbParseState **st, const char *key, bool b);
+
 #endif							/* AIGW_PRICING_H */
