@@ -108,6 +108,18 @@ SELECT r->>'model' AS model,
                ('{"model": "pt-sim-embed", "input": ["first text", "second text"]}')) AS v(r),
        LATERAL aigw.estimate_billing(r) AS e;
 
+-- The candidate cache follows catalog changes in the same transaction: a
+-- demoted platform, then a cooling one, then a disabled model move the estimate.
+CREATE TEMP TABLE pro AS SELECT jsonb_build_object('gatewayUserId', id) AS ident FROM aigw.gateway_users WHERE user_key = 'pt-user';
+SELECT aigw.estimate_billing('{"model": "pt-chat", "messages": []}', ident)->>'platformKey' AS first FROM pro;
+UPDATE aigw.integration_platforms SET dynamic_priority = 500 WHERE platform_key = 'pt-a';
+SELECT aigw.estimate_billing('{"model": "pt-chat", "messages": []}', ident)->>'platformKey' AS after_demotion FROM pro;
+UPDATE aigw.integration_platforms SET cooldown_until = NULL WHERE platform_key = 'pt-cool';
+SELECT aigw.estimate_billing('{"model": "pt-chat", "messages": []}', ident)->>'platformKey' AS cooldown_over FROM pro;
+UPDATE aigw.platform_models SET enabled = false
+ WHERE platform_id = (SELECT id FROM aigw.integration_platforms WHERE platform_key = 'pt-cool');
+SELECT aigw.estimate_billing('{"model": "pt-chat", "messages": []}', ident)->>'platformKey' AS model_disabled FROM pro;
+
 -- Platform discounts from the base price: a platform with default_discount_factor
 -- 0.8 (inherit_discount), a model with its own discount 0.5, a model pinned to
 -- pricing version 1 after the base price changed, and one that inherits.

@@ -36,6 +36,9 @@ extern Jsonb *AigwPriceUsage(const char *modelType, Jsonb *usage,
 /* Whether effective capabilities cover what a request needs (router filter) */
 extern bool AigwCapabilitiesAllow(Jsonb *capabilities, const char *modelType, Jsonb *request);
 
+/* Model type a task kind is served by (chat.completions -> chat), or NULL */
+extern const char *AigwModelTypeOfKind(const char *kind);
+
 /* User group billing discount factor for a model type (1 when none) */
 extern Numeric AigwGroupDiscountFactor(Jsonb *policy, const char *modelType);
 

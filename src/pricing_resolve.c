@@ -14,6 +14,16 @@
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 #include "utils/uuid.h"
+#include "catalog/namespace.h"
+#include "commands/trigger.h"
+#include "utils/datum.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/timestamp.h"
+#include "access/xact.h"
 
 /* ---- capabilities a request needs ---- */
 
@@ -293,8 +303,6 @@ AigwReleaseTask(Datum taskId, const char *reason)
 
 /* ---- estimated billing of a request for an identity ---- */
 
-static SPIPlanPtr CandidatePlan = NULL;
-static SPIPlanPtr GroupPlan = NULL;
 
 /* Prepares a plan once per backend; saved plans are replanned after DDL */
 static SPIPlanPtr
@@ -369,6 +377,390 @@ PushJsonbDatum(JsonbParseState **st, const char *key, Jsonb *j)
 	pushJsonbValue(st, WJB_VALUE, &v);
 }
 
+/* ---- candidate cache ---- */
+
+/*
+ * Candidate platform models per requested model name, in the router's order,
+ * kept per backend. The request- and identity-dependent filters (type,
+ * cooldown, tenant visibility, explicit platform, permission, capabilities)
+ * run on every lookup; what is cached is only what the catalog says. A
+ * statement trigger on platform_models, integration_platforms and
+ * model_catalog_providers sends a relcache invalidation, which every backend
+ * turns into a cache reset (and so does a rolled-back change).
+ */
+#define CANDIDATE_KEY_LEN 256
+
+typedef struct CachedCandidate
+{
+	pg_uuid_t	platformModelId;
+	pg_uuid_t	platformId;
+	char	   *platformKey;
+	char	   *modelName;
+	char	   *modelType;
+	Jsonb	   *capabilities;
+	Jsonb	   *billingConfig;
+	Jsonb	   *permission;
+	bool		hasVersion;
+	int32		pricingVersion;
+	Numeric		platformFactor;
+	bool		simulatedPlatform;
+	bool		global;
+	char	   *tenantId;
+	char	   *tenantKey;
+	bool		hasCooldown;
+	TimestampTz cooldownUntil;
+} CachedCandidate;
+
+typedef struct CandidateSet
+{
+	char		model[CANDIDATE_KEY_LEN];
+	int			n;
+	CachedCandidate *items;
+} CandidateSet;
+
+static HTAB *CandidateCache = NULL;
+static MemoryContext CandidateCacheCxt = NULL;
+static uint64 CandidateCacheGeneration = 0;
+static bool CandidateCallbackRegistered = false;
+static Oid	CandidateWatched[3];
+static SPIPlanPtr CandidateLoadPlan = NULL;
+static SPIPlanPtr GroupPlan = NULL;
+
+/* Drops every cached candidate set */
+static void
+CandidateCacheReset(void)
+{
+	if (CandidateCacheCxt != NULL)
+		MemoryContextReset(CandidateCacheCxt);
+	CandidateCache = NULL;
+	CandidateCacheGeneration++;
+}
+
+/* Relcache callback: a watched table (or everything) changed */
+static void
+CandidateCacheInvalidate(Datum arg, Oid relid)
+{
+	if (CandidateCache == NULL)
+		return;
+	if (relid == InvalidOid || relid == CandidateWatched[0] || relid == CandidateWatched[1] ||
+		relid == CandidateWatched[2])
+		CandidateCacheReset();
+}
+
+/* Creates the cache (and registers the callback once per backend) */
+static void
+CandidateCacheInit(void)
+{
+	HASHCTL		ctl;
+	Oid			ns = get_namespace_oid("aigw", false);
+
+	if (!CandidateCallbackRegistered)
+	{
+		CacheRegisterRelcacheCallback(CandidateCacheInvalidate, (Datum) 0);
+		CandidateCallbackRegistered = true;
+	}
+	if (CandidateCacheCxt == NULL)
+		CandidateCacheCxt = AllocSetContextCreate(TopMemoryContext, "aigw pricing candidates",
+												  ALLOCSET_SMALL_SIZES);
+	CandidateWatched[0] = get_relname_relid("platform_models", ns);
+	CandidateWatched[1] = get_relname_relid("integration_platforms", ns);
+	CandidateWatched[2] = get_relname_relid("model_catalog_providers", ns);
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = CANDIDATE_KEY_LEN;
+	ctl.entrysize = sizeof(CandidateSet);
+	ctl.hcxt = CandidateCacheCxt;
+	CandidateCache = hash_create("aigw pricing candidates", 64, &ctl,
+								 HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+}
+
+/* Text of an SPI column copied into cxt, or NULL */
+static char *
+SpiText(HeapTuple tup, TupleDesc desc, int col, MemoryContext cxt)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(tup, desc, col, &isnull);
+	MemoryContext old;
+	char	   *r;
+
+	if (isnull)
+		return NULL;
+	old = MemoryContextSwitchTo(cxt);
+	r = TextDatumGetCString(d);
+	MemoryContextSwitchTo(old);
+	return r;
+}
+
+/* Jsonb of an SPI column copied into cxt, or NULL */
+static Jsonb *
+SpiJsonb(HeapTuple tup, TupleDesc desc, int col, MemoryContext cxt)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(tup, desc, col, &isnull);
+	MemoryContext old;
+	Jsonb	   *r;
+
+	if (isnull)
+		return NULL;
+	old = MemoryContextSwitchTo(cxt);
+	r = DatumGetJsonbPCopy(d);
+	MemoryContextSwitchTo(old);
+	return r;
+}
+
+/* Loads the catalog's candidates for a model name into cxt (SPI connected) */
+static CachedCandidate *
+CandidateLoad(const char *model, MemoryContext cxt, int *count)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		args[1];
+	CachedCandidate *items;
+
+	args[0] = CStringGetTextDatum(model);
+	if (CandidateLoadPlan == NULL)
+	{
+		SPIPlanPtr	plan = SPI_prepare(
+			"SELECT pm.id, p.id, p.platform_key, pm.model_name, pm.model_type, pm.capabilities, "
+			"       pm.billing_config, pm.resolved_pricing_version, "
+			"       CASE pm.pricing_mode WHEN 'inherit' THEN 1::numeric WHEN 'custom' THEN 1::numeric "
+			"            ELSE coalesce(pm.discount_factor, p.default_discount_factor) END, "
+			"       cp.provider_type = 'simulation' OR coalesce(p.config->>'testMode', 'false') = 'true', "
+			"       p.visibility_scope = 'global', p.tenant_id, p.tenant_key, p.cooldown_until, "
+			"       pm.permission_config "
+			"  FROM aigw.platform_models pm "
+			"  JOIN aigw.integration_platforms p ON p.id = pm.platform_id "
+			"  JOIN aigw.model_catalog_providers cp ON cp.provider_key = p.provider "
+			" WHERE (pm.model_name = $1 OR pm.model_alias = $1) AND pm.enabled "
+			"   AND p.status = 'enabled' AND p.deleted_at IS NULL "
+			" ORDER BY coalesce(p.dynamic_priority, p.priority), p.priority, p.platform_key, pm.id",
+			1, types);
+
+		if (plan == NULL)
+			elog(ERROR, "aigw pricing: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+		SPI_keepplan(plan);
+		CandidateLoadPlan = plan;
+	}
+	if (SPI_execute_plan(CandidateLoadPlan, args, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "aigw pricing: candidate load failed");
+	*count = (int) SPI_processed;
+	items = MemoryContextAllocZero(cxt, sizeof(CachedCandidate) * Max(*count, 1));
+	for (int i = 0; i < *count; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		CachedCandidate *c = &items[i];
+		bool		isnull;
+		Datum		d;
+		MemoryContext old;
+
+		memcpy(&c->platformModelId, DatumGetUUIDP(SPI_getbinval(tup, desc, 1, &isnull)), sizeof(pg_uuid_t));
+		memcpy(&c->platformId, DatumGetUUIDP(SPI_getbinval(tup, desc, 2, &isnull)), sizeof(pg_uuid_t));
+		c->platformKey = SpiText(tup, desc, 3, cxt);
+		c->modelName = SpiText(tup, desc, 4, cxt);
+		c->modelType = SpiText(tup, desc, 5, cxt);
+		c->capabilities = SpiJsonb(tup, desc, 6, cxt);
+		c->billingConfig = SpiJsonb(tup, desc, 7, cxt);
+		d = SPI_getbinval(tup, desc, 8, &isnull);
+		c->hasVersion = !isnull;
+		c->pricingVersion = isnull ? 0 : DatumGetInt32(d);
+		d = SPI_getbinval(tup, desc, 9, &isnull);
+		old = MemoryContextSwitchTo(cxt);
+		c->platformFactor = isnull ? int64_to_numeric(1) : DatumGetNumericCopy(d);
+		MemoryContextSwitchTo(old);
+		c->simulatedPlatform = DatumGetBool(SPI_getbinval(tup, desc, 10, &isnull)) && !isnull;
+		c->global = DatumGetBool(SPI_getbinval(tup, desc, 11, &isnull)) && !isnull;
+		c->tenantId = SpiText(tup, desc, 12, cxt);
+		c->tenantKey = SpiText(tup, desc, 13, cxt);
+		d = SPI_getbinval(tup, desc, 14, &isnull);
+		c->hasCooldown = !isnull;
+		c->cooldownUntil = isnull ? 0 : DatumGetTimestampTz(d);
+		c->permission = SpiJsonb(tup, desc, 15, cxt);
+	}
+	return items;
+}
+
+/* Model type a task kind is served by, or NULL */
+const char *
+AigwModelTypeOfKind(const char *kind)
+{
+	if (kind == NULL)
+		return NULL;
+	if (strcmp(kind, "chat.completions") == 0 || strcmp(kind, "completions") == 0 ||
+		strcmp(kind, "responses") == 0 || strcmp(kind, "messages") == 0)
+		return "chat";
+	if (strncmp(kind, "images.", 7) == 0)
+		return "image";
+	if (strncmp(kind, "videos.", 7) == 0)
+		return "video";
+	if (strncmp(kind, "audio.", 6) == 0)
+		return "audio";
+	if (strcmp(kind, "embeddings") == 0 || strcmp(kind, "embeddings.create") == 0)
+		return "embedding";
+	return NULL;
+}
+
+/* Whether a JSON array under key (absent: admits all) holds one of the values */
+static bool
+PermissionListAdmits(JsonbContainer *perm, const char *key, const char *v1, const char *v2)
+{
+	JsonbContainer *arr = PricingFieldArray(perm, key);
+
+	if (arr == NULL)
+		return true;
+	return ArrayHas(arr, v1, NULL) || (v2 != NULL && ArrayHas(arr, v2, NULL));
+}
+
+/* Whether a cached candidate serves this request for this identity */
+static bool
+CandidateMatches(const CachedCandidate *c, Jsonb *request, JsonbContainer *req, JsonbContainer *id,
+				 const char *groupKey, const char *wantType, const char *wantPlatform, TimestampTz now)
+{
+	char	   *tenantKey = PricingFieldText(id, "tenantKey");
+	char	   *tenantId = PricingFieldText(id, "tenantId");
+
+	if (wantType != NULL && strcmp(wantType, c->modelType) != 0)
+		return false;
+	if (c->hasCooldown && c->cooldownUntil > now)
+		return false;
+	if (!c->global &&
+		!(c->tenantKey != NULL && tenantKey != NULL && strcmp(c->tenantKey, tenantKey) == 0) &&
+		!(c->tenantId != NULL && tenantId != NULL && strcmp(c->tenantId, tenantId) == 0))
+		return false;
+	if (wantPlatform != NULL && strcmp(c->platformKey, wantPlatform) != 0 &&
+		strcmp(DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(&c->platformId))), wantPlatform) != 0)
+		return false;
+	if (c->permission != NULL && JB_ROOT_IS_OBJECT(c->permission))
+	{
+		if (!PermissionListAdmits(&c->permission->root, "tenants", tenantKey != NULL ? tenantKey : "",
+								  tenantId != NULL ? tenantId : ""))
+			return false;
+		if (!PermissionListAdmits(&c->permission->root, "userGroups", groupKey != NULL ? groupKey : "", NULL))
+			return false;
+	}
+	return AigwCapabilitiesAllow(c->capabilities, c->modelType, request);
+}
+
+/* First of the keys present in a as text, else in b, else NULL */
+static char *
+FirstText(JsonbContainer *a, const char *ka1, const char *ka2, JsonbContainer *b, const char *kb1, const char *kb2)
+{
+	char	   *v;
+
+	if ((v = PricingFieldText(a, ka1)) != NULL || (v = PricingFieldText(a, ka2)) != NULL ||
+		(v = PricingFieldText(b, kb1)) != NULL || (v = PricingFieldText(b, kb2)) != NULL)
+		return v;
+	return NULL;
+}
+
+/*
+ * The first candidate for a request and identity (aigw.pricing_candidates'
+ * first row), from the backend cache; NULL when none. SPI must be connected.
+ * The result points into cache memory: copy what must outlive a catalog change.
+ */
+static const CachedCandidate *
+FirstCandidate(Jsonb *request, Jsonb *identity, const char *groupKey)
+{
+	JsonbContainer *req = &request->root;
+	JsonbContainer *id = &identity->root;
+	char	   *model = PricingFieldText(req, "model");
+	char	   *wantType = PricingFieldText(req, "model_type");
+	char	   *wantPlatform = FirstText(req, "platform", "platform_id", id, "platformId", "platformKey");
+	TimestampTz now = GetCurrentTransactionStartTimestamp();
+	CachedCandidate *items;
+	int			n;
+
+	if (wantType == NULL)
+		wantType = (char *) AigwModelTypeOfKind(PricingFieldText(req, "kind"));
+	if (strlen(model) < CANDIDATE_KEY_LEN)
+	{
+		CandidateSet *set;
+		bool		found;
+		uint64		generation;
+
+		if (CandidateCache == NULL)
+			CandidateCacheInit();
+		set = hash_search(CandidateCache, model, HASH_FIND, &found);
+		if (!found)
+		{
+			MemoryContext tmp = AllocSetContextCreate(CurrentMemoryContext, "aigw candidate load",
+													  ALLOCSET_SMALL_SIZES);
+
+			generation = CandidateCacheGeneration;
+			items = CandidateLoad(model, tmp, &n);
+			if (generation == CandidateCacheGeneration && CandidateCache != NULL)
+			{
+				/* nothing changed while loading: keep a copy */
+				CandidateSet *entry = hash_search(CandidateCache, model, HASH_ENTER, &found);
+				MemoryContext old = MemoryContextSwitchTo(CandidateCacheCxt);
+
+				entry->n = n;
+				entry->items = palloc0(sizeof(CachedCandidate) * Max(n, 1));
+				for (int i = 0; i < n; i++)
+				{
+					CachedCandidate *src = &items[i];
+					CachedCandidate *dst = &entry->items[i];
+
+					*dst = *src;
+					dst->platformKey = pstrdup(src->platformKey);
+					dst->modelName = pstrdup(src->modelName);
+					dst->modelType = pstrdup(src->modelType);
+					dst->capabilities = src->capabilities ? (Jsonb *) datumCopy(JsonbPGetDatum(src->capabilities), false, -1) : NULL;
+					dst->billingConfig = src->billingConfig ? (Jsonb *) datumCopy(JsonbPGetDatum(src->billingConfig), false, -1) : NULL;
+					dst->permission = src->permission ? (Jsonb *) datumCopy(JsonbPGetDatum(src->permission), false, -1) : NULL;
+					dst->platformFactor = (Numeric) datumCopy(NumericGetDatum(src->platformFactor), false, -1);
+					dst->tenantId = src->tenantId ? pstrdup(src->tenantId) : NULL;
+					dst->tenantKey = src->tenantKey ? pstrdup(src->tenantKey) : NULL;
+				}
+				MemoryContextSwitchTo(old);
+			}
+		}
+		else
+		{
+			items = set->items;
+			n = set->n;
+		}
+	}
+	else
+	{
+		MemoryContext tmp = AllocSetContextCreate(CurrentMemoryContext, "aigw candidate load",
+												  ALLOCSET_SMALL_SIZES);
+
+		items = CandidateLoad(model, tmp, &n);
+	}
+	for (int i = 0; i < n; i++)
+		if (CandidateMatches(&items[i], request, req, id, groupKey, wantType, wantPlatform, now))
+			return &items[i];
+	return NULL;
+}
+
+PG_FUNCTION_INFO_V1(aigw_pricing_cache_invalidate);
+
+/* Statement trigger: the catalog behind pricing changed; every backend drops its candidates */
+Datum
+aigw_pricing_cache_invalidate(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("aigw.pricing_cache_invalidate() must be called as a trigger")));
+	CacheInvalidateRelcacheByRelid(RelationGetRelid(trigdata->tg_relation));
+	return PointerGetDatum(NULL);
+}
+
+PG_FUNCTION_INFO_V1(aigw_model_type_of_kind);
+
+/* aigw.model_type_of_kind(kind) */
+Datum
+aigw_model_type_of_kind(PG_FUNCTION_ARGS)
+{
+	const char *t = AigwModelTypeOfKind(text_to_cstring(PG_GETARG_TEXT_PP(0)));
+
+	if (t == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(cstring_to_text(t));
+}
+
 PG_FUNCTION_INFO_V1(aigw_estimate_billing);
 
 /*
@@ -384,20 +776,19 @@ aigw_estimate_billing(PG_FUNCTION_ARGS)
 	JsonbContainer *id;
 	char	   *model;
 	Oid			groupTypes[1] = {JSONBOID};
-	Oid			candTypes[3] = {JSONBOID, JSONBOID, TEXTOID};
-	Datum		args[3];
-	char		nulls[3] = {' ', ' ', ' '};
-	Datum		groupId = 0, groupKey = 0, policyDatum = 0, pmId = 0, platformId = 0, platformKey = 0;
-	Datum		modelName = 0, modelType = 0, caps = 0, config = 0, version = 0, factor = 0, simulated = 0;
-	bool		groupIdNull = true, groupKeyNull = true, policyNull = true, versionNull;
-	bool		isnull;
+	Datum		args[1];
+	Datum		groupId = 0, groupKey = 0, policyDatum = 0;
+	bool		groupIdNull = true, groupKeyNull = true, policyNull = true;
 	Jsonb	   *policy = NULL;
+	const CachedCandidate *cand;
+	CachedCandidate c;
+	bool		simulated;
 	Jsonb	   *usage;
 	Jsonb	   *context;
 	Jsonb	   *bill;
-	char	   *type;
 	JsonbParseState *st = NULL;
 	JsonbValue *res;
+	MemoryContext callerCxt = CurrentMemoryContext;
 
 	if (request == NULL || !JB_ROOT_IS_OBJECT(request) ||
 		(model = PricingFieldText(&request->root, "model")) == NULL || model[0] == '\0')
@@ -424,56 +815,54 @@ aigw_estimate_billing(PG_FUNCTION_ARGS)
 			policyDatum = SpiColumn(3, &policyNull);
 		}
 	}
-	args[0] = JsonbPGetDatum(request);
-	args[1] = JsonbPGetDatum(identity);
-	args[2] = groupKey;
-	nulls[2] = groupKeyNull ? 'n' : ' ';
-	if (SPI_execute_plan(KeptPlan(&CandidatePlan,
-								  "SELECT platform_model_id, platform_id, platform_key, model_name, model_type, "
-								  "capabilities, billing_config, pricing_version, platform_discount_factor, simulated "
-								  "FROM aigw.pricing_candidates($1, $2, $3) LIMIT 1", 3, candTypes),
-						 args, nulls, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "aigw pricing: candidate lookup failed");
-	if (SPI_processed == 0)
+	cand = FirstCandidate(request, identity, groupKeyNull ? NULL : TextDatumGetCString(groupKey));
+	if (cand == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("no available platform model serves \"%s\" for this request", model),
 				 errhint("The model may not exist, be disabled or cooling down, be invisible to the tenant, or lack a capability the request needs.")));
-	pmId = SpiColumn(1, &isnull);
-	platformId = SpiColumn(2, &isnull);
-	platformKey = SpiColumn(3, &isnull);
-	modelName = SpiColumn(4, &isnull);
-	modelType = SpiColumn(5, &isnull);
-	caps = SpiColumn(6, &isnull);
-	config = SpiColumn(7, &isnull);
-	version = SpiColumn(8, &versionNull);
-	factor = SpiColumn(9, &isnull);
-	simulated = SpiColumn(10, &isnull);
+	/* copy out of cache and SPI memory into the caller's context, then leave SPI */
+	c = *cand;
+	{
+		MemoryContext spiCxt = MemoryContextSwitchTo(callerCxt);
+
+		c.capabilities = c.capabilities ? (Jsonb *) datumCopy(JsonbPGetDatum(c.capabilities), false, -1) : NULL;
+		c.billingConfig = c.billingConfig ? (Jsonb *) datumCopy(JsonbPGetDatum(c.billingConfig), false, -1) : NULL;
+		c.platformFactor = (Numeric) datumCopy(NumericGetDatum(c.platformFactor), false, -1);
+		c.platformKey = pstrdup(c.platformKey);
+		c.modelName = pstrdup(c.modelName);
+		c.modelType = pstrdup(c.modelType);
+		c.permission = NULL;
+		c.tenantId = NULL;
+		c.tenantKey = NULL;
+		MemoryContextSwitchTo(spiCxt);
+	}
 	SPI_finish();
-	/* detoast only now: a copy made inside SPI would be freed by SPI_finish */
 	if (!policyNull)
 		policy = DatumGetJsonbP(policyDatum);
+	simulated = c.simulatedPlatform || (PricingFieldText(id, "runMode") != NULL &&
+										strcmp(PricingFieldText(id, "runMode"), "simulation") == 0);
+	simulated = simulated || IsTrue(&request->root, "test_mode");
 
 	/* context of the resolver: discounts, version, simulation, phase */
-	type = TextDatumGetCString(modelType);
 	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
 	PricingPushText(&st, "phase", "estimate");
-	PricingPushNumeric(&st, "pricingVersion", versionNull ? NULL : int64_to_numeric(DatumGetInt32(version)));
-	PricingPushNumeric(&st, "platformDiscountFactor", DatumGetNumeric(factor));
-	PushUuidDatum(&st, "platformModelId", pmId, false);
+	PricingPushNumeric(&st, "pricingVersion", c.hasVersion ? int64_to_numeric(c.pricingVersion) : NULL);
+	PricingPushNumeric(&st, "platformDiscountFactor", c.platformFactor);
+	PushUuidDatum(&st, "platformModelId", UUIDPGetDatum(&c.platformModelId), false);
 	PushJsonbDatum(&st, "userGroupDiscountPolicy", policy);
-	PricingPushBool(&st, "simulated", DatumGetBool(simulated));
+	PricingPushBool(&st, "simulated", simulated);
 	context = JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_OBJECT, NULL));
 
-	usage = AigwEstimateUsage(type, request, DatumGetJsonbP(caps));
-	bill = AigwPriceUsage(type, usage, DatumGetJsonbP(config), context);
+	usage = AigwEstimateUsage(c.modelType, request, c.capabilities);
+	bill = AigwPriceUsage(c.modelType, usage, c.billingConfig, context);
 
 	st = NULL;
 	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
 	PushJsonbDatum(&st, "usage", usage);
-	PushTextDatum(&st, "model", modelName, false);
-	PushTextDatum(&st, "platformKey", platformKey, false);
-	PushUuidDatum(&st, "platformId", platformId, false);
+	PricingPushText(&st, "model", c.modelName);
+	PricingPushText(&st, "platformKey", c.platformKey);
+	PushUuidDatum(&st, "platformId", UUIDPGetDatum(&c.platformId), false);
 	PushUuidDatum(&st, "userGroupId", groupId, groupIdNull);
 	PushTextDatum(&st, "userGroupKey", groupKey, groupKeyNull);
 	res = pushJsonbValue(&st, WJB_END_OBJECT, NULL);

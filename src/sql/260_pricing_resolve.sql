@@ -4,14 +4,8 @@
 
 -- Model type served by a request kind (chat.completions -> chat, ...); NULL when unknown.
 CREATE FUNCTION aigw.model_type_of_kind(kind text) RETURNS text
-  LANGUAGE sql IMMUTABLE PARALLEL SAFE
-  RETURN CASE
-    WHEN kind IN ('chat.completions', 'completions', 'responses', 'messages') THEN 'chat'
-    WHEN kind LIKE 'images.%' THEN 'image'
-    WHEN kind LIKE 'videos.%' THEN 'video'
-    WHEN kind LIKE 'audio.%' THEN 'audio'
-    WHEN kind IN ('embeddings', 'embeddings.create') THEN 'embedding'
-  END;
+  LANGUAGE c IMMUTABLE PARALLEL SAFE STRICT
+  AS 'MODULE_PATHNAME', 'aigw_model_type_of_kind';
 COMMENT ON FUNCTION aigw.model_type_of_kind(text) IS 'model type that serves a task kind';
 
 -- Whether effective capabilities allow a request (the router's capability
@@ -211,3 +205,17 @@ CREATE FUNCTION aigw.estimate_billing(request jsonb, identity jsonb DEFAULT '{}'
   AS 'MODULE_PATHNAME', 'aigw_estimate_billing';
 COMMENT ON FUNCTION aigw.estimate_billing(jsonb, jsonb) IS
   'estimated billing of a request for an identity: candidate selection, effective price, user group discount';
+
+-- Backends cache each model name's candidates (src/pricing_resolve.c); a
+-- change to the tables behind them invalidates every backend's cache.
+CREATE FUNCTION aigw.pricing_cache_invalidate() RETURNS trigger
+  LANGUAGE c
+  AS 'MODULE_PATHNAME', 'aigw_pricing_cache_invalidate';
+COMMENT ON FUNCTION aigw.pricing_cache_invalidate() IS
+  'statement trigger: drops every backend''s cached pricing candidates';
+CREATE TRIGGER pricing_cache_invalidate AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+  ON aigw.platform_models FOR EACH STATEMENT EXECUTE FUNCTION aigw.pricing_cache_invalidate();
+CREATE TRIGGER pricing_cache_invalidate AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+  ON aigw.integration_platforms FOR EACH STATEMENT EXECUTE FUNCTION aigw.pricing_cache_invalidate();
+CREATE TRIGGER pricing_cache_invalidate AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+  ON aigw.model_catalog_providers FOR EACH STATEMENT EXECUTE FUNCTION aigw.pricing_cache_invalidate();
