@@ -646,7 +646,7 @@ CostItems(Pricing *p)
 		it->cost = PricingNumRound(c, AIGW_PRICING_SCALE);
 		total = PricingNumAdd(total, it->cost);
 	}
-	return total;
+	return PricingNumRound(total, AIGW_PRICING_SCALE);
 }
 
 /* Pushes the discounts object */
