@@ -2,6 +2,7 @@
  * aigw.c: module entry point, GUCs and version.
  */
 #include "aigw.h"
+#include "retention.h"
 
 #include "fmgr.h"
 #include "miscadmin.h"
@@ -47,6 +48,7 @@ DefineGucs(void)
 void
 _PG_init(void)
 {
+	AigwRetentionInit();
 	DefineGucs();
 	if (!process_shared_preload_libraries_in_progress)
 		return;
