@@ -108,6 +108,14 @@ SELECT b->'total' AS final, b->'simulated' AS simulated, b->'lineItems'->0->'sim
   FROM ids, aigw.settle_task(t4, '{"images": 2}') AS b;
 SELECT status, payload->>'eventType' AS event FROM aigw.settlement_outbox o, ids WHERE o.task_id = ids.t4;
 
+-- Neither PUBLIC nor aigw_front may move money or read prices directly.
+SELECT p.proname FROM pg_proc p
+ WHERE p.pronamespace = 'aigw'::regnamespace
+   AND p.proname IN ('wallet_hold', 'wallet_settle', 'wallet_release', 'wallet_adjust', 'confirm_recharge_order',
+                     'create_recharge_order', 'settle_task', 'preauthorize_task', 'estimate_billing', 'compute_billing')
+   AND (has_function_privilege('aigw_front', p.oid, 'EXECUTE') OR has_function_privilege('public', p.oid, 'EXECUTE'))
+ ORDER BY 1;
+
 -- Bad input.
 SELECT pg_temp.sqlstate_of('SELECT aigw.wallet_hold(''00000000-0000-0000-0000-00000000000a'', gen_random_uuid(), 1)');
 SELECT pg_temp.sqlstate_of(format('SELECT aigw.wallet_hold(%L, gen_random_uuid(), -1)', aigw.wallet_account(uid))) FROM ids;
