@@ -169,3 +169,28 @@ ROLLBACK;
 SELECT aigw.price_usage('00000000-0000-0000-0000-000000000000', '{}');
 SELECT aigw.estimate_billing('{"model": "no-such-model"}');
 SELECT aigw.estimate_billing('{"messages": []}');
+
+-- The cached user group of an identity follows membership changes, and a
+-- membership period that starts later takes effect when it starts.
+INSERT INTO aigw.gateway_user_groups (group_key, name, billing_discount_policy)
+VALUES ('pt-cache-a', 'A', '{"defaultDiscountFactor": 0.5}'), ('pt-cache-b', 'B', '{"defaultDiscountFactor": 0.25}');
+INSERT INTO aigw.gateway_users (user_key, username, default_user_group_id)
+SELECT 'pt-cache-user', 'pt-cache-user', id FROM aigw.gateway_user_groups WHERE group_key = 'pt-cache-a';
+CREATE TEMP TABLE cache_ident AS SELECT jsonb_build_object('gatewayUserId', id) AS ident FROM aigw.gateway_users WHERE user_key = 'pt-cache-user';
+SELECT e->>'userGroupKey' AS grp, e->'total' AS total
+  FROM cache_ident, aigw.estimate_billing('{"model": "sim-tts", "input": "0123456789"}', ident) AS e;
+INSERT INTO aigw.gateway_user_group_memberships (group_id, principal_type, principal_id, effective_from)
+SELECT g.id, 'user', u.id::text, clock_timestamp() + interval '1 second'
+  FROM aigw.gateway_user_groups g, aigw.gateway_users u WHERE g.group_key = 'pt-cache-b' AND u.user_key = 'pt-cache-user';
+SELECT e->>'userGroupKey' AS before_start FROM cache_ident, aigw.estimate_billing('{"model": "sim-tts", "input": "0123456789"}', ident) AS e;
+SELECT pg_sleep(1.2);
+SELECT e->>'userGroupKey' AS after_start, e->'total' AS total
+  FROM cache_ident, aigw.estimate_billing('{"model": "sim-tts", "input": "0123456789"}', ident) AS e;
+UPDATE aigw.gateway_user_group_memberships SET status = 'disabled'
+ WHERE group_id = (SELECT id FROM aigw.gateway_user_groups WHERE group_key = 'pt-cache-b');
+SELECT e->>'userGroupKey' AS after_disable FROM cache_ident, aigw.estimate_billing('{"model": "sim-tts", "input": "0123456789"}', ident) AS e;
+DELETE FROM aigw.gateway_user_group_memberships
+ WHERE group_id IN (SELECT id FROM aigw.gateway_user_groups WHERE group_key LIKE 'pt-cache-%');
+DELETE FROM aigw.gateway_users WHERE user_key = 'pt-cache-user';
+DELETE FROM aigw.gateway_user_groups WHERE group_key LIKE 'pt-cache-%';
+DROP TABLE cache_ident;

@@ -18,6 +18,7 @@
 #include "commands/trigger.h"
 #include "utils/datum.h"
 #include "utils/hsearch.h"
+#include "lib/stringinfo.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -321,19 +322,6 @@ KeptPlan(SPIPlanPtr *slot, const char *sql, int nargs, Oid *types)
 	return *slot;
 }
 
-/* Column of the current SPI result row, copied out of SPI memory (0 when NULL) */
-static Datum
-SpiColumn(int col, bool *isnull)
-{
-	TupleDesc	desc = SPI_tuptable->tupdesc;
-	Datum		d = SPI_getbinval(SPI_tuptable->vals[0], desc, col, isnull);
-	Form_pg_attribute att = TupleDescAttr(desc, col - 1);
-
-	if (*isnull)
-		return (Datum) 0;
-	return SPI_datumTransfer(d, att->attbyval, att->attlen);
-}
-
 /* Whether an identity names anything a user group can be resolved from */
 static bool
 IdentityNamesPrincipal(JsonbContainer *id)
@@ -342,13 +330,6 @@ IdentityNamesPrincipal(JsonbContainer *id)
 	"apiKeyId", "userGroupId", "organizationId", NULL};
 
 	return HasAny(id, keys);
-}
-
-/* Pushes key: text datum (JSON null when isnull) */
-static void
-PushTextDatum(JsonbParseState **st, const char *key, Datum d, bool isnull)
-{
-	PricingPushText(st, key, isnull ? NULL : TextDatumGetCString(d));
 }
 
 /* Pushes key: uuid datum as a string (JSON null when isnull) */
@@ -436,15 +417,47 @@ CandidateCacheReset(void)
 	CandidateCacheGeneration++;
 }
 
+/* User group resolutions per identity, dropped like the candidates */
+#define GROUP_KEY_LEN 512
+
+typedef struct GroupEntry
+{
+	char		identity[GROUP_KEY_LEN];
+	bool		found;
+	pg_uuid_t	groupId;
+	char	   *groupKey;
+	Jsonb	   *policy;
+} GroupEntry;
+
+static HTAB *GroupCache = NULL;
+static MemoryContext GroupCacheCxt = NULL;
+static uint64 GroupCacheGeneration = 0;
+static Oid	GroupWatched[4];
+static TimestampTz GroupCacheValidUntil = DT_NOEND;
+static SPIPlanPtr GroupValidUntilPlan = NULL;
+
+/* Drops every cached user group resolution */
+static void
+GroupCacheReset(void)
+{
+	if (GroupCacheCxt != NULL)
+		MemoryContextReset(GroupCacheCxt);
+	GroupCache = NULL;
+	GroupCacheGeneration++;
+}
+
 /* Relcache callback: a watched table (or everything) changed */
 static void
 CandidateCacheInvalidate(Datum arg, Oid relid)
 {
-	if (CandidateCache == NULL)
-		return;
-	if (relid == InvalidOid || relid == CandidateWatched[0] || relid == CandidateWatched[1] ||
-		relid == CandidateWatched[2])
+	if (CandidateCache != NULL &&
+		(relid == InvalidOid || relid == CandidateWatched[0] || relid == CandidateWatched[1] ||
+		 relid == CandidateWatched[2]))
 		CandidateCacheReset();
+	if (GroupCache != NULL &&
+		(relid == InvalidOid || relid == GroupWatched[0] || relid == GroupWatched[1] ||
+		 relid == GroupWatched[2] || relid == GroupWatched[3]))
+		GroupCacheReset();
 }
 
 /* Creates the cache (and registers the callback once per backend) */
@@ -732,6 +745,144 @@ FirstCandidate(Jsonb *request, Jsonb *identity, const char *groupKey)
 	return NULL;
 }
 
+/* Creates the user group cache and notes when a membership period next starts or ends */
+static void
+GroupCacheInit(void)
+{
+	HASHCTL		ctl;
+	Oid			ns = get_namespace_oid("aigw", false);
+	bool		isnull;
+	Datum		d;
+
+	if (CandidateCache == NULL)
+		CandidateCacheInit();		/* registers the callback */
+	if (GroupCacheCxt == NULL)
+		GroupCacheCxt = AllocSetContextCreate(TopMemoryContext, "aigw pricing user groups",
+											  ALLOCSET_SMALL_SIZES);
+	GroupWatched[0] = get_relname_relid("gateway_users", ns);
+	GroupWatched[1] = get_relname_relid("gateway_tenants", ns);
+	GroupWatched[2] = get_relname_relid("gateway_user_groups", ns);
+	GroupWatched[3] = get_relname_relid("gateway_user_group_memberships", ns);
+	if (GroupValidUntilPlan == NULL)
+	{
+		SPIPlanPtr	plan = SPI_prepare(
+			"SELECT min(t) FROM (SELECT effective_from AS t FROM aigw.gateway_user_group_memberships "
+			"                     WHERE effective_from > now() "
+			"                    UNION ALL SELECT effective_to FROM aigw.gateway_user_group_memberships "
+			"                     WHERE effective_to > now()) AS boundaries", 0, NULL);
+
+		if (plan == NULL)
+			elog(ERROR, "aigw pricing: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+		SPI_keepplan(plan);
+		GroupValidUntilPlan = plan;
+	}
+	if (SPI_execute_plan(GroupValidUntilPlan, NULL, NULL, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "aigw pricing: membership period lookup failed");
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	GroupCacheValidUntil = isnull ? DT_NOEND : DatumGetTimestampTz(d);
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = GROUP_KEY_LEN;
+	ctl.entrysize = sizeof(GroupEntry);
+	ctl.hcxt = GroupCacheCxt;
+	GroupCache = hash_create("aigw pricing user groups", 64, &ctl, HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+}
+
+/* Cache key of the identity fields a user group is resolved from; false when too long */
+static bool
+GroupIdentityKey(JsonbContainer *id, char *key)
+{
+	static const char *const fields[] = {"gatewayUserId", "userId", "userSource", "gatewayTenantId", "tenantKey",
+	"tenantId", "apiKeyId", "organizationId", "userGroupId", NULL};
+	StringInfoData buf;
+	bool		fits;
+
+	initStringInfo(&buf);
+	for (const char *const *f = fields; *f != NULL; f++)
+	{
+		char	   *v = PricingFieldText(id, *f);
+
+		appendStringInfo(&buf, "%s\x1f", v != NULL ? v : "\x1e");
+	}
+	fits = buf.len < GROUP_KEY_LEN;
+	if (fits)
+		memcpy(key, buf.data, buf.len + 1);
+	pfree(buf.data);
+	return fits;
+}
+
+/*
+ * The user group of an identity (aigw.resolve_user_group), from the backend
+ * cache; results are copied into cxt. SPI must be connected.
+ */
+static bool
+ResolveGroup(Jsonb *identity, JsonbContainer *id, MemoryContext cxt, pg_uuid_t *groupId,
+			 char **groupKey, Jsonb **policy)
+{
+	Oid			types[1] = {JSONBOID};
+	Datum		args[1];
+	char		key[GROUP_KEY_LEN];
+	bool		cacheable = GroupIdentityKey(id, key);
+	GroupEntry *entry = NULL;
+	bool		found = false;
+	bool		isnull;
+	uint64		generation;
+	MemoryContext old;
+
+	if (GroupCache != NULL && GetCurrentTransactionStartTimestamp() >= GroupCacheValidUntil)
+		GroupCacheReset();
+	if (cacheable)
+	{
+		if (GroupCache == NULL)
+			GroupCacheInit();
+		entry = hash_search(GroupCache, key, HASH_FIND, &found);
+	}
+	if (!found)
+	{
+		GroupEntry	loaded;
+
+		memset(&loaded, 0, sizeof(loaded));
+		generation = GroupCacheGeneration;
+		args[0] = JsonbPGetDatum(identity);
+		if (SPI_execute_plan(KeptPlan(&GroupPlan,
+									  "SELECT user_group_id, group_key, billing_discount_policy "
+									  "FROM aigw.resolve_user_group($1)", 1, types),
+							 args, NULL, true, 1) != SPI_OK_SELECT)
+			elog(ERROR, "aigw pricing: user group lookup failed");
+		if (SPI_processed == 1)
+		{
+			HeapTuple	tup = SPI_tuptable->vals[0];
+			TupleDesc	desc = SPI_tuptable->tupdesc;
+			Datum		d = SPI_getbinval(tup, desc, 1, &isnull);
+
+			loaded.found = !isnull;
+			if (!isnull)
+				memcpy(&loaded.groupId, DatumGetUUIDP(d), sizeof(pg_uuid_t));
+			loaded.groupKey = SpiText(tup, desc, 2, cxt);
+			loaded.policy = SpiJsonb(tup, desc, 3, cxt);
+		}
+		if (cacheable && GroupCache != NULL && generation == GroupCacheGeneration)
+		{
+			entry = hash_search(GroupCache, key, HASH_ENTER, &found);
+			old = MemoryContextSwitchTo(GroupCacheCxt);
+			entry->found = loaded.found;
+			entry->groupId = loaded.groupId;
+			entry->groupKey = loaded.groupKey ? pstrdup(loaded.groupKey) : NULL;
+			entry->policy = loaded.policy ? (Jsonb *) datumCopy(JsonbPGetDatum(loaded.policy), false, -1) : NULL;
+			MemoryContextSwitchTo(old);
+		}
+		*groupId = loaded.groupId;
+		*groupKey = loaded.groupKey;
+		*policy = loaded.policy;
+		return loaded.found;
+	}
+	old = MemoryContextSwitchTo(cxt);
+	*groupId = entry->groupId;
+	*groupKey = entry->groupKey ? pstrdup(entry->groupKey) : NULL;
+	*policy = entry->policy ? (Jsonb *) datumCopy(JsonbPGetDatum(entry->policy), false, -1) : NULL;
+	MemoryContextSwitchTo(old);
+	return entry->found;
+}
+
 PG_FUNCTION_INFO_V1(aigw_pricing_cache_invalidate);
 
 /* Statement trigger: the catalog behind pricing changed; every backend drops its candidates */
@@ -775,10 +926,8 @@ aigw_estimate_billing(PG_FUNCTION_ARGS)
 	Jsonb	   *identity = PG_ARGISNULL(1) ? NULL : PG_GETARG_JSONB_P(1);
 	JsonbContainer *id;
 	char	   *model;
-	Oid			groupTypes[1] = {JSONBOID};
-	Datum		args[1];
-	Datum		groupId = 0, groupKey = 0, policyDatum = 0;
-	bool		groupIdNull = true, groupKeyNull = true, policyNull = true;
+	Datum		groupId = 0, groupKey = 0;
+	bool		groupIdNull = true, groupKeyNull = true;
 	Jsonb	   *policy = NULL;
 	const CachedCandidate *cand;
 	CachedCandidate c;
@@ -802,20 +951,24 @@ aigw_estimate_billing(PG_FUNCTION_ARGS)
 	SPI_connect();
 	if (IdentityNamesPrincipal(id))
 	{
-		args[0] = JsonbPGetDatum(identity);
-		if (SPI_execute_plan(KeptPlan(&GroupPlan,
-									  "SELECT user_group_id, group_key, billing_discount_policy "
-									  "FROM aigw.resolve_user_group($1)", 1, groupTypes),
-							 args, NULL, true, 1) != SPI_OK_SELECT)
-			elog(ERROR, "aigw pricing: user group lookup failed");
-		if (SPI_processed == 1)
+		pg_uuid_t	gid;
+		char	   *gkey;
+
+		groupIdNull = !ResolveGroup(identity, id, callerCxt, &gid, &gkey, &policy);
+		if (!groupIdNull)
 		{
-			groupId = SpiColumn(1, &groupIdNull);
-			groupKey = SpiColumn(2, &groupKeyNull);
-			policyDatum = SpiColumn(3, &policyNull);
+			MemoryContext spiCxt = MemoryContextSwitchTo(callerCxt);
+			pg_uuid_t  *copy = palloc(sizeof(pg_uuid_t));
+
+			memcpy(copy, &gid, sizeof(pg_uuid_t));
+			groupId = UUIDPGetDatum(copy);
+			MemoryContextSwitchTo(spiCxt);
 		}
+		groupKeyNull = gkey == NULL;
+		if (!groupKeyNull)
+			groupKey = PointerGetDatum(gkey);
 	}
-	cand = FirstCandidate(request, identity, groupKeyNull ? NULL : TextDatumGetCString(groupKey));
+	cand = FirstCandidate(request, identity, groupKeyNull ? NULL : (char *) DatumGetPointer(groupKey));
 	if (cand == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
@@ -838,8 +991,6 @@ aigw_estimate_billing(PG_FUNCTION_ARGS)
 		MemoryContextSwitchTo(spiCxt);
 	}
 	SPI_finish();
-	if (!policyNull)
-		policy = DatumGetJsonbP(policyDatum);
 	simulated = c.simulatedPlatform || (PricingFieldText(id, "runMode") != NULL &&
 										strcmp(PricingFieldText(id, "runMode"), "simulation") == 0);
 	simulated = simulated || IsTrue(&request->root, "test_mode");
@@ -864,7 +1015,7 @@ aigw_estimate_billing(PG_FUNCTION_ARGS)
 	PricingPushText(&st, "platformKey", c.platformKey);
 	PushUuidDatum(&st, "platformId", UUIDPGetDatum(&c.platformId), false);
 	PushUuidDatum(&st, "userGroupId", groupId, groupIdNull);
-	PushTextDatum(&st, "userGroupKey", groupKey, groupKeyNull);
+	PricingPushText(&st, "userGroupKey", groupKeyNull ? NULL : (char *) DatumGetPointer(groupKey));
 	res = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
 	PG_RETURN_DATUM(DirectFunctionCall2(jsonb_concat, JsonbPGetDatum(bill),
 										JsonbPGetDatum(JsonbValueToJsonb(res))));

@@ -206,8 +206,9 @@ CREATE FUNCTION aigw.estimate_billing(request jsonb, identity jsonb DEFAULT '{}'
 COMMENT ON FUNCTION aigw.estimate_billing(jsonb, jsonb) IS
   'estimated billing of a request for an identity: candidate selection, effective price, user group discount';
 
--- Backends cache each model name's candidates (src/pricing_resolve.c); a
--- change to the tables behind them invalidates every backend's cache.
+-- Backends cache each model name's candidates and each identity's user group
+-- (src/pricing_resolve.c); a change to the tables behind them invalidates
+-- every backend's cache.
 CREATE FUNCTION aigw.pricing_cache_invalidate() RETURNS trigger
   LANGUAGE c
   AS 'MODULE_PATHNAME', 'aigw_pricing_cache_invalidate';
@@ -219,3 +220,11 @@ CREATE TRIGGER pricing_cache_invalidate AFTER INSERT OR UPDATE OR DELETE OR TRUN
   ON aigw.integration_platforms FOR EACH STATEMENT EXECUTE FUNCTION aigw.pricing_cache_invalidate();
 CREATE TRIGGER pricing_cache_invalidate AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
   ON aigw.model_catalog_providers FOR EACH STATEMENT EXECUTE FUNCTION aigw.pricing_cache_invalidate();
+CREATE TRIGGER pricing_cache_invalidate AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+  ON aigw.gateway_users FOR EACH STATEMENT EXECUTE FUNCTION aigw.pricing_cache_invalidate();
+CREATE TRIGGER pricing_cache_invalidate AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+  ON aigw.gateway_tenants FOR EACH STATEMENT EXECUTE FUNCTION aigw.pricing_cache_invalidate();
+CREATE TRIGGER pricing_cache_invalidate AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+  ON aigw.gateway_user_groups FOR EACH STATEMENT EXECUTE FUNCTION aigw.pricing_cache_invalidate();
+CREATE TRIGGER pricing_cache_invalidate AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+  ON aigw.gateway_user_group_memberships FOR EACH STATEMENT EXECUTE FUNCTION aigw.pricing_cache_invalidate();
