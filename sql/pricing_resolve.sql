@@ -108,6 +108,21 @@ SELECT r->>'model' AS model,
                ('{"model": "pt-sim-embed", "input": ["first text", "second text"]}')) AS v(r),
        LATERAL aigw.estimate_billing(r) AS e;
 
+-- The cached path of aigw.estimate_billing picks pricing_candidates' first row.
+SELECT count(*) AS cases, count(*) FILTER (WHERE ref = got) AS same_choice
+  FROM (VALUES ('{"model": "pt-chat"}'::jsonb, '{}'::jsonb),
+               ('{"model": "pt-chat", "stream": true, "max_tokens": 4096}', '{"tenantKey": "acme"}'),
+               ('{"model": "pt-chat", "platform": "pt-b"}', '{"tenantKey": "acme"}'),
+               ('{"model": "pt-chat"}', (SELECT jsonb_build_object('gatewayUserId', id) FROM aigw.gateway_users WHERE user_key = 'pt-user')),
+               ('{"model": "pt-chat", "kind": "chat.completions"}', '{"tenantId": "nobody"}'),
+               ('{"model": "pt-sim-video", "image_url": "https://x/a.png", "duration": 10, "audio": true}', '{}'),
+               ('{"model": "pt-sim-image", "size": "1536x1024", "quality": "high", "n": 4}', '{}'),
+               ('{"model": "sim-image", "image": "x", "size": "512x512"}', '{"runMode": "simulation"}'),
+               ('{"model": "sim-chat", "messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}]}', '{}')) AS v(r, ident),
+       LATERAL (SELECT (SELECT c.platform_model_id FROM aigw.pricing_candidates(r, ident,
+                          (SELECT group_key FROM aigw.resolve_user_group(ident))) AS c LIMIT 1) AS ref,
+                       (aigw.estimate_billing(r, ident)->>'platformModelId')::uuid AS got) AS x;
+
 -- The candidate cache follows catalog changes in the same transaction: a
 -- demoted platform, then a cooling one, then a disabled model move the estimate.
 CREATE TEMP TABLE pro AS SELECT jsonb_build_object('gatewayUserId', id) AS ident FROM aigw.gateway_users WHERE user_key = 'pt-user';
