@@ -293,8 +293,9 @@ CREATE FUNCTION aigw.recharge_bonus(policy jsonb, amount numeric,
 COMMENT ON FUNCTION aigw.recharge_bonus(jsonb, numeric) IS
   'bonus and payable amount of a recharge under a user group''s tiered recharge policy';
 
--- Creates a recharge order for a user with the user group's bonus. Idempotent
--- by (user, idempotency key): the same key returns the same order.
+-- Creates a recharge order for a user (or a tenant) with the user group's
+-- bonus. Idempotent by (user or tenant, idempotency key): the same key returns
+-- the same order.
 CREATE FUNCTION aigw.create_recharge_order(gateway_user_id uuid, amount numeric, currency text DEFAULT 'resource',
                                            channel text DEFAULT 'manual', idempotency_key text DEFAULT NULL,
                                            gateway_tenant_id uuid DEFAULT NULL)
@@ -316,6 +317,8 @@ BEGIN
   IF idempotency_key IS NOT NULL THEN
     SELECT * INTO o FROM aigw.gateway_recharge_orders r
      WHERE r.gateway_user_id IS NOT DISTINCT FROM create_recharge_order.gateway_user_id
+       AND (create_recharge_order.gateway_user_id IS NOT NULL
+            OR r.gateway_tenant_id IS NOT DISTINCT FROM create_recharge_order.gateway_tenant_id)
        AND r.idempotency_key = create_recharge_order.idempotency_key;
     IF FOUND THEN
       RETURN o;
@@ -335,6 +338,8 @@ BEGIN
   IF o.id IS NULL THEN
     SELECT * INTO o FROM aigw.gateway_recharge_orders r
      WHERE r.gateway_user_id IS NOT DISTINCT FROM create_recharge_order.gateway_user_id
+       AND (create_recharge_order.gateway_user_id IS NOT NULL
+            OR r.gateway_tenant_id IS NOT DISTINCT FROM create_recharge_order.gateway_tenant_id)
        AND r.idempotency_key = create_recharge_order.idempotency_key;
   END IF;
   RETURN o;
