@@ -48,6 +48,15 @@ SELECT (aigw.confirm_recharge_order(r.id, 'manual-1')).status FROM aigw.gateway_
 SELECT (aigw.confirm_recharge_order(r.id)).status AS again FROM aigw.gateway_recharge_orders r, ids WHERE r.gateway_user_id = ids.uid;
 SELECT balance, frozen_balance, total_recharged, total_spent FROM aigw.gateway_wallet_accounts a, ids WHERE a.gateway_user_id = ids.uid;
 
+-- Tenant orders: the tenant's default group gives the bonus; the key is scoped by tenant.
+INSERT INTO aigw.gateway_tenants (tenant_key, name, default_user_group_id)
+SELECT k, k, (SELECT id FROM aigw.gateway_user_groups WHERE group_key = 'pw-pro') FROM unnest(array['pw-t1', 'pw-t2']) AS k;
+SELECT t.tenant_key, o.bonus_amount, o.id = (aigw.create_recharge_order(NULL, 200, idempotency_key => 'pw-same', gateway_tenant_id => t.id)).id AS same_again
+  FROM aigw.gateway_tenants t,
+       LATERAL aigw.create_recharge_order(NULL, 200, idempotency_key => 'pw-same', gateway_tenant_id => t.id) AS o
+ WHERE t.tenant_key LIKE 'pw-t%' ORDER BY 1;
+SELECT count(DISTINCT id) AS tenant_orders FROM aigw.gateway_recharge_orders WHERE idempotency_key = 'pw-same';
+
 -- Submit: the estimate is held. 8 prompt tokens, 1000 out at 10/20 per 1k: 0.08 + 20 = 20.08.
 INSERT INTO aigw.gateway_tasks (id, kind, user_id, gateway_user_id, model, model_type, request, queue_key)
 SELECT t, 'chat.completions', 'pw-user', uid, 'pw-chat', 'chat', '{}', 'q' FROM ids, unnest(array[t1, t2, t3, t5]) AS t;
