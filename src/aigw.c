@@ -2,6 +2,7 @@
  * aigw.c: module entry point, GUCs and version.
  */
 #include "aigw.h"
+#include "runtime.h"
 
 #include "fmgr.h"
 #include "miscadmin.h"
@@ -40,6 +41,11 @@ DefineGucs(void)
 							"How long the launcher sleeps between checks when idle.",
 							NULL, &aigw_launcher_naptime_ms, 10000, 100, 3600000,
 							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("aigw.reaper_interval",
+							"How often the reaper recovers interrupted tasks.",
+							NULL, &aigw_reaper_interval_ms, 1000, 10, 3600000,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	AigwRuntimeShmemInit();
 	MarkGUCPrefixReserved("aigw");
 }
 
