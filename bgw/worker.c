@@ -342,11 +342,10 @@ DeliverOutcomes(List *outcomes)
 	}
 }
 
-/* Collects the jsonb rows of the last SPI query into a list (in the caller's context) */
+/* Appends the jsonb rows of the last SPI query to rows, all allocated in target */
 static List *
-CollectJsonbRows(MemoryContext target)
+CollectJsonbRows(List *rows, MemoryContext target)
 {
-	List	   *rows = NIL;
 
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
@@ -383,7 +382,7 @@ LeaseAndStart(int n)
 	if (SPI_execute_with_args("SELECT aigw.lease_tasks($1, $2)", 2, argtypes, values, NULL, false, 0)
 		!= SPI_OK_SELECT)
 		elog(ERROR, "aigw.lease_tasks failed");
-	rows = CollectJsonbRows(batch);
+	rows = CollectJsonbRows(NIL, batch);
 	next_queued_at = 0;
 	if (SPI_execute("SELECT extract(epoch FROM min(next_run_at) - now()) * 1000 FROM aigw.gateway_tasks "
 					"WHERE status = 'queued' AND next_run_at > now()", true, 1) == SPI_OK_SELECT
@@ -437,7 +436,7 @@ FinishBatch(void)
 		if (SPI_execute_with_args("SELECT aigw.finish_attempt($1, $2)", 2, argtypes, values,
 								  NULL, false, 1) != SPI_OK_SELECT)
 			elog(ERROR, "aigw.finish_attempt failed");
-		outcomes = list_concat(outcomes, CollectJsonbRows(batch));
+		outcomes = CollectJsonbRows(outcomes, batch);
 	}
 	EndWork();
 	dlist_foreach_modify(it, &finished)

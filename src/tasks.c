@@ -62,6 +62,7 @@ TaskOutcome(Datum task_id)
 	Oid			argtypes[1] = {UUIDOID};
 	Datum		values[1] = {task_id};
 	Jsonb	   *result = NULL;
+	Datum		transferred = (Datum) 0;
 	int			rc;
 
 	SPI_connect();
@@ -72,10 +73,13 @@ TaskOutcome(Datum task_id)
 		bool		isnull;
 		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 
+		/* copied into the caller's context, which outlives SPI_finish */
 		if (!isnull)
-			result = DatumGetJsonbPCopy(SPI_datumTransfer(d, false, -1));
+			transferred = SPI_datumTransfer(d, false, -1);
 	}
 	SPI_finish();
+	if (transferred != (Datum) 0)
+		result = DatumGetJsonbP(transferred);
 	return result;
 }
 
