@@ -29,6 +29,7 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
+#include "utils/resowner.h"
 #include "utils/snapmgr.h"
 #include "utils/wait_event.h"
 
@@ -413,6 +414,51 @@ LeaseAndStart(int n)
 	return count;
 }
 
+/*
+ * Records one outcome in a subtransaction: if recording fails, the task ends
+ * failed_final with the reason instead of taking the whole batch down.
+ */
+static List *
+RecordOutcome(List *outcomes, Oid *argtypes, Datum *values, MemoryContext batch)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		if (SPI_execute_with_args("SELECT aigw.finish_attempt($1, $2)", 2, argtypes, values,
+								  NULL, false, 1) != SPI_OK_SELECT)
+			elog(ERROR, "aigw.finish_attempt failed");
+		outcomes = CollectJsonbRows(outcomes, batch);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+		Datum		args[2];
+		Oid			types[2] = {UUIDOID, TEXTOID};
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		elog(WARNING, "aigw: could not record an attempt outcome: %s", edata->message);
+		args[0] = values[0];
+		args[1] = CStringGetTextDatum(edata->message);
+		SPI_execute_with_args("SELECT aigw.fail_attempt_internal($1, $2)", 2, types, args, NULL, false, 1);
+		outcomes = CollectJsonbRows(outcomes, batch);
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
+	return outcomes;
+}
+
 /* Records every finished transfer in one transaction, then delivers outcomes */
 static void
 FinishBatch(void)
@@ -433,10 +479,7 @@ FinishBatch(void)
 
 		values[0] = UUIDPGetDatum(&t->attempt_id);
 		values[1] = DirectFunctionCall1(jsonb_in, CStringGetDatum(t->outcome_json));
-		if (SPI_execute_with_args("SELECT aigw.finish_attempt($1, $2)", 2, argtypes, values,
-								  NULL, false, 1) != SPI_OK_SELECT)
-			elog(ERROR, "aigw.finish_attempt failed");
-		outcomes = CollectJsonbRows(outcomes, batch);
+		outcomes = RecordOutcome(outcomes, argtypes, values, batch);
 	}
 	EndWork();
 	dlist_foreach_modify(it, &finished)

@@ -179,12 +179,14 @@ DECLARE
   v_seq bigint;
   v_vendor_model text;
   v_client text;
+  v_err text;
 BEGIN
   FOR t IN SELECT * FROM aigw.gateway_tasks
             WHERE status = 'queued' AND next_run_at <= now()
             ORDER BY priority, next_run_at, created_at
             LIMIT p_n FOR UPDATE SKIP LOCKED
   LOOP
+   BEGIN
     v_exclude := ARRAY(SELECT x::uuid FROM jsonb_array_elements_text(
                          coalesce(t.normalized_request->'exclude', '[]')) x);
     v_prefer := (t.normalized_request->>'retrySame')::uuid;
@@ -222,8 +224,8 @@ BEGIN
     SELECT * INTO pm FROM aigw.platform_models WHERE id = c.platform_model_id;
     SELECT * INTO p FROM aigw.integration_platforms WHERE id = pm.platform_id;
     v_no := t.attempt_count + 1;
-    v_sim := t.run_mode = 'simulation' OR c.provider_type = 'simulation'
-             OR p.config->>'testMode' IN ('simulation', 'true');
+    v_sim := t.run_mode = 'simulation' OR coalesce(c.provider_type = 'simulation', false)
+             OR coalesce(p.config->>'testMode' IN ('simulation', 'true'), false);
     v_client := p.platform_key || '/' || pm.model_name;
     SELECT coalesce(p.config->'modelMap'->>pm.model_name, b.provider_model_name, pm.model_name)
       INTO v_vendor_model
@@ -262,6 +264,19 @@ BEGIN
       'timeout_ms', coalesce((p.config->>'timeoutMs')::int, 600000),
       'seq', v_seq,
       'simulation_profile', CASE WHEN v_sim THEN aigw.simulate_response(t, v_no) END));
+   EXCEPTION WHEN OTHERS THEN
+    -- one broken task must not stop the queue: it ends failed_final with the reason
+    GET STACKED DIAGNOSTICS v_err = MESSAGE_TEXT;
+    UPDATE aigw.gateway_tasks
+       SET status = 'failed_final', locked_by = NULL, finished_at = now(), updated_at = now(),
+           error_code = 'internal_error', error_message = 'could not start the task: ' || v_err
+     WHERE id = t.id;
+    v_seq := aigw.append_task_event(t.id, 'failed', 'failed_final', 'routing', NULL,
+                                    'could not start the task: ' || v_err, '{}', t.run_mode = 'simulation');
+    RETURN NEXT jsonb_build_object('terminal', true, 'task_id', t.id,
+                                   'channel', t.normalized_request->>'channel', 'seq', v_seq,
+                                   'event', aigw.result_event(t.id));
+   END;
   END LOOP;
 END;
 $$;

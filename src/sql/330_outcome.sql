@@ -262,3 +262,28 @@ BEGIN
   RETURN requeued;
 END;
 $$;
+
+-- Ends an attempt's task failed_final when its outcome could not be recorded.
+CREATE FUNCTION aigw.fail_attempt_internal(p_attempt uuid, p_reason text) RETURNS SETOF jsonb
+  LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+  a aigw.gateway_task_attempts;
+  t aigw.gateway_tasks;
+  v_seq bigint;
+BEGIN
+  SELECT * INTO a FROM aigw.gateway_task_attempts WHERE id = p_attempt;
+  SELECT * INTO t FROM aigw.gateway_tasks WHERE id = a.task_id FOR UPDATE;
+  IF NOT FOUND OR t.status NOT IN ('running', 'leased', 'polling') THEN
+    RETURN;
+  END IF;
+  UPDATE aigw.gateway_task_attempts SET status = 'failed', finished_at = now(), error_code = 'internal_error',
+         error_message = p_reason WHERE id = p_attempt AND finished_at IS NULL;
+  UPDATE aigw.gateway_tasks SET status = 'failed_final', locked_by = NULL, finished_at = now(), updated_at = now(),
+         error_code = 'internal_error', error_message = 'could not record the outcome: ' || p_reason
+   WHERE id = t.id;
+  v_seq := aigw.append_task_event(t.id, 'failed', 'failed_final', NULL, NULL, p_reason, '{}', a.simulated);
+  RETURN NEXT jsonb_build_object('terminal', true, 'task_id', t.id, 'channel', t.normalized_request->>'channel',
+                                 'seq', v_seq, 'event', aigw.result_event(t.id));
+END;
+$$;
