@@ -171,7 +171,7 @@ BEGIN
                                    'retrying the same client: ' || coalesce(err->>'code', 'error'),
                                    jsonb_build_object('decision', 'retry_same_client', 'retry', retry - 'info',
                                                       'backoffMs', backoff_ms), v_sim);
-    RETURN NEXT jsonb_build_object('requeued', true, 'task_id', t.id);
+    RETURN NEXT jsonb_build_object('requeued', true, 'task_id', t.id, 'delay_ms', backoff_ms);
     RETURN;
   END IF;
 
@@ -219,6 +219,7 @@ CREATE FUNCTION aigw.reap() RETURNS int
 AS $$
 DECLARE
   stale timestamptz := now() - current_setting('aigw.task_lease_timeout')::interval;
+  started timestamptz := aigw.runtime_started_at();
   r record;
   requeued int := 0;
 BEGIN
@@ -233,7 +234,7 @@ BEGIN
              FROM aigw.gateway_tasks t
             WHERE t.status IN ('leased', 'running', 'polling')
               AND (coalesce(t.heartbeat_at, t.locked_at, t.updated_at) < stale
-                   OR t.locked_at < pg_postmaster_start_time())
+                   OR t.locked_at < started)
             FOR UPDATE SKIP LOCKED
   LOOP
     IF r.status = 'leased' THEN
