@@ -2,6 +2,7 @@
  * aigw.c: module entry point, GUCs and version.
  */
 #include "aigw.h"
+#include "http_entry.h"
 
 #include "fmgr.h"
 #include "miscadmin.h"
@@ -48,6 +49,7 @@ void
 _PG_init(void)
 {
 	DefineGucs();
+	AigwHttpInit();
 	if (!process_shared_preload_libraries_in_progress)
 		return;
 	AigwRegisterLauncher();
