@@ -38,9 +38,9 @@ AigwHttpInit(void)
 							   PGC_SUSET, GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE,
 							   NULL, NULL, NULL);
 	DefineCustomIntVariable("aigw.jwt_leeway",
-							"Clock skew allowed when checking JWT exp and nbf.",
+							"Clock skew in seconds allowed when checking JWT exp and nbf.",
 							NULL, &aigw_jwt_leeway_s, 30, 0, 3600,
-							PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
+							PGC_SUSET, 0, NULL, NULL, NULL);
 }
 
 /* Encodes bytes as unpadded base64url into a palloc'd string */
