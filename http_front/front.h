@@ -66,7 +66,7 @@ typedef struct PoolResult
 
 extern void pool_start(void);
 extern void pool_stop(void);
-extern bool pool_http_request(const char *params[6], PoolResult *out);
+extern bool pool_http_request(const char *params[6], const char *request_id, PoolResult *out);
 extern bool pool_task_outcome(const char *task_id, char **outcome);
 extern void pool_result_free(PoolResult *r);
 extern int	pool_connected(void);

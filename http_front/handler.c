@@ -820,7 +820,7 @@ front_handle(struct mg_connection *conn, void *cbdata)
 	params[3] = query.data;
 	params[4] = binary ? encoded.data : body.data;
 	params[5] = front_config.channel;
-	if (!pool_http_request(params, &pr))
+	if (!pool_http_request(params, rq.request_id, &pr))
 	{
 		char		msg[400];
 

@@ -15,6 +15,7 @@ typedef struct PoolConn
 {
 	PGconn	   *conn;
 	bool		prepared;
+	bool		err_prepared;
 	unsigned	epoch;			/* pool epoch at the last successful check */
 	struct PoolConn *next_free;
 } PoolConn;
@@ -29,6 +30,51 @@ static int	connected_count;
 static const char *const REQUEST_SQL =
 "SELECT status, headers::text, body, task_id::text, stream "
 "FROM aigw.http_request($1, $2, $3::jsonb, $4::jsonb, $5, $6)";
+
+static const char *const ERROR_SQL =
+"SELECT status, headers::text, body FROM aigw.http_error_response($1, $2, $3, $4, $5)";
+
+/*
+ * Turns a statement error into a response through aigw.http_error_response,
+ * the one place where SQLSTATEs become HTTP statuses. The failed request's
+ * transaction is already rolled back.
+ */
+static bool
+MapError(PoolConn *pc, const PGresult *err, const char *request_id, PoolResult *out)
+{
+	const char *params[5];
+	PGresult   *r;
+	bool		ok;
+
+	params[0] = PQresultErrorField(err, PG_DIAG_SQLSTATE);
+	params[1] = PQresultErrorField(err, PG_DIAG_MESSAGE_PRIMARY);
+	params[2] = PQresultErrorField(err, PG_DIAG_MESSAGE_DETAIL);
+	params[3] = PQresultErrorField(err, PG_DIAG_MESSAGE_HINT);
+	params[4] = request_id;
+	if (!params[0] || PQstatus(pc->conn) != CONNECTION_OK)
+		return false;
+	if (!pc->err_prepared)
+	{
+		r = PQprepare(pc->conn, "aigw_err", ERROR_SQL, 5, NULL);
+		ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+		PQclear(r);
+		if (!ok)
+			return false;
+		pc->err_prepared = true;
+	}
+	r = PQexecPrepared(pc->conn, "aigw_err", 5, params, NULL, NULL, 0);
+	ok = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1;
+	if (ok)
+	{
+		out->status = atoi(PQgetvalue(r, 0, 0));
+		out->headers = strdup(PQgetisnull(r, 0, 1) ? "{}" : PQgetvalue(r, 0, 1));
+		out->body = PQgetisnull(r, 0, 2) ? strdup("") : strdup(PQgetvalue(r, 0, 2));
+		out->task_id[0] = '\0';
+		out->stream = false;
+	}
+	PQclear(r);
+	return ok;
+}
 
 /* Creates the pool; connections open lazily on first use */
 void
@@ -118,6 +164,7 @@ Discard(PoolConn *pc)
 		__atomic_sub_fetch(&connected_count, 1, __ATOMIC_RELAXED);
 	}
 	pc->prepared = false;
+	pc->err_prepared = false;
 	__atomic_add_fetch(&pool_epoch, 1, __ATOMIC_RELAXED);
 }
 
@@ -155,6 +202,7 @@ Ensure(PoolConn *pc, char *err, size_t errsz)
 		__atomic_add_fetch(&connected_count, 1, __ATOMIC_RELAXED);
 		pc->epoch = __atomic_load_n(&pool_epoch, __ATOMIC_RELAXED);
 		pc->prepared = false;
+		pc->err_prepared = false;
 	}
 	if (!pc->prepared)
 	{
@@ -193,7 +241,7 @@ CopyMessage(char *dst, size_t dstsz, const char *msg)
  * methods are not, because their transaction may have committed.
  */
 bool
-pool_http_request(const char *params[6], PoolResult *out)
+pool_http_request(const char *params[6], const char *request_id, PoolResult *out)
 {
 	bool		idempotent = strcmp(params[0], "GET") == 0 || strcmp(params[0], "HEAD") == 0;
 
@@ -224,6 +272,12 @@ pool_http_request(const char *params[6], PoolResult *out)
 			if (!PQgetisnull(r, 0, 3))
 				snprintf(out->task_id, sizeof(out->task_id), "%s", PQgetvalue(r, 0, 3));
 			out->stream = !PQgetisnull(r, 0, 4) && PQgetvalue(r, 0, 4)[0] == 't';
+			PQclear(r);
+			Release(pc);
+			return true;
+		}
+		if (MapError(pc, r, request_id, out))
+		{
 			PQclear(r);
 			Release(pc);
 			return true;

@@ -127,7 +127,7 @@ CREATE FUNCTION aigw.http_error_body(p_message text, p_type text, p_code text, p
 CREATE FUNCTION aigw.http_error_response(p_sqlstate text, p_message text, p_detail text, p_hint text,
                                          p_request_id text)
   RETURNS aigw.http_response
-  LANGUAGE plpgsql STABLE
+  LANGUAGE plpgsql STABLE SECURITY DEFINER
   SET search_path = aigw, pg_catalog
 AS $$
 DECLARE
@@ -163,6 +163,9 @@ BEGIN
   RETURN aigw.http_json(m.http_status, aigw.http_error_body(msg, m.error_type, m.error_code), hdrs);
 END
 $$;
+
+REVOKE ALL ON FUNCTION aigw.http_error_response(text, text, text, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION aigw.http_error_response(text, text, text, text, text) TO aigw_front;
 
 -- Parses the request body as a JSON object (400 when it is not one).
 CREATE FUNCTION aigw.http_body_object(ctx aigw.http_ctx) RETURNS jsonb

@@ -93,8 +93,10 @@ CREATE FUNCTION aigw.http_h_me(ctx aigw.http_ctx) RETURNS aigw.http_response
 
 -- The entry point of aigw-http: one call per request. Returns a complete
 -- response (body set) or a pending one (task_id set, body null) whose events
--- the front receives on its channel. Errors become OpenAI-shaped responses
--- through aigw.http_error_map; a failed request leaves no partial state.
+-- the front receives on its channel. An error aborts the whole transaction (no
+-- partial state); the front then turns its SQLSTATE into a response with
+-- aigw.http_error_response (aigw.http_error_map), so a successful request
+-- costs one call and no subtransaction.
 CREATE FUNCTION aigw.http_request(p_method text, p_path text, p_headers jsonb, p_query jsonb,
                                   p_body text, p_channel text)
   RETURNS aigw.http_response
@@ -106,10 +108,6 @@ DECLARE
   m record;
   resp aigw.http_response;
   need int;
-  st text;
-  msg text;
-  det text;
-  hint text;
 BEGIN
   ctx.method := upper(coalesce(p_method, ''));
   IF ctx.method = 'HEAD' THEN
@@ -124,36 +122,30 @@ BEGIN
   ctx.body := p_body;
   ctx.channel := p_channel;
   ctx.request_id := ctx.headers->>'x-request-id';
-  BEGIN
-    m := aigw.http_route(ctx.method, ctx.path);
-    IF m.pattern IS NULL THEN
-      IF m.allowed IS NOT NULL THEN
-        RAISE EXCEPTION 'method % is not allowed on %', ctx.method, ctx.path
-          USING ERRCODE = 'AG405', DETAIL = m.allowed;
-      END IF;
-      RAISE EXCEPTION 'no route for % %', ctx.method, ctx.path USING ERRCODE = 'AG404';
+  m := aigw.http_route(ctx.method, ctx.path);
+  IF m.pattern IS NULL THEN
+    IF m.allowed IS NOT NULL THEN
+      RAISE EXCEPTION 'method % is not allowed on %', ctx.method, ctx.path
+        USING ERRCODE = 'AG405', DETAIL = m.allowed;
     END IF;
-    ctx.route := m.pattern;
-    ctx.params := m.params;
-    need := aigw.http_level(m.permission);
-    IF need > 0 OR m.admin_only THEN
-      ctx.identity := aigw.http_authenticate(ctx.headers);
-      IF ctx.identity IS NULL THEN
-        RAISE EXCEPTION 'missing credentials: send "Authorization: Bearer <API key>"' USING ERRCODE = 'AG401';
-      END IF;
-      IF (ctx.identity->>'level')::int < need THEN
-        RAISE EXCEPTION 'this route needs the % permission', m.permission USING ERRCODE = 'AG403';
-      END IF;
-      IF m.admin_only AND (ctx.identity->>'level')::int < 4 THEN
-        RAISE EXCEPTION 'this route needs a global administrator' USING ERRCODE = 'AG403';
-      END IF;
+    RAISE EXCEPTION 'no route for % %', ctx.method, ctx.path USING ERRCODE = 'AG404';
+  END IF;
+  ctx.route := m.pattern;
+  ctx.params := m.params;
+  need := aigw.http_level(m.permission);
+  IF need > 0 OR m.admin_only THEN
+    ctx.identity := aigw.http_authenticate(ctx.headers);
+    IF ctx.identity IS NULL THEN
+      RAISE EXCEPTION 'missing credentials: send "Authorization: Bearer <API key>"' USING ERRCODE = 'AG401';
     END IF;
-    resp := aigw.http_dispatch(m.handler, ctx);
-  EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT,
-                            det = PG_EXCEPTION_DETAIL, hint = PG_EXCEPTION_HINT;
-    resp := aigw.http_error_response(st, msg, det, hint, ctx.request_id);
-  END;
+    IF (ctx.identity->>'level')::int < need THEN
+      RAISE EXCEPTION 'this route needs the % permission', m.permission USING ERRCODE = 'AG403';
+    END IF;
+    IF m.admin_only AND (ctx.identity->>'level')::int < 4 THEN
+      RAISE EXCEPTION 'this route needs a global administrator' USING ERRCODE = 'AG403';
+    END IF;
+  END IF;
+  resp := aigw.http_dispatch(m.handler, ctx);
   resp.headers := coalesce(resp.headers, '{}') || jsonb_build_object('x-aigw-route', coalesce(ctx.route, 'unmatched'));
   RETURN resp;
 END
