@@ -6,8 +6,8 @@ DATA_built = aigw--1.0.sql
 DATA = $(filter-out aigw--1.0.sql,$(wildcard aigw--*.sql))
 PG_CONFIG ?= $(shell scripts/setup.sh --print-pg-config 2>/dev/null || echo pg_config)
 
-PG_CPPFLAGS = -I$(srcdir)/src
-PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
+PG_CPPFLAGS = -I$(srcdir)/src -I$(srcdir)/bgw
+PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare -Wno-clobbered
 SHLIB_LINK = -lcurl -lssl -lcrypto
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)

@@ -3,6 +3,7 @@
  */
 #include "aigw.h"
 #include "http_entry.h"
+#include "runtime.h"
 
 #include "fmgr.h"
 #include "miscadmin.h"
@@ -16,6 +17,20 @@ char	   *aigw_role = NULL;
 int			aigw_workers = 2;
 int			aigw_worker_max_inflight = 256;
 int			aigw_launcher_naptime_ms = 10000;
+
+char	   *aigw_run_mode = NULL;
+char	   *aigw_task_lease_timeout = NULL;
+char	   *aigw_task_progress_callback_url = NULL;
+
+/* aigw.run_mode accepts production or simulation */
+static bool
+CheckRunMode(char **newval, void **extra, GucSource source)
+{
+	if (strcmp(*newval, "production") == 0 || strcmp(*newval, "simulation") == 0)
+		return true;
+	GUC_check_errdetail("aigw.run_mode must be \"production\" or \"simulation\".");
+	return false;
+}
 
 /* Defines the aigw.* GUCs and reserves the prefix */
 static void
@@ -41,6 +56,23 @@ DefineGucs(void)
 							"How long the launcher sleeps between checks when idle.",
 							NULL, &aigw_launcher_naptime_ms, 10000, 100, 3600000,
 							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("aigw.reaper_interval",
+							"How often the reaper recovers interrupted tasks.",
+							NULL, &aigw_reaper_interval_ms, 1000, 10, 3600000,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomStringVariable("aigw.run_mode",
+							   "production, or simulation to simulate every provider call.",
+							   NULL, &aigw_run_mode, "production",
+							   PGC_SUSET, 0, CheckRunMode, NULL, NULL);
+	DefineCustomStringVariable("aigw.task_lease_timeout",
+							   "A running task whose worker sent no heartbeat for this long is recovered.",
+							   NULL, &aigw_task_lease_timeout, "30 seconds",
+							   PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("aigw.task_progress_callback_url",
+							   "URL task events are delivered to (server-main mode); empty: none.",
+							   NULL, &aigw_task_progress_callback_url, "",
+							   PGC_SIGHUP, 0, NULL, NULL, NULL);
+	AigwRuntimeShmemInit();
 	MarkGUCPrefixReserved("aigw");
 }
 

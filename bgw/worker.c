@@ -1,0 +1,722 @@
+/*
+ * worker.c: the task worker.
+ *
+ * Leases queued tasks in batches (one transaction), drives provider calls
+ * with a libcurl multi handle whose sockets live in an epoll set that is
+ * itself one socket of the worker's WaitEventSet, next to its latch — so the
+ * worker sleeps until a socket, a timer or a wake-up needs it — and records
+ * finished attempts in batches (one transaction). No transaction is open while
+ * waiting for a provider.
+ */
+#include "aigw.h"
+#include "runtime.h"
+#include "worker.h"
+
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "access/xact.h"
+#include "commands/extension.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/waiteventset.h"
+#include "tcop/tcopprot.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/resowner.h"
+#include "utils/snapmgr.h"
+#include "utils/wait_event.h"
+
+PGDLLEXPORT void AigwTaskWorkerMain(Datum main_arg);
+
+#define LEASE_BATCH 64
+#define HEARTBEAT_MS 5000
+#define MAX_EPOLL_EVENTS 128
+
+static CURLM *multi = NULL;
+static int	epfd = -1;
+static long curl_timeout_ms = -1;	/* from CURLMOPT_TIMERFUNCTION; -1 = none */
+static TimestampTz curl_timer_set_at = 0;
+static dlist_head inflight = DLIST_STATIC_INIT(inflight);
+static dlist_head finished = DLIST_STATIC_INIT(finished);
+static int	ninflight = 0;
+static int	worker_index = 0;
+static char worker_id[64];
+static TimestampTz last_heartbeat = 0;
+static TimestampTz next_queued_at = 0;	/* earliest future next_run_at seen; 0 = none */
+static bool lease_wanted = true;
+static MemoryContext loop_cxt = NULL;
+
+/* Returns the worker's curl multi handle */
+CURLM *
+AigwCurlMulti(void)
+{
+	return multi;
+}
+
+/* CURLMOPT_SOCKETFUNCTION: mirror curl's interest in a socket into the epoll set */
+static int
+CurlSocketCallback(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
+{
+	struct epoll_event ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.data.fd = s;
+	if (what == CURL_POLL_REMOVE)
+	{
+		(void) epoll_ctl(epfd, EPOLL_CTL_DEL, s, NULL);
+		curl_multi_assign(multi, s, NULL);
+		return 0;
+	}
+	if (what & CURL_POLL_IN)
+		ev.events |= EPOLLIN;
+	if (what & CURL_POLL_OUT)
+		ev.events |= EPOLLOUT;
+	if (socketp == NULL)
+	{
+		if (epoll_ctl(epfd, EPOLL_CTL_ADD, s, &ev) != 0 && errno == EEXIST)
+			(void) epoll_ctl(epfd, EPOLL_CTL_MOD, s, &ev);
+		curl_multi_assign(multi, s, (void *) 1);
+	}
+	else if (epoll_ctl(epfd, EPOLL_CTL_MOD, s, &ev) != 0 && errno == ENOENT)
+		(void) epoll_ctl(epfd, EPOLL_CTL_ADD, s, &ev);
+	return 0;
+}
+
+/* CURLMOPT_TIMERFUNCTION: remember when curl wants to be called back */
+static int
+CurlTimerCallback(CURLM *m, long timeout_ms, void *userp)
+{
+	curl_timeout_ms = timeout_ms;
+	curl_timer_set_at = GetCurrentTimestamp();
+	return 0;
+}
+
+/* Arms a provider timer on a transfer */
+void
+AigwTransferSetTimer(AigwTransfer *t, int delay_ms)
+{
+	t->due = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), Max(delay_ms, 0));
+}
+
+/* Moves a transfer to the finished list with its outcome */
+void
+AigwTransferFinish(AigwTransfer *t, const char *outcome_json, bool ok)
+{
+	MemoryContext old = MemoryContextSwitchTo(t->cxt);
+
+	if (t->finished)
+	{
+		MemoryContextSwitchTo(old);
+		return;
+	}
+	t->finished = true;
+	t->ok = ok;
+	t->outcome_json = pstrdup(outcome_json);
+	t->due = 0;
+	dlist_delete(&t->node);
+	dlist_push_tail(&finished, &t->node);
+	MemoryContextSwitchTo(old);
+}
+
+/* Finishes a transfer with an error in the unified error shape */
+void
+AigwTransferFail(AigwTransfer *t, const char *code, const char *message, int status, bool retryable)
+{
+	StringInfoData buf;
+	MemoryContext old = MemoryContextSwitchTo(t->cxt);
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "{\"ok\":false,\"error\":{\"code\":");
+	AigwAppendJsonString(&buf, code);
+	appendStringInfoString(&buf, ",\"message\":");
+	AigwAppendJsonString(&buf, message ? message : "");
+	appendStringInfo(&buf, ",\"status\":%d,\"retryable\":%s", status, retryable ? "true" : "false");
+	if (t->retry_after)
+	{
+		appendStringInfoString(&buf, ",\"retryAfter\":");
+		AigwAppendJsonString(&buf, t->retry_after);
+	}
+	appendStringInfo(&buf, "},\"chunksSent\":%d", t->chunks);
+	if (t->usage_seen || t->content.len > 0)
+		appendStringInfo(&buf, ",\"usage\":{\"prompt_tokens\":" INT64_FORMAT
+						 ",\"completion_tokens\":" INT64_FORMAT ",\"total_tokens\":" INT64_FORMAT
+						 ",\"estimated\":%s}",
+						 t->prompt_tokens, t->completion_tokens,
+						 t->prompt_tokens + t->completion_tokens,
+						 t->usage_seen ? "false" : "true");
+	appendStringInfoChar(&buf, '}');
+	MemoryContextSwitchTo(old);
+	AigwTransferFinish(t, buf.data, false);
+}
+
+/* Sends a stream chunk to the task's channel; queues it when the channel is full */
+void
+AigwTransferEmitChunk(AigwTransfer *t, const char *json, Size len)
+{
+	bool		full = false;
+
+	t->chunks++;
+	t->seq++;
+	if (t->channel == NULL)
+		return;
+	if (t->pending == NIL &&
+		AigwChannelPost(t->channel, &t->task_id, t->seq, AIGW_EVENT_CHUNK, json, len, &full))
+		return;
+	if (!full && t->pending == NIL)
+		return;					/* nobody listens: the result stays in the task row */
+	{
+		MemoryContext old = MemoryContextSwitchTo(t->cxt);
+
+		t->pending = lappend(t->pending, pnstrdup(json, len));
+		MemoryContextSwitchTo(old);
+	}
+	if (t->easy && !t->paused)
+	{
+		t->paused = true;
+		curl_easy_pause(t->easy, CURLPAUSE_RECV);
+	}
+}
+
+/* Retries queued chunks of paused transfers; resumes those fully flushed */
+static void
+FlushPendingChunks(void)
+{
+	dlist_iter	it;
+
+	dlist_foreach(it, &inflight)
+	{
+		AigwTransfer *t = dlist_container(AigwTransfer, node, it.cur);
+
+		while (t->pending != NIL)
+		{
+			char	   *json = linitial(t->pending);
+			bool		full = false;
+			int64		seq = t->seq - list_length(t->pending) + 1;
+
+			if (!AigwChannelPost(t->channel, &t->task_id, seq, AIGW_EVENT_CHUNK,
+								 json, strlen(json), &full) && full)
+				break;
+			t->pending = list_delete_first(t->pending);
+		}
+		if (t->pending == NIL && t->paused)
+		{
+			t->paused = false;
+			curl_easy_pause(t->easy, CURLPAUSE_CONT);
+		}
+	}
+}
+
+/* Creates a transfer from one leased row and starts its provider */
+static void
+StartTransfer(Jsonb *row)
+{
+	MemoryContext cxt = AllocSetContextCreate(TopMemoryContext, "aigw transfer",
+											  ALLOCSET_SMALL_SIZES);
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+	AigwTransfer *t = palloc0(sizeof(AigwTransfer));
+	char	   *s;
+	Jsonb	   *req;
+
+	t->cxt = cxt;
+	s = AigwJsonbGetText(row, "task_id");
+	strlcpy(t->task_id_str, s, sizeof(t->task_id_str));
+	t->task_id = *DatumGetUUIDP(DirectFunctionCall1(uuid_in, CStringGetDatum(s)));
+	s = AigwJsonbGetText(row, "attempt_id");
+	strlcpy(t->attempt_id_str, s, sizeof(t->attempt_id_str));
+	t->attempt_id = *DatumGetUUIDP(DirectFunctionCall1(uuid_in, CStringGetDatum(s)));
+	t->attempt_no = (int) AigwJsonbGetInt(row, "attempt_no", 1);
+	t->kind = AigwJsonbGetText(row, "kind");
+	t->model = AigwJsonbGetText(row, "model");
+	t->provider_model = AigwJsonbGetText(row, "provider_model");
+	t->base_url = AigwJsonbGetText(row, "url");
+	{
+		Jsonb	   *body = AigwJsonbGetObject(row, "body");
+
+		if (body)
+			t->body_out = JsonbToCString(NULL, &body->root, VARSIZE(body));
+	}
+	t->client_include_usage = AigwJsonbGetBool(row, "client_include_usage", false);
+	t->api_key = AigwJsonbGetText(row, "api_key");
+	t->channel = AigwJsonbGetText(row, "channel");
+	t->stream = AigwJsonbGetBool(row, "stream", false);
+	t->simulated = AigwJsonbGetBool(row, "simulated", false);
+	t->timeout_ms = (int) AigwJsonbGetInt(row, "timeout_ms", 600000);
+	t->seq = AigwJsonbGetInt(row, "seq", 0);
+	req = AigwJsonbGetObject(row, "request");
+	t->request = req;
+	t->sim_profile = AigwJsonbGetObject(row, "simulation_profile");
+	initStringInfo(&t->resp);
+	initStringInfo(&t->line);
+	initStringInfo(&t->content);
+	t->provider = AigwLookupProvider(AigwJsonbGetText(row, "provider_type"), t->simulated);
+	dlist_push_tail(&inflight, &t->node);
+	ninflight++;
+	pg_atomic_write_u32(&AigwShmem->workers[worker_index].inflight, ninflight);
+	MemoryContextSwitchTo(old);
+
+	if (t->provider == NULL)
+	{
+		AigwTransferFail(t, "unsupported_provider", "no provider implementation for this platform", 0, false);
+		return;
+	}
+	t->provider->start(t);
+}
+
+/* Frees a finished transfer */
+static void
+FreeTransfer(AigwTransfer *t)
+{
+	if (t->easy)
+	{
+		curl_multi_remove_handle(multi, t->easy);
+		curl_easy_cleanup(t->easy);
+	}
+	if (t->headers)
+		curl_slist_free_all(t->headers);
+	dlist_delete(&t->node);
+	ninflight--;
+	pg_atomic_write_u32(&AigwShmem->workers[worker_index].inflight, ninflight);
+	MemoryContextDelete(t->cxt);
+}
+
+/* Runs fn inside a transaction with SPI and a snapshot */
+static void
+BeginWork(const char *what)
+{
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pgstat_report_activity(STATE_RUNNING, what);
+}
+
+static void
+EndWork(void)
+{
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	MemoryContextSwitchTo(loop_cxt);
+	pgstat_report_activity(STATE_IDLE, NULL);
+}
+
+/* Posts the outcome events returned by the SQL functions and wakes waiters */
+static void
+DeliverOutcomes(List *outcomes)
+{
+	ListCell   *lc;
+
+	foreach(lc, outcomes)
+	{
+		Jsonb	   *o = lfirst(lc);
+		char	   *task = AigwJsonbGetText(o, "task_id");
+		char	   *channel = AigwJsonbGetText(o, "channel");
+		Jsonb	   *event = AigwJsonbGetObject(o, "event");
+		pg_uuid_t	id;
+
+		if (task == NULL)
+			continue;
+		id = *DatumGetUUIDP(DirectFunctionCall1(uuid_in, CStringGetDatum(task)));
+		if (AigwJsonbGetBool(o, "requeued", false))
+			lease_wanted = true;
+		if (channel && event)
+		{
+			char	   *json = JsonbToCString(NULL, &event->root, VARSIZE(event));
+			bool		full;
+
+			/* a result that does not fit now is read from the task row by the front */
+			(void) AigwChannelPost(channel, &id, AigwJsonbGetInt(o, "seq", 0),
+								   AIGW_EVENT_RESULT, json, strlen(json), &full);
+		}
+		if (AigwJsonbGetBool(o, "terminal", false))
+		{
+			AigwNotifyTaskWaiters(&id);
+			pg_atomic_fetch_add_u64(&AigwShmem->completed, 1);
+		}
+	}
+}
+
+/* Appends the jsonb rows of the last SPI query to rows, all allocated in target */
+static List *
+CollectJsonbRows(List *rows, MemoryContext target)
+{
+
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
+
+		if (!isnull)
+		{
+			MemoryContext old = MemoryContextSwitchTo(target);
+			Jsonb	   *copy = DatumGetJsonbPCopy(d);
+
+			rows = lappend(rows, copy);
+			MemoryContextSwitchTo(old);
+		}
+	}
+	return rows;
+}
+
+/* Leases up to n tasks and starts them; returns how many rows came back */
+static int
+LeaseAndStart(int n)
+{
+	MemoryContext batch = AllocSetContextCreate(TopMemoryContext, "aigw lease", ALLOCSET_DEFAULT_SIZES);
+	Oid			argtypes[2] = {TEXTOID, INT4OID};
+	Datum		values[2];
+	List	   *rows = NIL;
+	List	   *terminal = NIL;
+	ListCell   *lc;
+	int			count = 0;
+
+	values[0] = CStringGetTextDatum(worker_id);
+	values[1] = Int32GetDatum(n);
+	BeginWork("aigw: lease tasks");
+	if (SPI_execute_with_args("SELECT aigw.lease_tasks($1, $2)", 2, argtypes, values, NULL, false, 0)
+		!= SPI_OK_SELECT)
+		elog(ERROR, "aigw.lease_tasks failed");
+	rows = CollectJsonbRows(NIL, batch);
+	next_queued_at = 0;
+	if (SPI_execute("SELECT extract(epoch FROM min(next_run_at) - now()) * 1000 FROM aigw.gateway_tasks "
+					"WHERE status = 'queued' AND next_run_at > now()", true, 1) == SPI_OK_SELECT
+		&& SPI_processed == 1)
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+		if (!isnull)
+			next_queued_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+														 (int64) DatumGetFloat8(DirectFunctionCall1(numeric_float8, d)) + 1);
+	}
+	EndWork();
+
+	foreach(lc, rows)
+	{
+		Jsonb	   *row = lfirst(lc);
+
+		count++;
+		if (AigwJsonbGetBool(row, "terminal", false))
+			terminal = lappend(terminal, row);
+		else
+			StartTransfer(row);
+	}
+	if (terminal != NIL)
+		DeliverOutcomes(terminal);
+	MemoryContextDelete(batch);
+	return count;
+}
+
+/*
+ * Records one outcome in a subtransaction: if recording fails, the task ends
+ * failed_final with the reason instead of taking the whole batch down.
+ */
+static List *
+RecordOutcome(List *outcomes, Oid *argtypes, Datum *values, MemoryContext batch)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		if (SPI_execute_with_args("SELECT aigw.finish_attempt($1, $2)", 2, argtypes, values,
+								  NULL, false, 1) != SPI_OK_SELECT)
+			elog(ERROR, "aigw.finish_attempt failed");
+		outcomes = CollectJsonbRows(outcomes, batch);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+		Datum		args[2];
+		Oid			types[2] = {UUIDOID, TEXTOID};
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		elog(WARNING, "aigw: could not record an attempt outcome: %s", edata->message);
+		args[0] = values[0];
+		args[1] = CStringGetTextDatum(edata->message);
+		SPI_execute_with_args("SELECT aigw.fail_attempt_internal($1, $2)", 2, types, args, NULL, false, 1);
+		outcomes = CollectJsonbRows(outcomes, batch);
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
+	return outcomes;
+}
+
+/* Records every finished transfer in one transaction, then delivers outcomes */
+static void
+FinishBatch(void)
+{
+	MemoryContext batch;
+	List	   *outcomes = NIL;
+	dlist_mutable_iter it;
+	Oid			argtypes[2] = {UUIDOID, JSONBOID};
+
+	if (dlist_is_empty(&finished))
+		return;
+	batch = AllocSetContextCreate(TopMemoryContext, "aigw finish", ALLOCSET_DEFAULT_SIZES);
+	BeginWork("aigw: record outcomes");
+	dlist_foreach_modify(it, &finished)
+	{
+		AigwTransfer *t = dlist_container(AigwTransfer, node, it.cur);
+		Datum		values[2];
+
+		values[0] = UUIDPGetDatum(&t->attempt_id);
+		values[1] = DirectFunctionCall1(jsonb_in, CStringGetDatum(t->outcome_json));
+		outcomes = RecordOutcome(outcomes, argtypes, values, batch);
+	}
+	EndWork();
+	dlist_foreach_modify(it, &finished)
+	{
+		AigwTransfer *t = dlist_container(AigwTransfer, node, it.cur);
+
+		FreeTransfer(t);
+	}
+	DeliverOutcomes(outcomes);
+	MemoryContextDelete(batch);
+}
+
+/* Refreshes heartbeat_at of this worker's tasks */
+static void
+Heartbeat(void)
+{
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		values[1];
+
+	values[0] = CStringGetTextDatum(worker_id);
+	BeginWork("aigw: heartbeat");
+	SPI_execute_with_args("UPDATE aigw.gateway_tasks SET heartbeat_at = now() "
+						  "WHERE locked_by = $1 AND status IN ('leased', 'running', 'polling')",
+						  1, argtypes, values, NULL, false, 0);
+	EndWork();
+	last_heartbeat = GetCurrentTimestamp();
+}
+
+/* Hands ready sockets and expired timers to curl, and collects completed transfers */
+static void
+DriveCurl(bool sockets_ready)
+{
+	int			running;
+	CURLMsg    *msg;
+	int			left;
+
+	if (sockets_ready)
+	{
+		struct epoll_event evs[MAX_EPOLL_EVENTS];
+		int			n = epoll_wait(epfd, evs, MAX_EPOLL_EVENTS, 0);
+
+		for (int i = 0; i < n; i++)
+		{
+			int			flags = 0;
+
+			if (evs[i].events & EPOLLIN)
+				flags |= CURL_CSELECT_IN;
+			if (evs[i].events & EPOLLOUT)
+				flags |= CURL_CSELECT_OUT;
+			if (evs[i].events & (EPOLLERR | EPOLLHUP))
+				flags |= CURL_CSELECT_ERR;
+			curl_multi_socket_action(multi, evs[i].data.fd, flags, &running);
+		}
+	}
+	if (curl_timeout_ms >= 0 &&
+		TimestampDifferenceExceeds(curl_timer_set_at, GetCurrentTimestamp(), (int) curl_timeout_ms))
+	{
+		curl_timeout_ms = -1;
+		curl_multi_socket_action(multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	}
+	while ((msg = curl_multi_info_read(multi, &left)) != NULL)
+	{
+		AigwTransfer *t = NULL;
+
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **) &t);
+		if (t && !t->finished)
+			t->provider->done(t, msg->data.result);
+	}
+}
+
+/* Fires due timers of timer-driven providers (simulation) */
+static void
+FireTimers(void)
+{
+	dlist_mutable_iter it;
+	TimestampTz now = GetCurrentTimestamp();
+
+	dlist_foreach_modify(it, &inflight)
+	{
+		AigwTransfer *t = dlist_container(AigwTransfer, node, it.cur);
+
+		if (t->due != 0 && t->due <= now && t->provider->timer)
+		{
+			t->due = 0;
+			t->provider->timer(t);
+		}
+	}
+}
+
+/* Milliseconds until the next thing this worker must do by itself */
+static long
+NextTimeout(void)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	long		timeout = HEARTBEAT_MS;
+	dlist_iter	it;
+
+	if (curl_timeout_ms >= 0)
+	{
+		long		left = (long) curl_timeout_ms -
+			TimestampDifferenceMilliseconds(curl_timer_set_at, now);
+
+		timeout = Min(timeout, Max(left, 0));
+	}
+	dlist_foreach(it, &inflight)
+	{
+		AigwTransfer *t = dlist_container(AigwTransfer, node, it.cur);
+
+		if (t->due != 0)
+			timeout = Min(timeout, TimestampDifferenceMilliseconds(now, t->due));
+	}
+	if (next_queued_at != 0)
+		timeout = Min(timeout, TimestampDifferenceMilliseconds(now, next_queued_at));
+	if (!dlist_is_empty(&inflight))
+		timeout = Min(timeout, HEARTBEAT_MS - TimestampDifferenceMilliseconds(last_heartbeat, now));
+	return Max(timeout, 0);
+}
+
+/* True when the aigw extension is installed here */
+static bool
+ExtensionReady(void)
+{
+	bool		ready;
+
+	StartTransactionCommand();
+	ready = OidIsValid(get_extension_oid("aigw", true));
+	CommitTransactionCommand();
+	MemoryContextSwitchTo(loop_cxt);
+	return ready;
+}
+
+/* Releases the worker's slot at exit */
+static void
+WorkerExit(int code, Datum arg)
+{
+	AigwReleaseWorkerSlot(DatumGetInt32(arg));
+}
+
+/* Main loop of a task worker */
+void
+AigwTaskWorkerMain(Datum main_arg)
+{
+	WaitEventSet *set;
+	uint32		wait_event;
+
+	worker_index = DatumGetInt32(main_arg);
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnection(aigw_database,
+										 (aigw_role && aigw_role[0]) ? aigw_role : NULL, 0);
+	AigwAttachShmem();
+	snprintf(worker_id, sizeof(worker_id), "worker-%d-%d", worker_index, MyProcPid);
+	pgstat_report_appname(worker_id);
+	AigwClaimWorkerSlot(worker_index);
+	before_shmem_exit(WorkerExit, Int32GetDatum(worker_index));
+
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		elog(FATAL, "could not initialise libcurl");
+	multi = curl_multi_init();
+	epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (multi == NULL || epfd < 0)
+		elog(FATAL, "could not create the curl multi handle: %m");
+	curl_multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, CurlSocketCallback);
+	curl_multi_setopt(multi, CURLMOPT_TIMERFUNCTION, CurlTimerCallback);
+	curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS, 0L);
+
+	wait_event = WaitEventExtensionNew("AigwTaskWorkerMain");
+	set = CreateWaitEventSet(NULL, 3);
+	AddWaitEventToSet(set, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
+	AddWaitEventToSet(set, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
+	AddWaitEventToSet(set, WL_SOCKET_READABLE, epfd, NULL, NULL);
+	loop_cxt = AllocSetContextCreate(TopMemoryContext, "aigw worker loop", ALLOCSET_DEFAULT_SIZES);
+
+	while (!ExtensionReady())
+	{
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 aigw_launcher_naptime_ms, wait_event);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+	elog(LOG, "aigw task worker %d started", worker_index);
+	last_heartbeat = GetCurrentTimestamp();
+
+	for (;;)
+	{
+		WaitEvent	events[4];
+		int			nev;
+		bool		sockets_ready = false;
+		bool		latch_set = false;
+
+		MemoryContextReset(loop_cxt);
+		MemoryContextSwitchTo(loop_cxt);
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+
+		if (next_queued_at != 0 && next_queued_at <= GetCurrentTimestamp())
+			lease_wanted = true;
+		while (lease_wanted && ninflight < aigw_worker_max_inflight)
+		{
+			int			want = Min(LEASE_BATCH, aigw_worker_max_inflight - ninflight);
+
+			lease_wanted = false;
+			if (LeaseAndStart(want) == want)
+				lease_wanted = true;	/* more may be waiting */
+			FireTimers();
+			FinishBatch();
+		}
+
+		DriveCurl(false);
+		FireTimers();
+		FinishBatch();
+		FlushPendingChunks();
+		if (!dlist_is_empty(&inflight) &&
+			TimestampDifferenceExceeds(last_heartbeat, GetCurrentTimestamp(), HEARTBEAT_MS))
+			Heartbeat();
+
+		nev = WaitEventSetWait(set, NextTimeout(), events, lengthof(events), wait_event);
+		for (int i = 0; i < nev; i++)
+		{
+			if (events[i].events & WL_LATCH_SET)
+				latch_set = true;
+			if (events[i].events & WL_SOCKET_READABLE)
+				sockets_ready = true;
+		}
+		if (latch_set)
+		{
+			ResetLatch(MyLatch);
+			lease_wanted = true;
+		}
+		if (sockets_ready)
+			DriveCurl(true);
+	}
+}

@@ -1,0 +1,100 @@
+/*
+ * runtime.h: shared memory of the task runtime — worker slots, event channels
+ * and task waiters — shared by SQL functions and background workers.
+ */
+#ifndef AIGW_RUNTIME_H
+#define AIGW_RUNTIME_H
+
+#include "postgres.h"
+
+#include "datatype/timestamp.h"
+#include "port/atomics.h"
+#include "storage/latch.h"
+#include "storage/lwlock.h"
+#include "storage/spin.h"
+#include "utils/uuid.h"
+
+#define AIGW_MAX_WORKERS 64
+#define AIGW_CHANNEL_NAMELEN 64
+
+/* Event kinds carried by channels */
+typedef enum AigwEventKind
+{
+	AIGW_EVENT_CHUNK = 1,		/* one stream chunk (OpenAI chunk JSON) */
+	AIGW_EVENT_RESULT = 2,		/* final result {"status","body","headers"} */
+	AIGW_EVENT_PROGRESS = 3		/* progress event JSON */
+} AigwEventKind;
+
+/* One task worker's slot: how to wake it and how busy it is */
+typedef struct AigwWorkerSlot
+{
+	pid_t		pid;
+	Latch	   *latch;
+	pg_atomic_uint32 inflight;
+} AigwWorkerSlot;
+
+/* One event channel: a byte ring read by one front connection */
+typedef struct AigwChannel
+{
+	slock_t		mutex;
+	bool		in_use;
+	char		name[AIGW_CHANNEL_NAMELEN];
+	Latch	   *reader;			/* set while a reader waits */
+	TimestampTz last_read;
+	uint64		head;			/* next byte to read */
+	uint64		tail;			/* next byte to write */
+	uint32		writers_blocked;	/* writers waiting for space */
+	uint64		dropped;		/* events dropped (channel gone or full) */
+	char		ring[FLEXIBLE_ARRAY_MEMBER];
+} AigwChannel;
+
+/* One SQL caller waiting in aigw.await_task */
+typedef struct AigwTaskWaiter
+{
+	pg_uuid_t	task_id;
+	Latch	   *latch;
+} AigwTaskWaiter;
+
+typedef struct AigwShared
+{
+	LWLock	   *lock;			/* guards slot allocation tables */
+	pg_atomic_uint32 next_worker;	/* round robin for wake-ups */
+	pg_atomic_uint64 submitted;
+	pg_atomic_uint64 completed;
+	pid_t		reaper_pid;
+	int			nworkers;
+	AigwWorkerSlot workers[AIGW_MAX_WORKERS];
+	int			nwaiters;
+	AigwTaskWaiter *waiters;	/* aigw.max_task_waiters entries */
+	int			nchannels;
+	Size		channel_size;	/* bytes per AigwChannel incl. ring */
+	char	   *channels;		/* aigw.channels channel structs */
+} AigwShared;
+
+extern AigwShared *AigwShmem;
+extern int	aigw_channels;
+extern int	aigw_channel_buffer_kb;
+extern int	aigw_max_task_waiters;
+
+extern void AigwRuntimeShmemInit(void);
+extern void AigwAttachShmem(void);
+
+/* Workers */
+extern int	aigw_reaper_interval_ms;
+extern bool AigwReaperRunning(void);
+extern void AigwWakeWorker(void);
+extern void AigwWakeAllWorkers(void);
+extern int	AigwClaimWorkerSlot(int index);
+extern void AigwReleaseWorkerSlot(int index);
+
+/* Channels */
+extern AigwChannel *AigwChannelAt(int i);
+extern int	AigwChannelLookup(const char *name, bool create);
+extern bool AigwChannelPost(const char *name, const pg_uuid_t *task, int64 seq,
+							AigwEventKind kind, const char *data, Size len, bool *full);
+extern void AigwNotifyTaskWaiters(const pg_uuid_t *task);
+extern int	AigwAddTaskWaiter(const pg_uuid_t *task);
+extern void AigwRemoveTaskWaiter(int slot);
+extern uint32 AigwTaskWaitEvent(void);
+
+#endif							/* AIGW_RUNTIME_H */

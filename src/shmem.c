@@ -1,0 +1,206 @@
+/*
+ * shmem.c: the task runtime's shared memory — worker slots, event channels,
+ * task waiters — and the wake-ups between backends and workers.
+ */
+#include "aigw.h"
+#include "runtime.h"
+
+#include "miscadmin.h"
+#include "storage/ipc.h"
+#include "storage/proc.h"
+#include "storage/shmem.h"
+#include "utils/guc.h"
+
+AigwShared *AigwShmem = NULL;
+int			aigw_channels = 16;
+int			aigw_channel_buffer_kb = 512;
+int			aigw_max_task_waiters = 256;
+
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+/* Bytes of one channel including its ring */
+static Size
+ChannelSize(void)
+{
+	return MAXALIGN(offsetof(AigwChannel, ring) + (Size) aigw_channel_buffer_kb * 1024);
+}
+
+/* Total shared memory the runtime needs */
+static Size
+RuntimeShmemSize(void)
+{
+	Size		size = MAXALIGN(sizeof(AigwShared));
+
+	size = add_size(size, mul_size(aigw_max_task_waiters, sizeof(AigwTaskWaiter)));
+	size = add_size(size, mul_size(aigw_channels, ChannelSize()));
+	return size;
+}
+
+/* shmem_request_hook: reserve space and a lock tranche */
+static void
+RuntimeShmemRequest(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	RequestAddinShmemSpace(RuntimeShmemSize());
+	RequestNamedLWLockTranche("aigw_runtime", 1);
+}
+
+/* shmem_startup_hook: initialise or attach */
+static void
+RuntimeShmemStartup(void)
+{
+	bool		found;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	AigwShmem = ShmemInitStruct("aigw runtime", RuntimeShmemSize(), &found);
+	if (!found)
+	{
+		char	   *p = (char *) AigwShmem;
+
+		memset(AigwShmem, 0, sizeof(AigwShared));
+		AigwShmem->lock = &(GetNamedLWLockTranche("aigw_runtime"))->lock;
+		pg_atomic_init_u32(&AigwShmem->next_worker, 0);
+		pg_atomic_init_u64(&AigwShmem->submitted, 0);
+		pg_atomic_init_u64(&AigwShmem->completed, 0);
+		for (int i = 0; i < AIGW_MAX_WORKERS; i++)
+			pg_atomic_init_u32(&AigwShmem->workers[i].inflight, 0);
+		p += MAXALIGN(sizeof(AigwShared));
+		AigwShmem->nwaiters = aigw_max_task_waiters;
+		AigwShmem->waiters = (AigwTaskWaiter *) p;
+		memset(p, 0, aigw_max_task_waiters * sizeof(AigwTaskWaiter));
+		p += aigw_max_task_waiters * sizeof(AigwTaskWaiter);
+		AigwShmem->nchannels = aigw_channels;
+		AigwShmem->channel_size = ChannelSize();
+		AigwShmem->channels = p;
+		for (int i = 0; i < aigw_channels; i++)
+		{
+			AigwChannel *ch = AigwChannelAt(i);
+
+			memset(ch, 0, offsetof(AigwChannel, ring));
+			SpinLockInit(&ch->mutex);
+		}
+	}
+	LWLockRelease(AddinShmemInitLock);
+}
+
+/* Defines the runtime's shared-memory GUCs and installs the hooks */
+void
+AigwRuntimeShmemInit(void)
+{
+	DefineCustomIntVariable("aigw.channels",
+							"Number of event channels (one per aigw-http front or SQL waiter).",
+							NULL, &aigw_channels, 16, 1, 1024,
+							PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("aigw.channel_buffer",
+							"Buffer size of each event channel.",
+							NULL, &aigw_channel_buffer_kb, 512, 16, 65536,
+							PGC_POSTMASTER, GUC_UNIT_KB, NULL, NULL, NULL);
+	DefineCustomIntVariable("aigw.max_task_waiters",
+							"Maximum concurrent aigw.await_task callers.",
+							NULL, &aigw_max_task_waiters, 256, 1, 65536,
+							PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = RuntimeShmemRequest;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = RuntimeShmemStartup;
+}
+
+/* Errors out unless the library was preloaded (the runtime needs shared memory) */
+void
+AigwAttachShmem(void)
+{
+	if (AigwShmem == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("aigw must be loaded through shared_preload_libraries"),
+				 errhint("Add aigw to shared_preload_libraries and restart the server.")));
+}
+
+/* Claims worker slot i for the calling process */
+int
+AigwClaimWorkerSlot(int index)
+{
+	AigwWorkerSlot *slot = &AigwShmem->workers[index];
+
+	LWLockAcquire(AigwShmem->lock, LW_EXCLUSIVE);
+	slot->pid = MyProcPid;
+	slot->latch = MyLatch;
+	pg_atomic_write_u32(&slot->inflight, 0);
+	if (index + 1 > AigwShmem->nworkers)
+		AigwShmem->nworkers = index + 1;
+	LWLockRelease(AigwShmem->lock);
+	return index;
+}
+
+/* Releases worker slot i (at worker exit) */
+void
+AigwReleaseWorkerSlot(int index)
+{
+	AigwWorkerSlot *slot = &AigwShmem->workers[index];
+
+	LWLockAcquire(AigwShmem->lock, LW_EXCLUSIVE);
+	slot->pid = 0;
+	slot->latch = NULL;
+	LWLockRelease(AigwShmem->lock);
+}
+
+/* Wakes the least busy live worker (round robin among equals) */
+void
+AigwWakeWorker(void)
+{
+	int			n,
+				start,
+				best = -1;
+	uint32		best_load = PG_UINT32_MAX;
+
+	if (AigwShmem == NULL)
+		return;
+	n = AigwShmem->nworkers;
+	if (n <= 0)
+		return;
+	start = pg_atomic_fetch_add_u32(&AigwShmem->next_worker, 1) % n;
+	for (int k = 0; k < n; k++)
+	{
+		int			i = (start + k) % n;
+		AigwWorkerSlot *slot = &AigwShmem->workers[i];
+		uint32		load;
+
+		if (slot->pid == 0 || slot->latch == NULL)
+			continue;
+		load = pg_atomic_read_u32(&slot->inflight);
+		if (load < best_load)
+		{
+			best = i;
+			best_load = load;
+		}
+	}
+	if (best >= 0)
+	{
+		Latch	   *latch = AigwShmem->workers[best].latch;
+
+		if (latch)
+			SetLatch(latch);
+	}
+}
+
+/* Wakes every live worker */
+void
+AigwWakeAllWorkers(void)
+{
+	if (AigwShmem == NULL)
+		return;
+	for (int i = 0; i < AigwShmem->nworkers; i++)
+	{
+		Latch	   *latch = AigwShmem->workers[i].latch;
+
+		if (AigwShmem->workers[i].pid != 0 && latch)
+			SetLatch(latch);
+	}
+}

@@ -1,0 +1,187 @@
+-- Task runtime: routing, submission, leasing, outcomes and recovery
+-- (seed 003 §8, §11, §13; docs/runtime.md).
+
+CREATE FUNCTION aigw.wake_workers_at_commit() RETURNS void
+  LANGUAGE c VOLATILE
+  AS 'MODULE_PATHNAME', 'aigw_wake_workers_at_commit';
+COMMENT ON FUNCTION aigw.wake_workers_at_commit() IS
+  'wakes a task worker when the current transaction commits';
+
+CREATE FUNCTION aigw.channel_wait(channel text, timeout_ms integer)
+  RETURNS TABLE (task_id uuid, seq bigint, event text, data text)
+  LANGUAGE c VOLATILE STRICT
+  AS 'MODULE_PATHNAME', 'aigw_channel_wait';
+COMMENT ON FUNCTION aigw.channel_wait(text, integer) IS
+  'events (chunk, result, progress) queued on a channel, waiting up to timeout_ms for the first';
+
+CREATE FUNCTION aigw.await_task(task_id uuid, timeout_ms integer) RETURNS jsonb
+  LANGUAGE c VOLATILE STRICT
+  AS 'MODULE_PATHNAME', 'aigw_await_task';
+COMMENT ON FUNCTION aigw.await_task(uuid, integer) IS
+  'waits until the task is terminal and returns aigw.task_outcome, or NULL after timeout_ms';
+
+-- The model type a task kind runs on.
+CREATE FUNCTION aigw.kind_model_type(kind text) RETURNS text
+  LANGUAGE sql IMMUTABLE PARALLEL SAFE
+  RETURN CASE kind
+    WHEN 'chat.completions' THEN 'chat'
+    WHEN 'embeddings' THEN 'embedding'
+    WHEN 'images.generations' THEN 'image'
+    WHEN 'images.edits' THEN 'image'
+    WHEN 'videos.generations' THEN 'video'
+    WHEN 'audio.speech' THEN 'audio'
+  END;
+
+-- The active runner policy as the policy engine reads it.
+CREATE FUNCTION aigw.active_runner_policy() RETURNS jsonb
+  LANGUAGE sql STABLE
+  RETURN (SELECT to_jsonb(r) FROM aigw.gateway_runner_policies r
+          WHERE r.policy_key = 'default-runner-v1');
+
+-- Every platform model a request could name, with the reason it is left out
+-- (NULL when eligible) and its place in the order. route_candidates and
+-- route_explain both read this, so they cannot disagree.
+CREATE FUNCTION aigw.route_consider(model text, model_type text, identity jsonb, options jsonb,
+                                    exclude uuid[] DEFAULT '{}')
+  RETURNS TABLE (platform_model_id uuid, platform_id uuid, platform_key text, provider text,
+                 provider_type text, model_name text, group_priority int, effective_priority int,
+                 limiter_ratio numeric, waiting_count int, last_assigned_at timestamptz, reason text)
+  LANGUAGE sql STABLE
+AS $$
+  WITH grp AS (
+    SELECT g.id, g.failover_strategy FROM aigw.model_groups g WHERE g.name = model AND g.enabled
+  ), named AS (
+    SELECT pm.id AS pm_id, NULL::int AS gprio, true AS member_enabled
+      FROM aigw.platform_models pm
+     WHERE NOT EXISTS (SELECT 1 FROM grp) AND (pm.model_name = model OR pm.model_alias = model)
+    UNION ALL
+    SELECT m.platform_model_id, m.priority, m.enabled
+      FROM aigw.model_group_members m JOIN grp ON grp.id = m.group_id
+  )
+  SELECT pm.id, p.id, p.platform_key, p.provider, cp.provider_type, pm.model_name, n.gprio,
+         coalesce(p.dynamic_priority, p.priority),
+         coalesce(cs.limiter_ratio, 0), coalesce(cs.waiting_count, 0), cs.last_assigned_at,
+         CASE
+           WHEN pm.id = ANY (exclude) THEN 'already_failed'
+           WHEN NOT n.member_enabled THEN 'group_member_disabled'
+           WHEN p.deleted_at IS NOT NULL THEN 'platform_deleted'
+           WHEN p.status <> 'enabled' THEN 'platform_' || p.status
+           WHEN NOT pm.enabled THEN 'model_disabled'
+           WHEN model_type IS NOT NULL AND pm.model_type <> model_type THEN 'model_type_mismatch'
+           WHEN p.cooldown_until > now() THEN 'cooldown'
+           WHEN p.visibility_scope <> 'global'
+                AND NOT (p.tenant_id IS NOT DISTINCT FROM identity->>'tenant_id' AND p.tenant_id IS NOT NULL
+                         OR p.tenant_key IS NOT DISTINCT FROM identity->>'tenant_key' AND p.tenant_key IS NOT NULL)
+             THEN 'not_visible_to_tenant'
+           WHEN options->>'platform' IS NOT NULL
+                AND options->>'platform' NOT IN (p.platform_key, p.id::text) THEN 'not_requested_platform'
+           WHEN pm.permission_config ? 'allowedTenants'
+                AND NOT (pm.permission_config->'allowedTenants') ? coalesce(identity->>'tenant_key', '')
+             THEN 'permission_tenant'
+           WHEN pm.permission_config ? 'allowedUserGroups'
+                AND NOT (pm.permission_config->'allowedUserGroups') ? coalesce(identity->>'user_group_key', '')
+             THEN 'permission_user_group'
+           WHEN coalesce((options->>'stream')::boolean, false)
+                AND (pm.capabilities->>'stream')::boolean IS FALSE THEN 'capability_stream'
+           WHEN (options->>'count') IS NOT NULL AND (pm.capabilities ? 'maxCount')
+                AND (options->>'count')::int > (pm.capabilities->>'maxCount')::int THEN 'capability_count'
+           WHEN coalesce((options->>'needsImageInput')::boolean, false)
+                AND NOT coalesce(pm.capabilities->'inputModalities' ? 'image', false)
+                AND (pm.capabilities->>'referenceImage')::boolean IS NOT TRUE THEN 'capability_image_input'
+         END
+    FROM named n
+    JOIN aigw.platform_models pm ON pm.id = n.pm_id
+    JOIN aigw.integration_platforms p ON p.id = pm.platform_id
+    LEFT JOIN aigw.model_catalog_providers cp ON cp.provider_key = p.provider
+    LEFT JOIN aigw.runtime_client_states cs ON cs.client_id = p.platform_key || '/' || pm.model_name
+$$;
+
+-- Eligible candidates in routing order (seed 003 §8.2, seed 002): group member
+-- priority (quota-aware groups put the least loaded first), then platform
+-- priority with demotions, load, waiting queue, least recently assigned, jitter.
+CREATE FUNCTION aigw.route_candidates(model text, model_type text, identity jsonb, options jsonb,
+                                      exclude uuid[] DEFAULT '{}')
+  RETURNS TABLE (platform_model_id uuid, platform_id uuid, platform_key text, provider text,
+                 provider_type text, model_name text, rank int)
+  LANGUAGE sql VOLATILE
+AS $$
+  SELECT c.platform_model_id, c.platform_id, c.platform_key, c.provider, c.provider_type, c.model_name,
+         (row_number() OVER (ORDER BY
+            CASE WHEN g.failover_strategy = 'quota_aware' THEN c.limiter_ratio END NULLS LAST,
+            c.group_priority NULLS LAST,
+            c.effective_priority,
+            c.limiter_ratio >= 1,
+            c.limiter_ratio,
+            c.waiting_count,
+            c.last_assigned_at NULLS FIRST,
+            random()))::int
+    FROM aigw.route_consider(model, model_type, identity, options, exclude) c
+    LEFT JOIN aigw.model_groups g ON g.name = model AND g.enabled
+   WHERE c.reason IS NULL
+   ORDER BY 7
+$$;
+
+-- aigw.route_explain: the ordered candidates for a request and why every
+-- other platform model of that name was left out.
+CREATE FUNCTION aigw.route_explain(request jsonb, identity jsonb DEFAULT '{}', options jsonb DEFAULT '{}')
+  RETURNS jsonb
+  LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+  kind text := coalesce(request->>'kind', options->>'kind', 'chat.completions');
+  mtype text := aigw.kind_model_type(kind);
+  opts jsonb := options || jsonb_build_object('stream', coalesce((request->>'stream')::boolean, false));
+BEGIN
+  IF request->>'model' IS NULL THEN
+    RAISE EXCEPTION 'request has no model' USING ERRCODE = '22023';
+  END IF;
+  RETURN jsonb_build_object(
+    'model', request->>'model',
+    'modelType', mtype,
+    'candidates', coalesce((SELECT jsonb_agg(jsonb_build_object(
+                      'rank', rc.rank, 'platformModelId', rc.platform_model_id, 'platform', rc.platform_key,
+                      'provider', rc.provider, 'model', rc.model_name) ORDER BY rc.rank)
+                    FROM aigw.route_candidates(request->>'model', mtype, identity, opts) rc), '[]'),
+    'excluded', coalesce((SELECT jsonb_agg(jsonb_build_object(
+                      'platformModelId', c.platform_model_id, 'platform', c.platform_key,
+                      'model', c.model_name, 'reason', c.reason) ORDER BY c.platform_key)
+                    FROM aigw.route_consider(request->>'model', mtype, identity, opts) c
+                   WHERE c.reason IS NOT NULL), '[]'));
+END;
+$$;
+
+-- Next event sequence number of a task.
+CREATE FUNCTION aigw.next_event_seq(p_task uuid) RETURNS bigint
+  LANGUAGE sql VOLATILE
+  RETURN (SELECT coalesce(max(seq), 0) + 1 FROM aigw.gateway_task_events WHERE task_id = p_task);
+
+-- Appends an event (and a callback outbox row when callbacks are configured).
+CREATE FUNCTION aigw.append_task_event(p_task uuid, p_type text, p_status text, p_phase text,
+                                       p_progress numeric, p_message text, p_payload jsonb,
+                                       p_simulated boolean)
+  RETURNS bigint
+  LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+  s bigint := aigw.next_event_seq(p_task);
+  ev uuid;
+  url text := current_setting('aigw.task_progress_callback_url', true);
+BEGIN
+  INSERT INTO aigw.gateway_task_events (task_id, seq, event_type, status, phase, progress, message, payload, simulated)
+  VALUES (p_task, s, p_type, p_status, p_phase, p_progress, p_message, coalesce(p_payload, '{}'), p_simulated)
+  RETURNING id INTO ev;
+  IF url IS NOT NULL AND url <> '' THEN
+    INSERT INTO aigw.gateway_task_callback_outbox (task_id, event_id, seq, callback_url, payload, status, next_attempt_at)
+    SELECT p_task, ev, s, url,
+           jsonb_build_object('eventId', ev, 'taskId', t.id, 'externalTaskId', t.external_task_id,
+                              'userId', t.user_id, 'tenantId', t.tenant_id, 'apiKeyId', t.api_key_id,
+                              'kind', t.kind, 'model', t.model, 'seq', s, 'event', p_type,
+                              'status', p_status, 'phase', p_phase, 'progress', p_progress,
+                              'message', p_message, 'payload', coalesce(p_payload, '{}'),
+                              'simulated', p_simulated, 'createdAt', now()),
+           CASE WHEN p_simulated THEN 'skipped' ELSE 'pending' END, now()
+      FROM aigw.gateway_tasks t WHERE t.id = p_task;
+  END IF;
+  RETURN s;
+END;
+$$;

@@ -1,0 +1,195 @@
+-- Task submission, outcome and cancellation (seed 003 §11.1, §13.1).
+
+-- The outcome of a terminal task as the front and SQL callers see it, or NULL.
+CREATE FUNCTION aigw.task_outcome(p_task uuid) RETURNS jsonb
+  LANGUAGE sql STABLE
+AS $$
+  SELECT CASE
+    WHEN t.status = 'succeeded' THEN jsonb_build_object(
+      'taskId', t.id, 'status', t.status, 'httpStatus', 200, 'body', t.result,
+      'billings', t.billings, 'attempts', t.attempt_count, 'simulated', t.run_mode = 'simulation')
+    WHEN t.status IN ('failed_final', 'cancelled') THEN jsonb_build_object(
+      'taskId', t.id, 'status', t.status,
+      'httpStatus', aigw.error_http_status(t.error_code, (t.result->>'providerStatus')::int, t.status),
+      'body', jsonb_build_object('error', jsonb_build_object(
+                'message', t.error_message, 'type', aigw.error_type(t.error_code, t.status),
+                'code', t.error_code)),
+      'attempts', t.attempt_count, 'simulated', t.run_mode = 'simulation')
+  END
+  FROM aigw.gateway_tasks t WHERE t.id = p_task
+$$;
+
+-- HTTP status a failed task answers with.
+CREATE FUNCTION aigw.error_http_status(code text, provider_status int, status text) RETURNS int
+  LANGUAGE sql IMMUTABLE
+  RETURN CASE
+    WHEN status = 'cancelled' THEN 499
+    WHEN code IN ('no_available_candidate') THEN 503
+    WHEN code IN ('rate_limit', 'rate_limit_exceeded') THEN 429
+    WHEN code IN ('timeout') THEN 504
+    WHEN provider_status BETWEEN 400 AND 499 THEN provider_status
+    ELSE 502
+  END;
+
+-- OpenAI error type of a failed task.
+CREATE FUNCTION aigw.error_type(code text, status text) RETURNS text
+  LANGUAGE sql IMMUTABLE
+  RETURN CASE
+    WHEN status = 'cancelled' THEN 'cancelled'
+    WHEN code IN ('rate_limit', 'rate_limit_exceeded') THEN 'rate_limit_error'
+    WHEN code IN ('invalid_request', 'bad_request', 'invalid_parameter', 'missing_required') THEN 'invalid_request_error'
+    ELSE 'api_error'
+  END;
+
+-- Validates a request for a kind; raises 22023 naming the problem.
+CREATE FUNCTION aigw.validate_task_request(kind text, request jsonb) RETURNS void
+  LANGUAGE plpgsql IMMUTABLE
+AS $$
+BEGIN
+  IF aigw.kind_model_type(kind) IS NULL THEN
+    RAISE EXCEPTION 'unsupported task kind "%"', kind USING ERRCODE = '22023';
+  END IF;
+  IF request IS NULL OR jsonb_typeof(request) <> 'object' THEN
+    RAISE EXCEPTION 'request must be a JSON object' USING ERRCODE = '22023';
+  END IF;
+  IF jsonb_typeof(request->'model') IS DISTINCT FROM 'string' OR request->>'model' = '' THEN
+    RAISE EXCEPTION 'request.model is required' USING ERRCODE = '22023';
+  END IF;
+  IF kind = 'chat.completions' AND (jsonb_typeof(request->'messages') IS DISTINCT FROM 'array'
+                                   OR jsonb_array_length(request->'messages') = 0) THEN
+    RAISE EXCEPTION 'request.messages must be a non-empty array' USING ERRCODE = '22023';
+  END IF;
+  IF kind = 'embeddings' AND jsonb_typeof(request->'input') NOT IN ('string', 'array') THEN
+    RAISE EXCEPTION 'request.input must be a string or an array' USING ERRCODE = '22023';
+  END IF;
+  IF kind IN ('images.generations', 'images.edits', 'videos.generations')
+     AND jsonb_typeof(request->'prompt') IS DISTINCT FROM 'string' THEN
+    RAISE EXCEPTION 'request.prompt is required' USING ERRCODE = '22023';
+  END IF;
+  IF kind = 'audio.speech' AND jsonb_typeof(request->'input') IS DISTINCT FROM 'string' THEN
+    RAISE EXCEPTION 'request.input must be a string' USING ERRCODE = '22023';
+  END IF;
+  IF request ? 'n' AND (jsonb_typeof(request->'n') <> 'number' OR (request->>'n')::numeric < 1
+                        OR (request->>'n')::numeric > 16) THEN
+    RAISE EXCEPTION 'request.n must be between 1 and 16' USING ERRCODE = '22023';
+  END IF;
+  IF request ? 'max_tokens' AND (jsonb_typeof(request->'max_tokens') <> 'number'
+                                 OR (request->>'max_tokens')::numeric < 1) THEN
+    RAISE EXCEPTION 'request.max_tokens must be a positive integer' USING ERRCODE = '22023';
+  END IF;
+END;
+$$;
+
+-- aigw.submit_task: validates, routes (at least one candidate must exist),
+-- inserts the queued task and its first event, and wakes a worker at commit.
+-- identity: {user_id, gateway_user_id, tenant_id, tenant_key, gateway_tenant_id,
+--            api_key_id, user_group_id, user_group_key, source}
+-- options: {channel, stream, testMode, platform, idempotencyKey, priority,
+--           simulationProfile, externalTaskId}
+CREATE FUNCTION aigw.submit_task(kind text, request jsonb, identity jsonb DEFAULT '{}',
+                                 options jsonb DEFAULT '{}')
+  RETURNS uuid
+  LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+  v_mtype text;
+  v_model text;
+  v_stream boolean;
+  v_run_mode text;
+  v_user text := coalesce(identity->>'user_id', 'anonymous');
+  v_existing uuid;
+  v_task uuid;
+  v_opts jsonb;
+  first_candidate record;
+  v_max_attempts int;
+BEGIN
+  PERFORM aigw.validate_task_request(kind, request);
+  v_mtype := aigw.kind_model_type(kind);
+  v_model := request->>'model';
+  v_stream := coalesce((request->>'stream')::boolean, false) AND kind = 'chat.completions';
+  IF options->>'idempotencyKey' IS NOT NULL THEN
+    SELECT id INTO v_existing FROM aigw.gateway_tasks
+     WHERE gateway_tasks.user_id = v_user AND idempotency_key = options->>'idempotencyKey';
+    IF FOUND THEN
+      RETURN v_existing;
+    END IF;
+  END IF;
+  v_run_mode := CASE
+    WHEN options->>'testMode' = 'simulation' OR current_setting('aigw.run_mode') = 'simulation'
+      THEN 'simulation' ELSE 'production' END;
+  v_opts := jsonb_strip_nulls(jsonb_build_object(
+    'stream', v_stream, 'platform', options->>'platform', 'count', request->'n',
+    'needsImageInput', kind = 'images.edits'));
+  SELECT * INTO first_candidate FROM aigw.route_candidates(v_model, v_mtype, identity, v_opts) LIMIT 1;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'model "%" is not available', v_model
+      USING ERRCODE = '42704',
+            DETAIL = (SELECT string_agg(c.platform_key || ': ' || c.reason, '; ')
+                        FROM aigw.route_consider(v_model, v_mtype, identity, v_opts) c),
+            HINT = 'aigw.route_explain(request) tells why each platform was left out.';
+  END IF;
+  SELECT greatest(1, least(coalesce((r.failover_policy->>'maxPlatforms')::int, 99), 99)
+                     * greatest(1, coalesce((s.retry_policy->>'maxAttempts')::int, 1)))
+    INTO v_max_attempts
+    FROM aigw.gateway_runner_policies r, aigw.model_runtime_policy_sets s
+   WHERE r.policy_key = 'default-runner-v1' AND s.policy_key = 'default-runtime-v1';
+
+  INSERT INTO aigw.gateway_tasks AS t
+    (external_task_id, kind, run_mode, user_id, gateway_user_id, user_source, gateway_tenant_id,
+     tenant_id, tenant_key, api_key_id, user_group_id, user_group_key, model, model_type, request,
+     normalized_request, status, queue_key, priority, idempotency_key, simulation_profile,
+     simulation_seed, max_attempts)
+  VALUES
+    (options->>'externalTaskId', kind, v_run_mode, v_user, (identity->>'gateway_user_id')::uuid,
+     coalesce(identity->>'source', 'gateway'), (identity->>'gateway_tenant_id')::uuid,
+     identity->>'tenant_id', identity->>'tenant_key', identity->>'api_key_id',
+     (identity->>'user_group_id')::uuid, identity->>'user_group_key', v_model, v_mtype, request,
+     jsonb_strip_nulls(jsonb_build_object(
+       'channel', options->>'channel', 'stream', v_stream, 'platform', options->>'platform',
+       'clientIncludeUsage', coalesce((request #>> '{stream_options,include_usage}')::boolean, false),
+       'identity', identity, 'exclude', '[]'::jsonb)),
+     'queued', first_candidate.platform_key || '/' || first_candidate.model_name,
+     coalesce((options->>'priority')::int, 100), options->>'idempotencyKey',
+     coalesce(options->'simulationProfile', request->'simulation_profile'),
+     coalesce(options->>'simulationSeed', NULL), v_max_attempts)
+  ON CONFLICT (user_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+  RETURNING id INTO v_task;
+  IF v_task IS NULL THEN
+    SELECT id INTO v_task FROM aigw.gateway_tasks
+     WHERE gateway_tasks.user_id = v_user AND idempotency_key = options->>'idempotencyKey';
+    RETURN v_task;
+  END IF;
+  PERFORM aigw.append_task_event(v_task, 'queue_status', 'queued', 'queued', 0, 'queued',
+                                 jsonb_build_object('model', v_model, 'kind', kind), v_run_mode = 'simulation');
+  PERFORM aigw.wake_workers_at_commit();
+  RETURN v_task;
+END;
+$$;
+
+-- Cancels a task that is not terminal; returns true when it was cancelled.
+CREATE FUNCTION aigw.cancel_task(p_task uuid, p_reason text DEFAULT 'cancelled by the client')
+  RETURNS boolean
+  LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+  t aigw.gateway_tasks;
+BEGIN
+  SELECT * INTO t FROM aigw.gateway_tasks WHERE id = p_task FOR UPDATE;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'task % does not exist', p_task USING ERRCODE = '42704';
+  END IF;
+  IF t.status IN ('succeeded', 'failed_final', 'cancelled') THEN
+    RETURN false;
+  END IF;
+  UPDATE aigw.gateway_tasks
+     SET status = 'cancelled', error_code = 'cancelled', error_message = p_reason,
+         finished_at = now(), updated_at = now(), locked_by = NULL
+   WHERE id = p_task;
+  UPDATE aigw.gateway_task_attempts SET status = 'skipped', error_code = 'cancelled',
+         error_message = p_reason, finished_at = now()
+   WHERE task_id = p_task AND finished_at IS NULL;
+  PERFORM aigw.append_task_event(p_task, 'failed', 'cancelled', NULL, NULL, p_reason, '{}',
+                                 t.run_mode = 'simulation');
+  RETURN true;
+END;
+$$;

@@ -1,0 +1,282 @@
+-- Leasing tasks to workers, simulated responses, recording attempt outcomes
+-- with the policy engine's decisions, and recovery (seed 003 §8.3, §11, §13).
+
+-- The HTTP-shaped result event of a terminal task.
+CREATE FUNCTION aigw.result_event(p_task uuid) RETURNS jsonb
+  LANGUAGE sql STABLE
+AS $$
+  SELECT jsonb_build_object(
+    'status', (o->>'httpStatus')::int,
+    'body', o->'body',
+    'headers', jsonb_strip_nulls(jsonb_build_object(
+      'x-aigw-task-id', t.id::text,
+      'x-aigw-provider', p.provider,
+      'x-aigw-platform', p.platform_key,
+      'x-aigw-attempts', t.attempt_count::text,
+      'x-aigw-cost', t.billings->>'total',
+      'x-aigw-simulated', CASE WHEN t.run_mode = 'simulation' THEN 'true' END)))
+  FROM aigw.gateway_tasks t
+  CROSS JOIN LATERAL aigw.task_outcome(t.id) o
+  LEFT JOIN LATERAL (SELECT a.platform_id FROM aigw.gateway_task_attempts a
+                      WHERE a.task_id = t.id ORDER BY a.attempt_no DESC LIMIT 1) la ON true
+  LEFT JOIN aigw.integration_platforms p ON p.id = la.platform_id
+  WHERE t.id = p_task
+$$;
+
+-- Text of the last user message of a chat request.
+CREATE FUNCTION aigw.last_user_text(request jsonb) RETURNS text
+  LANGUAGE sql IMMUTABLE
+AS $$
+  SELECT CASE jsonb_typeof(m->'content')
+           WHEN 'string' THEN m->>'content'
+           WHEN 'array' THEN (SELECT string_agg(part->>'text', ' ')
+                                FROM jsonb_array_elements(m->'content') part WHERE part ? 'text')
+         END
+    FROM jsonb_array_elements(request->'messages') WITH ORDINALITY e(m, i)
+   WHERE m->>'role' = 'user'
+   ORDER BY i DESC LIMIT 1
+$$;
+
+-- Token estimate of a text (4 characters a token, at least 1).
+CREATE FUNCTION aigw.estimate_tokens(t text) RETURNS bigint
+  LANGUAGE sql IMMUTABLE
+  RETURN greatest(1, ceil(coalesce(length(t), 0) / 4.0))::bigint;
+
+-- The deterministic simulated response of a task's attempt (seed 003 §13.3):
+-- latency, chunk interval, the failure injected for this attempt, the result
+-- body in the vendor's shape, unified usage and, for chat, the content.
+CREATE FUNCTION aigw.simulate_response(t aigw.gateway_tasks, p_attempt_no int) RETURNS jsonb
+  LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+  profile jsonb := coalesce(t.simulation_profile, '{}');
+  seed text := coalesce(profile->>'seed', t.simulation_seed, t.id::text);
+  failure jsonb;
+  content text;
+  n int := coalesce((t.request->>'n')::int, (profile->>'resultCount')::int, 1);
+  result jsonb;
+  usage jsonb;
+  created bigint := extract(epoch FROM now())::bigint;
+  marks jsonb := jsonb_build_object('simulated', true, 'assetSource', 'simulation', 'provider', 'simulation');
+BEGIN
+  SELECT f INTO failure FROM jsonb_array_elements(coalesce(profile->'failures', '[]')) f
+   WHERE (f->>'attempt')::int = p_attempt_no LIMIT 1;
+  IF t.kind = 'chat.completions' THEN
+    content := coalesce(profile->>'content',
+                        'Simulated response from ' || t.model || ': ' ||
+                        coalesce(left(aigw.last_user_text(t.request), 200), ''));
+    usage := jsonb_build_object(
+      'prompt_tokens', aigw.estimate_tokens((t.request->'messages')::text),
+      'completion_tokens', aigw.estimate_tokens(content));
+    usage := usage || jsonb_build_object('total_tokens',
+               (usage->>'prompt_tokens')::bigint + (usage->>'completion_tokens')::bigint);
+    result := jsonb_build_object(
+      'id', 'chatcmpl-' || t.id, 'object', 'chat.completion', 'created', created, 'model', t.model,
+      'choices', jsonb_build_array(jsonb_build_object(
+        'index', 0, 'message', jsonb_build_object('role', 'assistant', 'content', content),
+        'logprobs', NULL, 'finish_reason', 'stop')),
+      'usage', usage) || marks;
+  ELSIF t.kind = 'embeddings' THEN
+    WITH inputs AS (
+      SELECT i - 1 AS idx, x AS txt
+        FROM jsonb_array_elements_text(CASE jsonb_typeof(t.request->'input')
+                                         WHEN 'array' THEN t.request->'input'
+                                         ELSE jsonb_build_array(t.request->'input') END)
+             WITH ORDINALITY e(x, i))
+    SELECT jsonb_build_object(
+             'object', 'list', 'model', t.model,
+             'data', jsonb_agg(jsonb_build_object(
+               'object', 'embedding', 'index', idx,
+               'embedding', (SELECT jsonb_agg(round(((('x' || substr(md5(seed || txt || d), 1, 8))::bit(32)::int
+                                                       ::numeric) / 2147483648.0), 6))
+                               FROM generate_series(1, coalesce((profile->>'dimensions')::int, 16)) d))
+               ORDER BY idx)),
+           sum(aigw.estimate_tokens(txt))
+      INTO result, n FROM inputs;
+    usage := jsonb_build_object('prompt_tokens', n, 'total_tokens', n, 'embedding_tokens', n);
+    result := result || jsonb_build_object('usage', jsonb_build_object('prompt_tokens', n, 'total_tokens', n)) || marks;
+  ELSIF t.kind IN ('images.generations', 'images.edits') THEN
+    usage := jsonb_build_object('images', n, 'image_size', coalesce(t.request->>'size', '1024x1024'),
+                                'image_quality', coalesce(t.request->>'quality', 'medium'),
+                                'image_mode', CASE t.kind WHEN 'images.edits' THEN 'edit' ELSE 'generate' END);
+    result := jsonb_build_object(
+      'created', created,
+      'data', (SELECT jsonb_agg(jsonb_build_object('url', '/static/simulation/image.png?seed=' || md5(seed || i),
+                                                   'revised_prompt', t.request->>'prompt'))
+                 FROM generate_series(1, n) i)) || marks;
+  ELSIF t.kind = 'videos.generations' THEN
+    usage := jsonb_build_object('video_seconds', coalesce((t.request->>'seconds')::numeric, (t.request->>'duration')::numeric, 5),
+                                'video_resolution', coalesce(t.request->>'resolution', '720p'),
+                                'video_audio', coalesce((t.request->>'audio')::boolean, false),
+                                'video_reference', CASE WHEN t.request ? 'image' THEN 'image'
+                                                        WHEN t.request ? 'video' THEN 'video' ELSE 'none' END);
+    result := jsonb_build_object('id', 'video-' || t.id, 'object', 'video', 'status', 'completed',
+                                 'created', created, 'model', t.model,
+                                 'seconds', usage->'video_seconds',
+                                 'data', jsonb_build_array(jsonb_build_object(
+                                   'url', '/static/simulation/video.mp4?seed=' || md5(seed)))) || marks;
+  ELSE
+    usage := jsonb_build_object('audio_characters', length(t.request->>'input'));
+    result := jsonb_build_object('object', 'audio', 'model', t.model,
+                                 'url', '/static/simulation/audio.mp3?seed=' || md5(seed)) || marks;
+  END IF;
+  RETURN jsonb_strip_nulls(jsonb_build_object(
+    'latencyMs', coalesce(profile->'latencyMs', '0'::jsonb),
+    'chunkIntervalMs', coalesce(profile->'chunkIntervalMs', '0'::jsonb),
+    'failure', failure,
+    'content', content,
+    'includeUsage', coalesce((t.request #>> '{stream_options,include_usage}')::boolean, false),
+    'result', result,
+    'usage', usage));
+END;
+$$;
+
+-- The body sent to an OpenAI-compatible provider for a task.
+CREATE FUNCTION aigw.vendor_body(t aigw.gateway_tasks, vendor_model text) RETURNS jsonb
+  LANGUAGE sql IMMUTABLE
+AS $$
+  SELECT CASE WHEN coalesce((t.normalized_request->>'stream')::boolean, false)
+              THEN b || jsonb_build_object('stream', true,
+                                           'stream_options', coalesce(b->'stream_options', '{}')
+                                                             || '{"include_usage": true}')
+              ELSE b END
+    FROM (SELECT (t.request - 'simulation_profile' - 'test_mode' - 'platform')
+                 || jsonb_build_object('model', vendor_model) AS b) x
+$$;
+
+-- The provider path of a task kind.
+CREATE FUNCTION aigw.vendor_path(kind text) RETURNS text
+  LANGUAGE sql IMMUTABLE
+  RETURN CASE kind
+    WHEN 'chat.completions' THEN '/chat/completions'
+    WHEN 'embeddings' THEN '/embeddings'
+    WHEN 'images.generations' THEN '/images/generations'
+    WHEN 'images.edits' THEN '/images/edits'
+    WHEN 'videos.generations' THEN '/videos'
+    WHEN 'audio.speech' THEN '/audio/speech'
+  END;
+
+-- aigw.lease_tasks: leases up to p_n runnable tasks for a worker. For each it
+-- picks the candidate (the same client again when the retry policy said so),
+-- writes the attempt and returns what the worker needs; a task with no
+-- candidate left ends failed_final and is returned as terminal.
+CREATE FUNCTION aigw.lease_tasks(p_worker text, p_n int) RETURNS SETOF jsonb
+  LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+  t aigw.gateway_tasks;
+  c record;
+  found_candidate boolean;
+  pm aigw.platform_models;
+  p aigw.integration_platforms;
+  v_exclude uuid[];
+  v_prefer uuid;
+  v_ident jsonb;
+  v_opts jsonb;
+  v_no int;
+  v_sim boolean;
+  v_attempt uuid;
+  v_seq bigint;
+  v_vendor_model text;
+  v_client text;
+  v_err text;
+BEGIN
+  FOR t IN SELECT * FROM aigw.gateway_tasks
+            WHERE status = 'queued' AND next_run_at <= now()
+            ORDER BY priority, next_run_at, created_at
+            LIMIT p_n FOR UPDATE SKIP LOCKED
+  LOOP
+   BEGIN
+    v_exclude := ARRAY(SELECT x::uuid FROM jsonb_array_elements_text(
+                         coalesce(t.normalized_request->'exclude', '[]')) x);
+    v_prefer := (t.normalized_request->>'retrySame')::uuid;
+    v_ident := coalesce(t.normalized_request->'identity', '{}');
+    v_opts := jsonb_strip_nulls(jsonb_build_object(
+      'stream', t.normalized_request->'stream', 'platform', t.normalized_request->>'platform',
+      'count', t.request->'n', 'needsImageInput', t.kind = 'images.edits'));
+    found_candidate := false;
+    IF v_prefer IS NOT NULL THEN
+      SELECT * INTO c FROM aigw.route_candidates(t.model, t.model_type, v_ident, v_opts, v_exclude) rc
+       WHERE rc.platform_model_id = v_prefer;
+      found_candidate := FOUND;
+    END IF;
+    IF NOT found_candidate THEN
+      SELECT * INTO c FROM aigw.route_candidates(t.model, t.model_type, v_ident, v_opts, v_exclude) LIMIT 1;
+      found_candidate := FOUND;
+    END IF;
+
+    IF NOT found_candidate OR t.attempt_count >= t.max_attempts THEN
+      UPDATE aigw.gateway_tasks
+         SET status = 'failed_final', locked_by = NULL, finished_at = now(), updated_at = now(),
+             error_code = coalesce(error_code, 'no_available_candidate'),
+             error_message = coalesce(error_message, 'no platform is available for model ' || t.model)
+       WHERE id = t.id;
+      v_seq := aigw.append_task_event(t.id, 'failed', 'failed_final', 'routing', NULL,
+                                      coalesce(t.error_message, 'no platform is available for model ' || t.model),
+                                      jsonb_build_object('code', coalesce(t.error_code, 'no_available_candidate')),
+                                      t.run_mode = 'simulation');
+      RETURN NEXT jsonb_build_object('terminal', true, 'task_id', t.id,
+                                     'channel', t.normalized_request->>'channel', 'seq', v_seq,
+                                     'event', aigw.result_event(t.id));
+      CONTINUE;
+    END IF;
+
+    SELECT * INTO pm FROM aigw.platform_models WHERE id = c.platform_model_id;
+    SELECT * INTO p FROM aigw.integration_platforms WHERE id = pm.platform_id;
+    v_no := t.attempt_count + 1;
+    v_sim := t.run_mode = 'simulation' OR coalesce(c.provider_type = 'simulation', false)
+             OR coalesce(p.config->>'testMode' IN ('simulation', 'true'), false);
+    v_client := p.platform_key || '/' || pm.model_name;
+    SELECT coalesce(p.config->'modelMap'->>pm.model_name, b.provider_model_name, pm.model_name)
+      INTO v_vendor_model
+      FROM (SELECT 1) one LEFT JOIN aigw.base_model_catalog b ON b.id = pm.base_model_id;
+
+    INSERT INTO aigw.gateway_task_attempts
+      (task_id, attempt_no, platform_id, platform_model_id, client_id, queue_key, status, simulated,
+       request_snapshot)
+    VALUES (t.id, v_no, p.id, pm.id, v_client, v_client, 'submitted', v_sim,
+            jsonb_build_object('model', v_vendor_model, 'platform', p.platform_key, 'worker', p_worker))
+    RETURNING id INTO v_attempt;
+    UPDATE aigw.gateway_tasks
+       SET status = 'running', locked_by = p_worker, locked_at = now(), heartbeat_at = now(),
+           attempt_count = v_no, queue_key = v_client, updated_at = now(),
+           run_mode = CASE WHEN v_sim THEN 'simulation' ELSE run_mode END
+     WHERE id = t.id;
+    INSERT INTO aigw.runtime_client_states AS s
+      (client_id, platform_id, provider, method_name, queue_key, running_count, last_assigned_at, updated_at)
+    VALUES (v_client, p.id, p.provider, t.kind, v_client, 1, now(), now())
+    ON CONFLICT (client_id) DO UPDATE
+      SET running_count = s.running_count + 1, last_assigned_at = now(), updated_at = now();
+    v_seq := aigw.append_task_event(t.id, 'queue_status', 'running', 'submit', NULL,
+                                    'submitted to ' || p.platform_key,
+                                    jsonb_build_object('platform', p.platform_key, 'attempt', v_no,
+                                                       'model', v_vendor_model), v_sim);
+    RETURN NEXT jsonb_strip_nulls(jsonb_build_object(
+      'task_id', t.id, 'attempt_id', v_attempt, 'attempt_no', v_no, 'kind', t.kind,
+      'model', t.model, 'provider_model', v_vendor_model, 'provider_type', c.provider_type,
+      'url', rtrim(coalesce(p.base_url, ''), '/') || aigw.vendor_path(t.kind),
+      'body', aigw.vendor_body(t, v_vendor_model),
+      'api_key', coalesce(p.credentials->>'apiKey', p.credentials->>'api_key'),
+      'channel', t.normalized_request->>'channel',
+      'stream', coalesce((t.normalized_request->>'stream')::boolean, false),
+      'client_include_usage', coalesce((t.normalized_request->>'clientIncludeUsage')::boolean, false),
+      'simulated', v_sim,
+      'timeout_ms', coalesce((p.config->>'timeoutMs')::int, 600000),
+      'seq', v_seq,
+      'simulation_profile', CASE WHEN v_sim THEN aigw.simulate_response(t, v_no) END));
+   EXCEPTION WHEN OTHERS THEN
+    -- one broken task must not stop the queue: it ends failed_final with the reason
+    GET STACKED DIAGNOSTICS v_err = MESSAGE_TEXT;
+    UPDATE aigw.gateway_tasks
+       SET status = 'failed_final', locked_by = NULL, finished_at = now(), updated_at = now(),
+           error_code = 'internal_error', error_message = 'could not start the task: ' || v_err
+     WHERE id = t.id;
+    v_seq := aigw.append_task_event(t.id, 'failed', 'failed_final', 'routing', NULL,
+                                    'could not start the task: ' || v_err, '{}', t.run_mode = 'simulation');
+    RETURN NEXT jsonb_build_object('terminal', true, 'task_id', t.id,
+                                   'channel', t.normalized_request->>'channel', 'seq', v_seq,
+                                   'event', aigw.result_event(t.id));
+   END;
+  END LOOP;
+END;
+$$;

@@ -1,0 +1,289 @@
+-- Recording attempt outcomes with the policy engine's decisions, and recovery.
+
+-- Normalises a provider's usage into the unified usage shape (docs/runtime.md).
+CREATE FUNCTION aigw.normalize_usage(kind text, usage jsonb, result jsonb, request jsonb) RETURNS jsonb
+  LANGUAGE sql IMMUTABLE
+AS $$
+  SELECT jsonb_strip_nulls(coalesce(usage, '{}') || CASE
+    WHEN kind IN ('images.generations', 'images.edits') AND NOT coalesce(usage, '{}') ? 'images' THEN
+      jsonb_build_object('images', coalesce(jsonb_array_length(result->'data'), 0),
+                         'image_size', coalesce(request->>'size', '1024x1024'),
+                         'image_quality', coalesce(request->>'quality', 'medium'),
+                         'image_mode', CASE kind WHEN 'images.edits' THEN 'edit' ELSE 'generate' END)
+    WHEN kind = 'embeddings' AND NOT coalesce(usage, '{}') ? 'embedding_tokens' THEN
+      jsonb_build_object('embedding_tokens', coalesce((usage->>'prompt_tokens')::bigint, (usage->>'total_tokens')::bigint))
+    WHEN kind = 'chat.completions' THEN
+      jsonb_build_object('total_tokens', coalesce((usage->>'total_tokens')::bigint,
+                         coalesce((usage->>'prompt_tokens')::bigint, 0) + coalesce((usage->>'completion_tokens')::bigint, 0)),
+                         'cached_tokens', coalesce((usage->>'cached_tokens')::bigint,
+                                                   (usage #>> '{prompt_tokens_details,cached_tokens}')::bigint))
+    ELSE '{}'::jsonb END)
+$$;
+
+-- The billing of a finished task. Replaced by the pricing resolver's final
+-- billing when it is installed; until then it records the usage it will price.
+CREATE FUNCTION aigw.task_billing(t aigw.gateway_tasks, p_platform_model uuid, usage jsonb, simulated boolean)
+  RETURNS jsonb
+  LANGUAGE sql STABLE
+AS $$
+  SELECT jsonb_build_object('usage', usage, 'simulated', simulated, 'platformModelId', p_platform_model,
+                            'items', '[]'::jsonb)
+$$;
+
+-- aigw.finish_attempt: records one attempt's outcome in the caller's
+-- transaction and decides what happens next (done, retry the same client,
+-- next candidate, stop), applying cooldown, disable and demotion. Returns one
+-- row for the worker: terminal tasks carry their result event.
+CREATE FUNCTION aigw.finish_attempt(p_attempt uuid, p_outcome jsonb) RETURNS SETOF jsonb
+  LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+  a aigw.gateway_task_attempts;
+  t aigw.gateway_tasks;
+  pm aigw.platform_models;
+  p aigw.integration_platforms;
+  rset aigw.model_runtime_policy_sets;
+  runner jsonb := aigw.active_runner_policy();
+  err jsonb;
+  usage jsonb;
+  retry jsonb;
+  failover jsonb;
+  demote jsonb;
+  same_count int;
+  platforms_tried int;
+  max_same int;
+  max_platforms int;
+  stop_reason text;
+  backoff_ms numeric;
+  v_seq bigint;
+  v_sim boolean;
+BEGIN
+  SELECT * INTO a FROM aigw.gateway_task_attempts WHERE id = p_attempt;
+  IF NOT FOUND THEN
+    RETURN;
+  END IF;
+  SELECT * INTO t FROM aigw.gateway_tasks WHERE id = a.task_id FOR UPDATE;
+  UPDATE aigw.runtime_client_states SET running_count = greatest(running_count - 1, 0), updated_at = now()
+   WHERE client_id = a.client_id;
+  IF a.finished_at IS NOT NULL OR t.status NOT IN ('running', 'leased', 'polling') THEN
+    -- cancelled or recovered meanwhile: keep the record, change nothing else
+    UPDATE aigw.gateway_task_attempts
+       SET status = CASE WHEN finished_at IS NULL THEN 'skipped' ELSE status END,
+           finished_at = coalesce(finished_at, now()),
+           response_snapshot = coalesce(response_snapshot, jsonb_build_object('lateOutcome', p_outcome))
+     WHERE id = p_attempt;
+    RETURN;
+  END IF;
+  SELECT * INTO pm FROM aigw.platform_models WHERE id = a.platform_model_id;
+  SELECT * INTO p FROM aigw.integration_platforms WHERE id = a.platform_id;
+  v_sim := a.simulated;
+
+  IF coalesce((p_outcome->>'ok')::boolean, false) THEN
+    usage := aigw.normalize_usage(t.kind, p_outcome->'usage', p_outcome->'result', t.request);
+    UPDATE aigw.gateway_task_attempts
+       SET status = 'succeeded', finished_at = now(),
+           response_snapshot = jsonb_build_object('usage', usage, 'chunksSent', p_outcome->'chunksSent')
+     WHERE id = p_attempt;
+    UPDATE aigw.gateway_tasks
+       SET status = 'succeeded', result = p_outcome->'result',
+           billings = aigw.task_billing(t, pm.id, usage, v_sim),
+           error_code = NULL, error_message = NULL, finished_at = now(), updated_at = now(),
+           locked_by = NULL
+     WHERE id = t.id;
+    v_seq := aigw.append_task_event(t.id, 'completed', 'succeeded', NULL, 1, 'completed',
+                                    jsonb_build_object('usage', usage, 'attempts', t.attempt_count,
+                                                       'platform', p.platform_key), v_sim);
+    RETURN NEXT jsonb_build_object('terminal', true, 'task_id', t.id,
+                                   'channel', t.normalized_request->>'channel', 'seq', v_seq,
+                                   'event', aigw.result_event(t.id));
+    RETURN;
+  END IF;
+
+  -- failure: classify and ask the policy engine
+  err := coalesce(p_outcome->'error', '{}');
+  SELECT * INTO rset FROM aigw.model_runtime_policy_sets
+   WHERE id = coalesce(pm.runtime_policy_set_id, p.runtime_policy_set_id)
+      OR (pm.runtime_policy_set_id IS NULL AND p.runtime_policy_set_id IS NULL AND policy_key = 'default-runtime-v1')
+   LIMIT 1;
+  retry := aigw.retry_decision(coalesce(rset.retry_policy, '{}'), err, pm.runtime_policy_override);
+  failover := aigw.failover_decision(runner, pm.runtime_policy_override, err);
+  demote := aigw.demote_decision(runner, err);
+
+  UPDATE aigw.gateway_task_attempts
+     SET status = 'failed', finished_at = now(),
+         retryable = coalesce((retry->>'retry')::boolean, false) OR coalesce((failover->>'retry')::boolean, false),
+         error_code = err->>'code', error_message = err->>'message',
+         response_snapshot = jsonb_build_object('error', err, 'classification', retry->'info',
+                                                'retryDecision', retry - 'info',
+                                                'failoverDecision', failover - 'info',
+                                                'demoteDecision', demote - 'info',
+                                                'usage', p_outcome->'usage',
+                                                'chunksSent', p_outcome->'chunksSent')
+   WHERE id = p_attempt;
+
+  -- side effects on the platform
+  IF coalesce((demote->>'demote')::boolean, false) THEN
+    UPDATE aigw.integration_platforms
+       SET dynamic_priority = coalesce(dynamic_priority, priority) + coalesce((demote->>'step')::int, 100),
+           updated_at = now()
+     WHERE id = p.id;
+  END IF;
+  IF failover->>'action' = 'cooldown_and_next' THEN
+    UPDATE aigw.integration_platforms
+       SET cooldown_until = now() + make_interval(secs => coalesce((failover->>'cooldownSeconds')::int, 300)),
+           updated_at = now()
+     WHERE id = p.id;
+  ELSIF failover->>'action' = 'disable_and_next' THEN
+    UPDATE aigw.integration_platforms
+       SET status = 'exception', disabled_reason = left(coalesce(err->>'code', '') || ': ' || coalesce(err->>'message', ''), 500),
+           updated_at = now()
+     WHERE id = p.id AND status = 'enabled';
+  END IF;
+
+  SELECT count(*) FILTER (WHERE platform_model_id = pm.id), count(DISTINCT platform_id)
+    INTO same_count, platforms_tried
+    FROM aigw.gateway_task_attempts WHERE task_id = t.id;
+  max_same := greatest(1, coalesce((rset.retry_policy->>'maxAttempts')::int, 1));
+  max_platforms := coalesce((runner->'failover_policy'->>'maxPlatforms')::int, 99);
+  IF coalesce((p_outcome->>'chunksSent')::int, 0) > 0 THEN
+    stop_reason := 'stream_already_started';
+  ELSIF now() - t.created_at > make_interval(secs => coalesce((runner->'failover_policy'->>'maxDurationSeconds')::int, 600)) THEN
+    stop_reason := 'max_duration_exceeded';
+  ELSIF t.attempt_count >= t.max_attempts THEN
+    stop_reason := 'max_attempts_reached';
+  END IF;
+
+  IF stop_reason IS NULL AND coalesce((retry->>'retry')::boolean, false) AND same_count < max_same THEN
+    backoff_ms := least(coalesce((rset.retry_policy->>'backoffMs')::numeric, 500)
+                        * power(coalesce((rset.retry_policy->>'backoffMultiplier')::numeric, 2), same_count - 1),
+                        coalesce((rset.retry_policy->>'maxBackoffMs')::numeric, 5000));
+    UPDATE aigw.gateway_tasks
+       SET status = 'queued', locked_by = NULL, next_run_at = now() + make_interval(secs => backoff_ms / 1000.0),
+           error_code = err->>'code', error_message = err->>'message', updated_at = now(),
+           normalized_request = normalized_request || jsonb_build_object('retrySame', pm.id, 'lastError', err)
+     WHERE id = t.id;
+    PERFORM aigw.append_task_event(t.id, 'queue_status', 'queued', 'queued', NULL,
+                                   'retrying the same client: ' || coalesce(err->>'code', 'error'),
+                                   jsonb_build_object('decision', 'retry_same_client', 'retry', retry - 'info',
+                                                      'backoffMs', backoff_ms), v_sim);
+    RETURN NEXT jsonb_build_object('requeued', true, 'task_id', t.id);
+    RETURN;
+  END IF;
+
+  IF stop_reason IS NULL AND coalesce((failover->>'retry')::boolean, false)
+     AND failover->>'action' <> 'stop' AND platforms_tried < max_platforms THEN
+    UPDATE aigw.gateway_tasks
+       SET status = 'queued', locked_by = NULL, next_run_at = now(),
+           error_code = err->>'code', error_message = err->>'message', updated_at = now(),
+           normalized_request = (normalized_request - 'retrySame')
+             || jsonb_build_object('exclude', coalesce(normalized_request->'exclude', '[]') || to_jsonb(pm.id::text),
+                                   'lastError', err)
+     WHERE id = t.id;
+    PERFORM aigw.append_task_event(t.id, 'queue_status', 'queued', 'routing', NULL,
+                                   'failing over from ' || p.platform_key || ': ' || coalesce(err->>'code', 'error'),
+                                   jsonb_build_object('decision', 'next_candidate', 'failover', failover - 'info'),
+                                   v_sim);
+    RETURN NEXT jsonb_build_object('requeued', true, 'task_id', t.id);
+    RETURN;
+  END IF;
+
+  UPDATE aigw.gateway_tasks
+     SET status = 'failed_final', locked_by = NULL, finished_at = now(), updated_at = now(),
+         error_code = coalesce(err->>'code', 'provider_error'), error_message = err->>'message',
+         normalized_request = normalized_request || jsonb_build_object('lastError', err),
+         billings = CASE WHEN p_outcome ? 'usage'
+                         THEN aigw.task_billing(t, pm.id, aigw.normalize_usage(t.kind, p_outcome->'usage', NULL, t.request), v_sim)
+                    END
+   WHERE id = t.id;
+  v_seq := aigw.append_task_event(t.id, 'failed', 'failed_final', NULL, NULL, err->>'message',
+                                  jsonb_build_object('code', err->>'code', 'stopReason',
+                                                     coalesce(stop_reason, failover->>'reason'),
+                                                     'failover', failover - 'info'), v_sim);
+  RETURN NEXT jsonb_build_object('terminal', true, 'task_id', t.id,
+                                 'channel', t.normalized_request->>'channel', 'seq', v_seq,
+                                 'event', aigw.result_event(t.id));
+END;
+$$;
+
+-- aigw.reap: the recovery table of seed 003 §11.2, run by the reaper every
+-- aigw.reaper_interval. Tasks locked before the server started, or whose
+-- worker stopped sending heartbeats, are recovered. Returns how many tasks
+-- went back to the queue.
+CREATE FUNCTION aigw.reap() RETURNS int
+  LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+  stale timestamptz := now() - current_setting('aigw.task_lease_timeout')::interval;
+  r record;
+  requeued int := 0;
+BEGIN
+  -- failed_retryable whose time has come: back to the queue
+  UPDATE aigw.gateway_tasks SET status = 'queued', updated_at = now()
+   WHERE status = 'failed_retryable' AND next_run_at <= now() AND attempt_count < max_attempts;
+  GET DIAGNOSTICS requeued = ROW_COUNT;
+  UPDATE aigw.gateway_tasks SET status = 'failed_final', finished_at = now(), updated_at = now()
+   WHERE status = 'failed_retryable' AND attempt_count >= max_attempts;
+
+  FOR r IN SELECT t.id, t.status, t.remote_task_id, t.run_mode
+             FROM aigw.gateway_tasks t
+            WHERE t.status IN ('leased', 'running', 'polling')
+              AND (coalesce(t.heartbeat_at, t.locked_at, t.updated_at) < stale
+                   OR t.locked_at < pg_postmaster_start_time())
+            FOR UPDATE SKIP LOCKED
+  LOOP
+    IF r.status = 'leased' THEN
+      -- leased but never started: release the lock
+      UPDATE aigw.gateway_tasks SET status = 'queued', locked_by = NULL, updated_at = now() WHERE id = r.id;
+      PERFORM aigw.append_task_event(r.id, 'queue_status', 'queued', 'queued', NULL,
+                                     'lease expired; back in the queue', '{}', r.run_mode = 'simulation');
+      requeued := requeued + 1;
+    ELSIF r.remote_task_id IS NOT NULL THEN
+      -- submitted to the provider: keep polling the remote task, never submit again
+      UPDATE aigw.gateway_tasks SET status = 'queued', locked_by = NULL, updated_at = now(),
+             normalized_request = normalized_request || '{"pollOnly": true}'
+       WHERE id = r.id;
+      PERFORM aigw.append_task_event(r.id, 'queue_status', 'queued', 'polling', NULL,
+                                     'worker lost; resuming the remote task', '{}', r.run_mode = 'simulation');
+      requeued := requeued + 1;
+    ELSE
+      -- running without a remote task: the call is treated as failed before
+      -- submission and goes through the retry and failover policy
+      PERFORM aigw.finish_attempt(a.id, jsonb_build_object('ok', false, 'error', jsonb_build_object(
+                'code', 'network', 'message', 'the worker stopped during the call', 'status', 0,
+                'retryable', true)))
+         FROM aigw.gateway_task_attempts a
+        WHERE a.task_id = r.id AND a.finished_at IS NULL;
+      IF NOT FOUND THEN
+        UPDATE aigw.gateway_tasks SET status = 'queued', locked_by = NULL, updated_at = now() WHERE id = r.id;
+      END IF;
+      requeued := requeued + 1;
+    END IF;
+  END LOOP;
+  RETURN requeued;
+END;
+$$;
+
+-- Ends an attempt's task failed_final when its outcome could not be recorded.
+CREATE FUNCTION aigw.fail_attempt_internal(p_attempt uuid, p_reason text) RETURNS SETOF jsonb
+  LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+  a aigw.gateway_task_attempts;
+  t aigw.gateway_tasks;
+  v_seq bigint;
+BEGIN
+  SELECT * INTO a FROM aigw.gateway_task_attempts WHERE id = p_attempt;
+  SELECT * INTO t FROM aigw.gateway_tasks WHERE id = a.task_id FOR UPDATE;
+  IF NOT FOUND OR t.status NOT IN ('running', 'leased', 'polling') THEN
+    RETURN;
+  END IF;
+  UPDATE aigw.gateway_task_attempts SET status = 'failed', finished_at = now(), error_code = 'internal_error',
+         error_message = p_reason WHERE id = p_attempt AND finished_at IS NULL;
+  UPDATE aigw.gateway_tasks SET status = 'failed_final', locked_by = NULL, finished_at = now(), updated_at = now(),
+         error_code = 'internal_error', error_message = 'could not record the outcome: ' || p_reason
+   WHERE id = t.id;
+  v_seq := aigw.append_task_event(t.id, 'failed', 'failed_final', NULL, NULL, p_reason, '{}', a.simulated);
+  RETURN NEXT jsonb_build_object('terminal', true, 'task_id', t.id, 'channel', t.normalized_request->>'channel',
+                                 'seq', v_seq, 'event', aigw.result_event(t.id));
+END;
+$$;

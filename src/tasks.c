@@ -1,0 +1,146 @@
+/*
+ * tasks.c: SQL-callable pieces of the task lifecycle that need C — waking a
+ * worker when the submitting transaction commits, and waiting for a task.
+ */
+#include "aigw.h"
+#include "runtime.h"
+
+#include "access/xact.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/timestamp.h"
+#include "utils/uuid.h"
+
+static bool wake_at_commit = false;
+static bool xact_callback_registered = false;
+
+/* Transaction callback: wake a worker once the submitted tasks are visible */
+static void
+WakeAtCommitCallback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PARALLEL_COMMIT:
+			if (wake_at_commit)
+				AigwWakeWorker();
+			wake_at_commit = false;
+			break;
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+			wake_at_commit = false;
+			break;
+		default:
+			break;
+	}
+}
+
+PG_FUNCTION_INFO_V1(aigw_wake_workers_at_commit);
+
+/* aigw.wake_workers_at_commit(): a worker is woken when this transaction commits */
+Datum
+aigw_wake_workers_at_commit(PG_FUNCTION_ARGS)
+{
+	if (!xact_callback_registered)
+	{
+		RegisterXactCallback(WakeAtCommitCallback, NULL);
+		xact_callback_registered = true;
+	}
+	wake_at_commit = true;
+	if (AigwShmem)
+		pg_atomic_fetch_add_u64(&AigwShmem->submitted, 1);
+	PG_RETURN_VOID();
+}
+
+/* Reads the task's outcome (NULL while it is not terminal) with a fresh snapshot */
+static Jsonb *
+TaskOutcome(Datum task_id)
+{
+	Oid			argtypes[1] = {UUIDOID};
+	Datum		values[1] = {task_id};
+	Jsonb	   *result = NULL;
+	Datum		transferred = (Datum) 0;
+	int			rc;
+
+	SPI_connect();
+	rc = SPI_execute_with_args("SELECT aigw.task_outcome($1)", 1, argtypes, values,
+							   NULL, false, 1);
+	if (rc == SPI_OK_SELECT && SPI_processed == 1)
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+		/* copied into the caller's context, which outlives SPI_finish */
+		if (!isnull)
+			transferred = SPI_datumTransfer(d, false, -1);
+	}
+	SPI_finish();
+	if (transferred != (Datum) 0)
+		result = DatumGetJsonbP(transferred);
+	return result;
+}
+
+PG_FUNCTION_INFO_V1(aigw_await_task);
+
+/*
+ * aigw.await_task(task_id uuid, timeout_ms int): waits until the task is
+ * terminal and returns its outcome, or NULL after the timeout. Read committed
+ * only: each check takes a new snapshot.
+ */
+Datum
+aigw_await_task(PG_FUNCTION_ARGS)
+{
+	Datum		task = PG_GETARG_DATUM(0);
+	int			timeout_ms = PG_GETARG_INT32(1);
+	pg_uuid_t  *uuid = DatumGetUUIDP(task);
+	TimestampTz deadline;
+	Jsonb	   *outcome = NULL;
+	int			slot;
+
+	AigwAttachShmem();
+	if (IsolationUsesXactSnapshot())
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("aigw.await_task needs READ COMMITTED isolation")));
+	if (timeout_ms < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("timeout must not be negative")));
+	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), timeout_ms);
+	slot = AigwAddTaskWaiter(uuid);
+	if (slot < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("too many concurrent aigw.await_task callers"),
+				 errhint("Raise aigw.max_task_waiters.")));
+	PG_TRY();
+	{
+		for (;;)
+		{
+			long		remaining;
+
+			ResetLatch(MyLatch);
+			outcome = TaskOutcome(task);
+			if (outcome != NULL)
+				break;
+			remaining = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
+			if (remaining <= 0)
+				break;
+			/* the timeout bounds the wait if a wake-up is missed (e.g. recovery) */
+			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 Min(remaining, 1000), AigwTaskWaitEvent());
+			CHECK_FOR_INTERRUPTS();
+		}
+	}
+	PG_FINALLY();
+	{
+		AigwRemoveTaskWaiter(slot);
+	}
+	PG_END_TRY();
+	if (outcome == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_JSONB_P(outcome);
+}

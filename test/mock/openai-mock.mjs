@@ -1,0 +1,104 @@
+// A mock OpenAI-compatible provider for aigw's tests: real wire formats
+// (chat completions JSON and SSE, embeddings, images, OpenAI error bodies).
+// The requested model name selects the behaviour:
+//   mock-ok (any other name)  normal answers
+//   mock-500                  HTTP 500 with an OpenAI error body
+//   mock-429                  HTTP 429, Retry-After: 7
+//   mock-401                  HTTP 401 invalid_api_key
+//   mock-400                  HTTP 400 invalid_request_error
+//   mock-timeout              never answers
+//   mock-slow                 answers after 3 s
+//   mock-malformed            HTTP 200 with a body that is not JSON
+//   mock-truncated            a stream that stops before finishing
+// Streams send MOCK_CHUNKS chunks (default 8) every MOCK_INTERVAL_MS (default 0).
+// Usage: node openai-mock.mjs PORT  (prints "listening PORT" when ready)
+import http from 'node:http';
+
+const port = Number(process.argv[2] || 0);
+const chunks = Number(process.env.MOCK_CHUNKS || 8);
+const interval = Number(process.env.MOCK_INTERVAL_MS || 0);
+let requests = 0;
+
+function send(res, status, body, headers = {}) {
+  const text = typeof body === 'string' ? body : JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
+  res.end(text);
+}
+
+function error(res, status, message, type, code, headers) {
+  send(res, status, { error: { message, type, param: null, code } }, headers);
+}
+
+function chat(res, req) {
+  const text = 'Hello from the mock provider.';
+  const usage = { prompt_tokens: 9, completion_tokens: 6, total_tokens: 15 };
+  if (!req.stream) {
+    return send(res, 200, {
+      id: 'chatcmpl-mock', object: 'chat.completion', created: 1700000000, model: req.model,
+      choices: [{ index: 0, message: { role: 'assistant', content: text }, logprobs: null, finish_reason: 'stop' }],
+      usage,
+    });
+  }
+  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+  const base = { id: 'chatcmpl-mock', object: 'chat.completion.chunk', created: 1700000000, model: req.model };
+  const frames = [{ ...base, choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }] }];
+  for (let i = 0; i < chunks; i++)
+    frames.push({ ...base, choices: [{ index: 0, delta: { content: `tok${i} ` }, finish_reason: null }] });
+  const truncated = req.model === 'mock-truncated';
+  if (!truncated) {
+    frames.push({ ...base, choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] });
+    if (req.stream_options && req.stream_options.include_usage)
+      frames.push({ ...base, choices: [], usage: { prompt_tokens: 9, completion_tokens: chunks, total_tokens: 9 + chunks } });
+  }
+  let i = 0;
+  const next = () => {
+    if (i < frames.length) {
+      res.write(`data: ${JSON.stringify(frames[i++])}\n\n`);
+      if (truncated && i === 3) return res.destroy();
+      return interval ? setTimeout(next, interval) : setImmediate(next);
+    }
+    res.end('data: [DONE]\n\n');
+  };
+  next();
+}
+
+const server = http.createServer((hreq, res) => {
+  let raw = '';
+  hreq.on('data', (d) => { raw += d; });
+  hreq.on('end', () => {
+    requests++;
+    if (hreq.method === 'GET' && hreq.url === '/stats') return send(res, 200, { requests });
+    if ((hreq.headers.authorization || '') !== 'Bearer sk-mock')
+      return error(res, 401, 'Incorrect API key provided.', 'invalid_request_error', 'invalid_api_key');
+    let req;
+    try { req = JSON.parse(raw); } catch { return error(res, 400, 'We could not parse the JSON body of your request.', 'invalid_request_error', null); }
+    switch (req.model) {
+      case 'mock-500': return error(res, 500, 'The server had an error while processing your request.', 'server_error', null);
+      case 'mock-429': return error(res, 429, 'Rate limit reached for requests.', 'requests', 'rate_limit_exceeded', { 'retry-after': '7' });
+      case 'mock-401': return error(res, 401, 'Incorrect API key provided.', 'invalid_request_error', 'invalid_api_key');
+      case 'mock-400': return error(res, 400, "Invalid value for 'temperature'.", 'invalid_request_error', 'invalid_parameter');
+      case 'mock-timeout': return;
+      case 'mock-malformed': res.writeHead(200, { 'content-type': 'application/json' }); return res.end('{"id": "chatcmpl-mock", "choices": [');
+      case 'mock-slow': return setTimeout(() => route(hreq, res, req), 3000);
+      default: return route(hreq, res, req);
+    }
+  });
+});
+
+function route(hreq, res, req) {
+  if (hreq.url.endsWith('/chat/completions')) return chat(res, req);
+  if (hreq.url.endsWith('/embeddings')) {
+    const inputs = Array.isArray(req.input) ? req.input : [req.input];
+    return send(res, 200, {
+      object: 'list', model: req.model,
+      data: inputs.map((_, index) => ({ object: 'embedding', index, embedding: [0.1, 0.2, 0.3] })),
+      usage: { prompt_tokens: 4 * inputs.length, total_tokens: 4 * inputs.length },
+    });
+  }
+  if (hreq.url.endsWith('/images/generations'))
+    return send(res, 200, { created: 1700000000, data: Array.from({ length: req.n || 1 }, () => ({ url: 'https://example.invalid/img.png' })) });
+  return error(res, 404, `Unknown path ${hreq.url}`, 'invalid_request_error', null);
+}
+
+server.listen(port, '127.0.0.1', () => console.log(`listening ${server.address().port}`));
+process.on('SIGTERM', () => process.exit(0));
