@@ -683,7 +683,6 @@ AwaitTask(Req *rq, const PoolResult *pr)
 				buf_init(&h, 256);
 				buf_puts(&h, "Cache-Control: no-cache\r\n");
 				buf_append(&h, lines.data, lines.len);
-				buf_printf(&h, "x-aigw-task-id: %s\r\n", pr->task_id);
 				SendHead(rq, 200, "text/event-stream; charset=utf-8", -1, h.data);
 				buf_free(&h);
 				started = true;

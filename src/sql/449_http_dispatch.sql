@@ -11,12 +11,16 @@ BEGIN
     WHEN 'readyz' THEN RETURN aigw.http_h_readyz(ctx);
     WHEN 'metrics' THEN RETURN aigw.http_h_metrics(ctx);
     WHEN 'me' THEN RETURN aigw.http_h_me(ctx);
-    WHEN 'v1_models' THEN RETURN aigw.http_h_v1_models(ctx);
-    WHEN 'models_list' THEN RETURN aigw.http_h_models_list(ctx);
-    WHEN 'embedding_models' THEN RETURN aigw.http_h_embedding_models(ctx);
-    WHEN 'catalog_providers' THEN RETURN aigw.http_h_catalog_providers(ctx);
-    WHEN 'catalog_base_models' THEN RETURN aigw.http_h_catalog_base_models(ctx);
-    WHEN 'catalog_base_model' THEN RETURN aigw.http_h_catalog_base_model(ctx);
+    WHEN 'chat' THEN RETURN aigw.http_h_chat(ctx);
+    WHEN 'chat_structured' THEN RETURN aigw.http_h_chat_structured(ctx);
+    WHEN 'embeddings' THEN RETURN aigw.http_h_embeddings(ctx);
+    WHEN 'images_generations' THEN RETURN aigw.http_h_images_generations(ctx);
+    WHEN 'images_edits' THEN RETURN aigw.http_h_images_edits(ctx);
+    WHEN 'video_generations' THEN RETURN aigw.http_h_video_generations(ctx);
+    WHEN 'task_result' THEN RETURN aigw.http_h_task_result(ctx);
+    WHEN 'task_cancel' THEN RETURN aigw.http_h_task_cancel(ctx);
+    WHEN 'task_get' THEN RETURN aigw.http_h_task_get(ctx);
+    WHEN 'task_events' THEN RETURN aigw.http_h_task_events(ctx);
     WHEN 'platform_list' THEN RETURN aigw.http_h_platform_list(ctx);
     WHEN 'platform_ops_compact' THEN RETURN aigw.http_h_platform_ops_compact(ctx);
     WHEN 'platform_get' THEN RETURN aigw.http_h_platform_get(ctx);
@@ -36,6 +40,12 @@ BEGIN
     WHEN 'platform_find_by_ids' THEN RETURN aigw.http_h_platform_find_by_ids(ctx);
     WHEN 'platform_find_by_model' THEN RETURN aigw.http_h_platform_find_by_model(ctx);
     WHEN 'platform_copy' THEN RETURN aigw.http_h_platform_copy(ctx);
+    WHEN 'v1_models' THEN RETURN aigw.http_h_v1_models(ctx);
+    WHEN 'models_list' THEN RETURN aigw.http_h_models_list(ctx);
+    WHEN 'embedding_models' THEN RETURN aigw.http_h_embedding_models(ctx);
+    WHEN 'catalog_providers' THEN RETURN aigw.http_h_catalog_providers(ctx);
+    WHEN 'catalog_base_models' THEN RETURN aigw.http_h_catalog_base_models(ctx);
+    WHEN 'catalog_base_model' THEN RETURN aigw.http_h_catalog_base_model(ctx);
     ELSE
       RAISE EXCEPTION 'route handler % is not defined', handler USING ERRCODE = 'AG500';
   END CASE;
