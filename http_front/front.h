@@ -95,6 +95,7 @@ extern void channel_wake_all(void);
 extern void metrics_observe(const char *route, const char *method, int status, double seconds);
 extern void metrics_inflight(int delta);
 extern void metrics_stream(int delta);
+extern long metrics_inflight_count(void);
 extern void metrics_render(Buf *b);
 
 /* Request handling (handler.c) */

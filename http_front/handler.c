@@ -785,7 +785,7 @@ front_handle(struct mg_connection *conn, void *cbdata)
 			metrics_observe("static", ri->request_method, rq.status, Now() - t0);
 		return r;
 	}
-	if (front_draining && strcmp(path, "/readyz") == 0)
+	if (front_draining)
 	{
 		rq.status = 503;
 		front_send_error(conn, 503, "service_unavailable", "draining", "this front is shutting down",

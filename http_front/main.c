@@ -318,14 +318,35 @@ LogMessage(const struct mg_connection *conn, const char *message)
 	return 1;
 }
 
-/* Wakes waiters once the drain deadline passes */
-static void *
-DrainTimer(void *arg)
+/*
+ * Drains: new requests are refused (503, Connection: close) while in-flight
+ * ones finish; at the deadline waiting requests are released with a 503 that
+ * names their task. civetweb stops only afterwards, since it refuses writes
+ * once stopping.
+ */
+static void
+Drain(void)
 {
-	usleep((useconds_t) front_config.drain_timeout_ms * 1000);
-	front_drain_expired = true;
-	channel_wake_all();
-	return arg;
+	struct timespec start,
+				now;
+	long		waited_ms = 0;
+
+	front_draining = true;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	while (metrics_inflight_count() > 0)
+	{
+		usleep(20 * 1000);
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		waited_ms = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
+		if (waited_ms >= front_config.drain_timeout_ms && !front_drain_expired)
+		{
+			front_log("drain deadline reached with %ld requests in flight", metrics_inflight_count());
+			front_drain_expired = true;
+			channel_wake_all();
+		}
+		if (waited_ms >= front_config.drain_timeout_ms + 5000)
+			break;
+	}
 }
 
 int
@@ -341,7 +362,6 @@ main(int argc, char **argv)
 	struct mg_context *ctx;
 	sigset_t	set;
 	int			sig = 0;
-	pthread_t	timer;
 
 	Configure(argc, argv);
 	signal(SIGPIPE, SIG_IGN);
@@ -424,9 +444,7 @@ main(int argc, char **argv)
 			break;
 	}
 	front_log("signal %d: draining in-flight requests (up to %d ms)", sig, front_config.drain_timeout_ms);
-	front_draining = true;
-	pthread_create(&timer, NULL, DrainTimer, NULL);
-	pthread_detach(timer);
+	Drain();
 	mg_stop(ctx);
 	channel_stop();
 	pool_stop();

@@ -142,3 +142,10 @@ metrics_render(Buf *b)
 			   "# TYPE aigw_http_metric_series_dropped_total counter\naigw_http_metric_series_dropped_total %llu\n",
 			   dropped);
 }
+
+/* Requests being served now */
+long
+metrics_inflight_count(void)
+{
+	return __atomic_load_n(&inflight, __ATOMIC_RELAXED);
+}

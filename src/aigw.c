@@ -80,8 +80,8 @@ DefineGucs(void)
 void
 _PG_init(void)
 {
+	AigwHttpInit();				/* before DefineGucs reserves the prefix */
 	DefineGucs();
-	AigwHttpInit();
 	if (!process_shared_preload_libraries_in_progress)
 		return;
 	AigwRegisterLauncher();

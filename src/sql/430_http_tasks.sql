@@ -184,18 +184,14 @@ CREATE FUNCTION aigw.http_visible_task(ctx aigw.http_ctx, p_param text) RETURNS 
 AS $$
 DECLARE
   t aigw.gateway_tasks;
-  id uuid;
+  v_param text := ctx.params->>p_param;
 BEGIN
-  BEGIN
-    id := (ctx.params->>p_param)::uuid;
-  EXCEPTION WHEN invalid_text_representation THEN
-    SELECT * INTO t FROM aigw.gateway_tasks
-     WHERE external_task_id = ctx.params->>p_param OR idempotency_key = ctx.params->>p_param
-     ORDER BY created_at DESC LIMIT 1;
-    id := t.id;
-  END;
-  IF id IS NOT NULL AND t.id IS NULL THEN
-    SELECT * INTO t FROM aigw.gateway_tasks WHERE gateway_tasks.id = http_visible_task.id;
+  IF v_param ~* '^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$' THEN
+    SELECT * INTO t FROM aigw.gateway_tasks g WHERE g.id = v_param::uuid;
+  ELSE
+    SELECT * INTO t FROM aigw.gateway_tasks g
+     WHERE g.external_task_id = v_param OR g.idempotency_key = v_param
+     ORDER BY g.created_at DESC LIMIT 1;
   END IF;
   IF t.id IS NULL OR ((ctx.identity->>'level')::int < 3
                       AND t.user_id IS DISTINCT FROM coalesce(ctx.identity->>'userId', '')) THEN
