@@ -394,6 +394,8 @@ main(int argc, char **argv)
 	opts[n++] = "yes";
 	opts[n++] = "enable_directory_listing";
 	opts[n++] = "no";
+	opts[n++] = "listen_backlog";
+	opts[n++] = "4096";
 	opts[n++] = "tcp_nodelay";
 	opts[n++] = "1";
 	opts[n++] = "decode_url";

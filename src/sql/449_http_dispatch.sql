@@ -46,6 +46,12 @@ BEGIN
     WHEN 'catalog_providers' THEN RETURN aigw.http_h_catalog_providers(ctx);
     WHEN 'catalog_base_models' THEN RETURN aigw.http_h_catalog_base_models(ctx);
     WHEN 'catalog_base_model' THEN RETURN aigw.http_h_catalog_base_model(ctx);
+    WHEN 'runtime_clients' THEN RETURN aigw.http_h_runtime_clients(ctx);
+    WHEN 'runtime_queues' THEN RETURN aigw.http_h_runtime_queues(ctx);
+    WHEN 'platform_queue_stats' THEN RETURN aigw.http_h_platform_queue_stats(ctx);
+    WHEN 'platform_clear_queue' THEN RETURN aigw.http_h_platform_clear_queue(ctx);
+    WHEN 'runtime_task_replay' THEN RETURN aigw.http_h_runtime_task_replay(ctx);
+    WHEN 'runtime_callbacks_replay' THEN RETURN aigw.http_h_runtime_callbacks_replay(ctx);
     ELSE
       RAISE EXCEPTION 'route handler % is not defined', handler USING ERRCODE = 'AG500';
   END CASE;

@@ -209,6 +209,15 @@ await check('GET /api/v1/tasks/:taskId shows the task with its attempts', async 
   const b = await (await api(`/api/v1/tasks/${chatTaskId}`)).json();
   return (b.id === chatTaskId && b.status === 'succeeded' && Array.isArray(b.attempts) && b.attempts.length >= 1) || b;
 });
+await check('console runtime routes: clients, queues, task replay, callback replay', async () => {
+  const c = await api('/api/v1/runtime/clients');
+  const q = await (await api('/api/v1/runtime/queues')).json();
+  const r = await (await api(`/api/v1/runtime/tasks/${chatTaskId}/replay`, { method: 'POST' })).json();
+  const cb = await (await api(`/api/v1/runtime/tasks/${chatTaskId}/callbacks/replay`, { method: 'POST' })).json();
+  const denied = await fetch(`${URL_}/api/v1/runtime/queues`, { headers: { authorization: `Bearer ${USER_KEY}` } });
+  return (c.status === 200 && Array.isArray(q.data) && r.events.length >= 2 && r.events[0].seq === 1
+    && typeof cb.requeued === 'number' && denied.status === 403) || { q, r, cb };
+});
 await check('/readyz is ready and /metrics has request counters, latency histograms and queue depth', async () => {
   const rz = await fetch(`${URL_}/readyz`);
   const m = await (await fetch(`${URL_}/metrics`)).text();
