@@ -17,7 +17,7 @@ CREATE FUNCTION aigw.api_key_hash(api_key text) RETURNS text
   LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
   RETURN encode(sha256(convert_to(api_key, 'UTF8')), 'hex');
 
--- A new API key: sk- and 256 bits from the strong random source.
+-- A new API key: sk- and the hex of three random UUIDs (366 random bits).
 CREATE FUNCTION aigw.api_key_generate() RETURNS text
   LANGUAGE sql VOLATILE
   RETURN 'sk-' || replace(gen_random_uuid()::text || gen_random_uuid()::text || gen_random_uuid()::text, '-', '');
