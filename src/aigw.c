@@ -2,6 +2,7 @@
  * aigw.c: module entry point, GUCs and version.
  */
 #include "aigw.h"
+#include "http_entry.h"
 #include "ratelimit.h"
 #include "retention.h"
 #include "runtime.h"
@@ -83,6 +84,7 @@ _PG_init(void)
 {
 	AigwRateLimitInit();
 	AigwRetentionInit();
+	AigwHttpInit();
 	DefineGucs();
 	if (!process_shared_preload_libraries_in_progress)
 		return;

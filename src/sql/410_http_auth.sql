@@ -1,0 +1,164 @@
+-- HTTP authentication: local API keys (sk-..., stored as SHA-256 hex), HS256
+-- JWTs with server-main's claims, and server-main's internal service token.
+
+CREATE FUNCTION aigw.jwt_sign_hs256(payload jsonb, secret text) RETURNS text
+  LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+  AS 'MODULE_PATHNAME', 'aigw_jwt_sign_hs256';
+COMMENT ON FUNCTION aigw.jwt_sign_hs256(jsonb, text) IS 'signs a payload as an HS256 JWT';
+
+CREATE FUNCTION aigw.jwt_verify_hs256(token text, secret text) RETURNS jsonb
+  LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+  AS 'MODULE_PATHNAME', 'aigw_jwt_verify_hs256';
+COMMENT ON FUNCTION aigw.jwt_verify_hs256(text, text) IS
+  'payload of an HS256 JWT whose signature matches, else NULL (expiry is not checked here)';
+
+-- The hash stored for an API key.
+CREATE FUNCTION aigw.api_key_hash(api_key text) RETURNS text
+  LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+  RETURN encode(sha256(convert_to(api_key, 'UTF8')), 'hex');
+
+-- A new API key: sk- and the hex of three random UUIDs (366 random bits).
+CREATE FUNCTION aigw.api_key_generate() RETURNS text
+  LANGUAGE sql VOLATILE
+  RETURN 'sk-' || replace(gen_random_uuid()::text || gen_random_uuid()::text || gen_random_uuid()::text, '-', '');
+
+-- Identity of a verified JWT payload (server-main's claims, seed 003 section 5.1).
+CREATE FUNCTION aigw.http_identity_from_claims(claims jsonb) RETURNS jsonb
+  LANGUAGE sql IMMUTABLE PARALLEL SAFE
+  RETURN jsonb_strip_nulls(jsonb_build_object(
+    'authType', 'jwt',
+    'userId', claims->>'sub',
+    'username', claims->>'username',
+    'role', coalesce(claims->>'role', 'user'),
+    'tenantId', claims->>'tenantId',
+    'gatewayTenantId', claims->>'gatewayTenantId',
+    'tenantKey', claims->>'tenantKey',
+    'source', coalesce(claims->>'source', 'server-main'),
+    'gatewayUserId', claims->>'gatewayUserId',
+    'userGroupId', claims->>'userGroupId',
+    'userGroupKey', claims->>'userGroupKey',
+    'userGroupKeys', claims->'userGroupKeys',
+    'ssoId', claims->>'sso_id',
+    'apiKeyId', claims->>'apiKeyId',
+    'apiKeyName', claims->>'apiKeyName',
+    'level', aigw.http_level(coalesce(claims->>'role', 'user'))));
+
+-- Checks a JWT: signature, algorithm, exp and nbf.
+CREATE FUNCTION aigw.http_auth_jwt(token text) RETURNS jsonb
+  LANGUAGE plpgsql STABLE
+  SET search_path = aigw, pg_catalog
+AS $$
+DECLARE
+  secret text := current_setting('aigw.jwt_secret', true);
+  leeway int := coalesce(nullif(current_setting('aigw.jwt_leeway', true), '')::int, 30);
+  claims jsonb;
+  now_s numeric := extract(epoch FROM clock_timestamp());
+BEGIN
+  IF coalesce(secret, '') = '' THEN
+    RAISE EXCEPTION 'JWT authentication is not configured' USING ERRCODE = 'AG401';
+  END IF;
+  claims := aigw.jwt_verify_hs256(token, secret);
+  IF claims IS NULL THEN
+    RAISE EXCEPTION 'invalid token' USING ERRCODE = 'AG401';
+  END IF;
+  IF jsonb_typeof(claims->'exp') = 'number' AND (claims->>'exp')::numeric + leeway < now_s THEN
+    RAISE EXCEPTION 'token expired' USING ERRCODE = 'AG401';
+  END IF;
+  IF jsonb_typeof(claims->'nbf') = 'number' AND (claims->>'nbf')::numeric - leeway > now_s THEN
+    RAISE EXCEPTION 'token not yet valid' USING ERRCODE = 'AG401';
+  END IF;
+  IF coalesce(claims->>'sub', '') = '' THEN
+    RAISE EXCEPTION 'token has no subject' USING ERRCODE = 'AG401';
+  END IF;
+  RETURN aigw.http_identity_from_claims(claims);
+END
+$$;
+
+-- Checks a local API key against gateway_api_keys (stored as SHA-256 hex).
+CREATE FUNCTION aigw.http_auth_api_key(api_key text) RETURNS jsonb
+  LANGUAGE plpgsql STABLE
+  SET search_path = aigw, pg_catalog
+AS $$
+DECLARE
+  ident jsonb;
+BEGIN
+  IF api_key !~ '^sk-[A-Za-z0-9_-]{20,200}$' THEN
+    RAISE EXCEPTION 'invalid API key' USING ERRCODE = 'AG401';
+  END IF;
+  SELECT jsonb_strip_nulls(jsonb_build_object(
+           'authType', 'api_key',
+           'apiKeyId', k.id, 'apiKeyName', k.name, 'scopes', k.scopes,
+           'userId', coalesce(u.external_user_id, u.id::text), 'gatewayUserId', u.id,
+           'username', u.username, 'role', r.role, 'roles', u.roles,
+           'gatewayTenantId', k.gateway_tenant_id, 'tenantId', u.tenant_id, 'tenantKey', u.tenant_key,
+           'userGroupId', coalesce(k.user_group_id, u.default_user_group_id),
+           'source', u.source, 'level', aigw.http_level(r.role)))
+    INTO ident
+    FROM aigw.gateway_api_keys k
+    JOIN aigw.gateway_users u ON u.id = k.gateway_user_id
+    CROSS JOIN LATERAL (
+      SELECT coalesce((SELECT x FROM jsonb_array_elements_text(u.roles) AS x
+                        ORDER BY aigw.http_level(x) DESC LIMIT 1), 'user') AS role) r
+   WHERE k.key_hash = aigw.api_key_hash(api_key)
+     AND k.status = 'active'
+     AND (k.expires_at IS NULL OR k.expires_at > now())
+     AND u.status = 'active';
+  IF ident IS NULL THEN
+    RAISE EXCEPTION 'invalid API key' USING ERRCODE = 'AG401';
+  END IF;
+  RETURN ident;
+END
+$$;
+
+-- server-main's service token: requires X-EasyAI-Actor.
+CREATE FUNCTION aigw.http_auth_internal(token text, actor text) RETURNS jsonb
+  LANGUAGE plpgsql STABLE
+  SET search_path = aigw, pg_catalog
+AS $$
+BEGIN
+  IF coalesce(actor, '') = '' THEN
+    RAISE EXCEPTION 'the internal service token requires an X-EasyAI-Actor header' USING ERRCODE = 'AG401';
+  END IF;
+  RETURN jsonb_build_object('authType', 'internal', 'actor', actor, 'userId', 'service:' || actor,
+                            'role', 'admin', 'source', 'internal', 'level', 4);
+END
+$$;
+
+-- Identity of a request from its headers; NULL when it carries no credentials.
+-- Bearer sk-... and x-comfy-api-key are local API keys, Bearer x.y.z is a JWT,
+-- Bearer <aigw.internal_token> with X-EasyAI-Actor is server-main.
+CREATE FUNCTION aigw.http_authenticate(headers jsonb) RETURNS jsonb
+  LANGUAGE plpgsql STABLE
+  SET search_path = aigw, pg_catalog
+AS $$
+DECLARE
+  authz text := headers->>'authorization';
+  comfy text := headers->>'x-comfy-api-key';
+  token text;
+  internal text;
+BEGIN
+  IF authz IS NOT NULL THEN
+    IF authz !~* '^bearer\s+\S+\s*$' THEN
+      RAISE EXCEPTION 'the Authorization header must be "Bearer <token>"' USING ERRCODE = 'AG401';
+    END IF;
+    token := btrim(substr(authz, 7));
+    IF token LIKE 'sk-%' THEN
+      RETURN aigw.http_auth_api_key(token);
+    END IF;
+    internal := current_setting('aigw.internal_token', true);
+    IF coalesce(internal, '') <> '' AND sha256(convert_to(token, 'UTF8')) = sha256(convert_to(internal, 'UTF8')) THEN
+      RETURN aigw.http_auth_internal(token, headers->>'x-easyai-actor');
+    END IF;
+    IF token ~ '^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$' THEN
+      RETURN aigw.http_auth_jwt(token);
+    END IF;
+    RAISE EXCEPTION 'invalid API key or token' USING ERRCODE = 'AG401';
+  END IF;
+  IF comfy IS NOT NULL THEN
+    RETURN aigw.http_auth_api_key(btrim(comfy));
+  END IF;
+  RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION aigw.http_authenticate(jsonb) IS
+  'identity of a request (API key, JWT or internal token), NULL without credentials';

@@ -1,0 +1,73 @@
+-- The handler table of the HTTP entry: route handler names to functions.
+-- (Last file of the range, so that every handler exists when it is read.)
+
+CREATE FUNCTION aigw.http_dispatch(handler text, ctx aigw.http_ctx) RETURNS aigw.http_response
+  LANGUAGE plpgsql
+  SET search_path = aigw, pg_catalog
+AS $$
+BEGIN
+  CASE handler
+    WHEN 'healthz' THEN RETURN aigw.http_h_healthz(ctx);
+    WHEN 'readyz' THEN RETURN aigw.http_h_readyz(ctx);
+    WHEN 'metrics' THEN RETURN aigw.http_h_metrics(ctx);
+    WHEN 'me' THEN RETURN aigw.http_h_me(ctx);
+    WHEN 'chat' THEN RETURN aigw.http_h_chat(ctx);
+    WHEN 'chat_structured' THEN RETURN aigw.http_h_chat_structured(ctx);
+    WHEN 'embeddings' THEN RETURN aigw.http_h_embeddings(ctx);
+    WHEN 'images_generations' THEN RETURN aigw.http_h_images_generations(ctx);
+    WHEN 'images_edits' THEN RETURN aigw.http_h_images_edits(ctx);
+    WHEN 'video_generations' THEN RETURN aigw.http_h_video_generations(ctx);
+    WHEN 'task_result' THEN RETURN aigw.http_h_task_result(ctx);
+    WHEN 'task_cancel' THEN RETURN aigw.http_h_task_cancel(ctx);
+    WHEN 'task_get' THEN RETURN aigw.http_h_task_get(ctx);
+    WHEN 'task_events' THEN RETURN aigw.http_h_task_events(ctx);
+    WHEN 'platform_list' THEN RETURN aigw.http_h_platform_list(ctx);
+    WHEN 'platform_ops_compact' THEN RETURN aigw.http_h_platform_ops_compact(ctx);
+    WHEN 'platform_get' THEN RETURN aigw.http_h_platform_get(ctx);
+    WHEN 'platform_update' THEN RETURN aigw.http_h_platform_update(ctx);
+    WHEN 'platform_delete' THEN RETURN aigw.http_h_platform_delete(ctx);
+    WHEN 'platform_disable' THEN RETURN aigw.http_h_platform_disable(ctx);
+    WHEN 'platform_reset_exception' THEN RETURN aigw.http_h_platform_reset_exception(ctx);
+    WHEN 'platform_action' THEN RETURN aigw.http_h_platform_action(ctx);
+    WHEN 'platform_dynamic_priority_set' THEN RETURN aigw.http_h_platform_dynamic_priority_set(ctx);
+    WHEN 'platform_dynamic_priority_clear' THEN RETURN aigw.http_h_platform_dynamic_priority_clear(ctx);
+    WHEN 'platform_scene_script' THEN RETURN aigw.http_h_platform_scene_script(ctx);
+    WHEN 'platform_enable_model' THEN RETURN aigw.http_h_platform_enable_model(ctx);
+    WHEN 'models_list_enabled' THEN RETURN aigw.http_h_models_list_enabled(ctx);
+    WHEN 'models_list_all' THEN RETURN aigw.http_h_models_list_all(ctx);
+    WHEN 'models_by_type' THEN RETURN aigw.http_h_models_by_type(ctx);
+    WHEN 'models_strict_type' THEN RETURN aigw.http_h_models_strict_type(ctx);
+    WHEN 'platform_find_by_ids' THEN RETURN aigw.http_h_platform_find_by_ids(ctx);
+    WHEN 'platform_find_by_model' THEN RETURN aigw.http_h_platform_find_by_model(ctx);
+    WHEN 'platform_copy' THEN RETURN aigw.http_h_platform_copy(ctx);
+    WHEN 'v1_models' THEN RETURN aigw.http_h_v1_models(ctx);
+    WHEN 'models_list' THEN RETURN aigw.http_h_models_list(ctx);
+    WHEN 'embedding_models' THEN RETURN aigw.http_h_embedding_models(ctx);
+    WHEN 'catalog_providers' THEN RETURN aigw.http_h_catalog_providers(ctx);
+    WHEN 'catalog_base_models' THEN RETURN aigw.http_h_catalog_base_models(ctx);
+    WHEN 'catalog_base_model' THEN RETURN aigw.http_h_catalog_base_model(ctx);
+    WHEN 'runtime_clients' THEN RETURN aigw.http_h_runtime_clients(ctx);
+    WHEN 'runtime_queues' THEN RETURN aigw.http_h_runtime_queues(ctx);
+    WHEN 'platform_queue_stats' THEN RETURN aigw.http_h_platform_queue_stats(ctx);
+    WHEN 'platform_clear_queue' THEN RETURN aigw.http_h_platform_clear_queue(ctx);
+    WHEN 'runtime_task_replay' THEN RETURN aigw.http_h_runtime_task_replay(ctx);
+    WHEN 'runtime_callbacks_replay' THEN RETURN aigw.http_h_runtime_callbacks_replay(ctx);
+    ELSE
+      RAISE EXCEPTION 'route handler % is not defined', handler USING ERRCODE = 'AG500';
+  END CASE;
+END
+$$;
+
+-- Every route must name a handler of aigw.http_dispatch.
+DO $$
+DECLARE
+  src text := (SELECT prosrc FROM pg_proc WHERE oid = 'aigw.http_dispatch(text,aigw.http_ctx)'::regprocedure);
+  missing text;
+BEGIN
+  SELECT string_agg(DISTINCT handler, ', ') INTO missing FROM aigw.http_routes
+   WHERE position(format('WHEN %L THEN', handler) IN src) = 0;
+  IF missing IS NOT NULL THEN
+    RAISE EXCEPTION 'routes without a handler: %', missing;
+  END IF;
+END
+$$;

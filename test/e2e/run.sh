@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# End-to-end tests: a PostgreSQL 18 instance with aigw, an aigw-http front on
+# loopback, and e2e.mjs driving it with the official openai client, raw
+# sockets (malformed requests) and fetch. Prints TAP; stops what it started.
+set -uo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+W=${AIGW_W:-$(cd "$HERE/../.." && pwd)}
+. "$W/scripts/lib.sh"
+OUT="$W/out/e2e"
+mkdir -p "$OUT"
+DATA="$W/tmp_e2e"
+SOCK="$W/tmp_e2e_sock"
+PGPORT_E2E=$(aigw_free_port $((58400 + ${AIGW_PORT_OFFSET:-0})))
+HTTP_PORT=$(aigw_free_port $((18400 + ${AIGW_PORT_OFFSET:-0})))
+BIN="${AIGW_STAGE:?}/bin/aigw-http"
+FRONT_PID=""
+N=0
+
+tap() { N=$((N + 1)); if [ "$1" = ok ]; then echo "ok $N - $2"; else echo "not ok $N - $2"; fi; }
+cleanup() {
+  if [ -n "$FRONT_PID" ] && kill -0 "$FRONT_PID" 2>/dev/null; then kill -TERM "$FRONT_PID"; wait "$FRONT_PID" 2>/dev/null; fi
+  [ -f "$DATA/postmaster.pid" ] && pg_ctl -D "$DATA" -w -m immediate stop >/dev/null 2>&1
+  true
+}
+trap cleanup EXIT
+psql_e2e() { psql -X -q -At -v ON_ERROR_STOP=1 -h "$SOCK" -p "$PGPORT_E2E" -U postgres -d aigw "$@"; }
+start_front() {
+  "$BIN" --listen "127.0.0.1:$HTTP_PORT" --conninfo "host=$SOCK port=$PGPORT_E2E dbname=aigw user=aigw_http" \
+    --pool-size 4 --threads 64 --max-body 1048576 --request-timeout-ms 2000 --wait-timeout-ms 20000 \
+    --drain-timeout-ms 5000 "$@" >>"$OUT/front.log" 2>&1 &
+  FRONT_PID=$!
+  for _ in $(seq 1 50); do curl -fsS "http://127.0.0.1:$HTTP_PORT/healthz" >/dev/null 2>&1 && return 0; sleep 0.1; done
+  return 1
+}
+
+rm -rf "$DATA" "$SOCK"; mkdir -p "$SOCK"
+initdb -D "$DATA" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >"$OUT/initdb.log" 2>&1 || { echo "not ok 1 - initdb"; exit 1; }
+{ cat "${AIGW_TEST_CONF:?}"; echo "port = $PGPORT_E2E"; echo "listen_addresses = ''"; echo "unix_socket_directories = '$SOCK'";
+  echo "aigw.database = 'aigw'"; echo "aigw.jwt_secret = 'e2e-jwt-secret'"; echo "aigw.internal_token = 'e2e-internal-token'"; } >>"$DATA/postgresql.conf"
+pg_ctl -D "$DATA" -l "$OUT/postgresql.log" -w start >/dev/null || { echo "not ok 1 - PostgreSQL starts"; exit 1; }
+psql -X -q -h "$SOCK" -p "$PGPORT_E2E" -U postgres -d postgres -c "CREATE DATABASE aigw" >/dev/null
+psql_e2e -c "CREATE EXTENSION aigw CASCADE" -c "CREATE ROLE aigw_http LOGIN IN ROLE aigw_front" >/dev/null 2>"$OUT/setup.log"
+KEY=$(psql_e2e -c "SELECT aigw.create_admin_api_key('e2e')")
+USER_KEY=sk-e2euser$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
+psql_e2e >/dev/null <<SQL
+INSERT INTO aigw.gateway_users (user_key, username, roles) VALUES ('e2e:user', 'e2e-user', '["user"]');
+INSERT INTO aigw.gateway_api_keys (gateway_user_id, key_prefix, key_hash, name)
+SELECT id, 'sk-e2euser', aigw.api_key_hash('$USER_KEY'), 'e2e user key' FROM aigw.gateway_users WHERE user_key = 'e2e:user';
+SQL
+# wait for the launcher so tasks run
+for _ in $(seq 1 40); do
+  [ "$(psql_e2e -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'aigw launcher'")" -ge 1 ] && break
+  sleep 0.25
+done
+
+if start_front; then tap ok "aigw-http starts and answers /healthz"; else tap not "aigw-http starts and answers /healthz"; cat "$OUT/front.log"; exit 1; fi
+
+AIGW_URL="http://127.0.0.1:$HTTP_PORT" AIGW_API_KEY="$KEY" AIGW_USER_KEY="$USER_KEY" TAP_START=$N \
+  node "$HERE/e2e.mjs" > "$OUT/node.tap" 2>"$OUT/node.err"
+rc=$?
+cat "$OUT/node.tap"
+N=$(grep -Ec '^(not )?ok [0-9]+' "$OUT/node.tap" | awk -v n="$N" '{print n + $1}')
+if [ $rc -ne 0 ] && ! grep -q '^not ok' "$OUT/node.tap"; then tap not "e2e.mjs ran to the end (rc $rc)"; cat "$OUT/node.err"; fi
+
+# PostgreSQL restarts under the front: the pool reconnects, GETs are retried.
+pg_ctl -D "$DATA" -l "$OUT/postgresql.log" -w -m fast restart >/dev/null
+code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$HTTP_PORT/healthz")
+[ "$code" = 200 ] && tap ok "after a PostgreSQL restart the front answers again (GET retried on a fresh connection)" \
+  || tap not "after a PostgreSQL restart the front answers again (got $code)"
+ok=0
+for _ in $(seq 1 50); do
+  body=$(curl -s "http://127.0.0.1:$HTTP_PORT/v1/chat/completions" -H "Authorization: Bearer $KEY" \
+    -H 'Content-Type: application/json' -d '{"model":"sim-chat","messages":[{"role":"user","content":"after restart"}]}')
+  case "$body" in *"after restart"*) ok=1; break ;; esac
+  sleep 0.2
+done
+[ $ok = 1 ] && tap ok "after a PostgreSQL restart a chat completes through the re-established channel" \
+  || tap not "after a PostgreSQL restart a chat completes (last: $body)"
+
+# Graceful drain: a stream in flight when SIGTERM arrives still ends with [DONE].
+curl -sN "http://127.0.0.1:$HTTP_PORT/v1/chat/completions" -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' \
+  -d '{"model":"sim-chat","stream":true,"messages":[{"role":"user","content":"drain me please"}],"simulation_profile":{"latencyMs":1500}}' \
+  > "$OUT/drain.out" 2>&1 &
+CURL_PID=$!
+sleep 0.5
+kill -TERM "$FRONT_PID"
+wait "$CURL_PID"
+wait "$FRONT_PID"; frc=$?
+FRONT_PID=""
+grep -q 'data: \[DONE\]' "$OUT/drain.out" && tap ok "SIGTERM drains an in-flight stream to its [DONE]" \
+  || tap not "SIGTERM drains an in-flight stream to its [DONE] ($(head -c 300 "$OUT/drain.out"))"
+[ $frc = 0 ] && tap ok "aigw-http exits 0 after draining" || tap not "aigw-http exits 0 after draining (rc $frc)"
+(echo >"/dev/tcp/127.0.0.1/$HTTP_PORT") 2>/dev/null && tap not "the port is closed after shutdown" || tap ok "the port is closed after shutdown"
+
+echo "1..$N"
