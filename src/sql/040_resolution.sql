@@ -174,12 +174,13 @@ AS $$
 DECLARE
   base_caps jsonb := '{}';
   base_price jsonb := '{}';
+  base_key text;
   factor numeric;
   override jsonb := expand_total_price(coalesce(p_billing_config_override, '{}'));
 BEGIN
   IF p_base_model_id IS NOT NULL THEN
-    SELECT b.capabilities, b.base_billing_config, b.pricing_version
-      INTO base_caps, base_price, resolved_pricing_version
+    SELECT b.capabilities, b.base_billing_config, b.pricing_version, b.canonical_model_key
+      INTO base_caps, base_price, resolved_pricing_version, base_key
       FROM base_model_catalog b WHERE b.id = p_base_model_id;
     IF NOT FOUND THEN
       RAISE EXCEPTION 'base model % does not exist', p_base_model_id USING ERRCODE = 'foreign_key_violation';
@@ -189,7 +190,7 @@ BEGIN
         FROM base_model_pricing_versions v
        WHERE v.base_model_id = p_base_model_id AND v.pricing_version = p_pricing_version;
       IF NOT FOUND THEN
-        RAISE EXCEPTION 'base model % has no pricing version %', p_base_model_id, p_pricing_version
+        RAISE EXCEPTION 'base model "%" has no pricing version %', base_key, p_pricing_version
           USING ERRCODE = 'invalid_parameter_value';
       END IF;
       resolved_pricing_version := p_pricing_version;
