@@ -57,13 +57,14 @@ SQL
 done 2>&1 | sed 's/^NOTICE:  //'
 
 echo
-echo "## SQL: one prepared statement per round trip (pgbench -M prepared, 1 client, 3 x ${SECS}s each, best run)"
+echo "## SQL: one prepared statement per round trip (pgbench -M prepared, 1 client, 3 x ${SECS}s each, best run;"
+echo "## meaningful on a quiet machine only: the difference of two round trips)"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 P=$(psql -X -At -c "SELECT aigw.seed_runner_policy()")
-printf '\\set s random(400, 504)\nSELECT aigw.failover_decision(%s, %s, jsonb_build_object(%s, :s::int));\n' \
+printf '\\set s random(400, 504)\nSELECT count(aigw.failover_decision(%s, %s, jsonb_build_object(%s, :s::int)));\n' \
   "'$P'" "'{}'" "'status'" > "$tmp/call.sql"
-printf '\\set s random(400, 504)\nSELECT jsonb_build_object(%s, :s::int);\n' "'status'" > "$tmp/base.sql"
+printf '\\set s random(400, 504)\nSELECT count(jsonb_build_object(%s, :s::int));\n' "'status'" > "$tmp/base.sql"
 latency() { pgbench -n -M prepared -c 1 -T "$SECS" -f "$1" 2>/dev/null | sed -n 's/^latency average = \([0-9.]*\) ms/\1/p'; }
 a=999; b=999
 for i in 1 2 3; do   # interleaved, so both see the same machine load

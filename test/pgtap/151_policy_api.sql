@@ -1,6 +1,6 @@
 -- The SQL interface of the policy engine: signatures, results and bad input.
 BEGIN;
-SELECT plan(24);
+SELECT plan(25);
 
 SELECT has_function('aigw', 'classify_failure', ARRAY['jsonb']);
 SELECT has_function('aigw', 'failure_category', ARRAY['text', 'integer', 'text']);
@@ -8,6 +8,13 @@ SELECT has_function('aigw', 'retry_decision', ARRAY['jsonb', 'jsonb', 'jsonb']);
 SELECT has_function('aigw', 'failover_decision', ARRAY['jsonb', 'jsonb', 'jsonb']);
 SELECT has_function('aigw', 'demote_decision', ARRAY['jsonb', 'jsonb']);
 
+SELECT is((SELECT count(*)::int FROM pg_proc p
+            WHERE p.pronamespace = 'aigw'::regnamespace
+              AND p.proname IN ('failure_category', 'classify_failure', 'retry_decision', 'failover_decision',
+                                'demote_decision', 'explain_failure', 'failure_policies', 'policy_checks',
+                                'apply_policy_change', 'policy_checks_tap')
+              AND has_function_privilege('public', p.oid, 'EXECUTE')), 0,
+          'no policy function is executable by PUBLIC');
 SELECT is(aigw.failure_category(' Invalid_API_Key ', 0, NULL), 'auth_error', 'failure_category trims and lower-cases the code');
 SELECT is(aigw.failure_category(NULL, NULL, NULL), 'client_error', 'failure_category of nothing is client_error');
 SELECT is(aigw.failure_category('x', 503, 'upstream Overloaded'), 'provider_overloaded', 'failure_category reads the message');
