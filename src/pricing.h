@@ -43,8 +43,8 @@ extern const char *AigwModelTypeOfKind(const char *kind);
 extern Numeric AigwGroupDiscountFactor(Jsonb *policy, const char *modelType);
 
 /*
- * Table-backed calls for the task worker, made inside its transaction (SPI
- * must be usable; the caller is connected or these connect themselves).
+ * Table-backed calls for the task worker, made inside its transaction with
+ * an active snapshot; they connect to SPI themselves (nesting is fine).
  * taskId is a uuid Datum.  AigwPriceTaskUsage prices a task's unified usage
  * without side effects; AigwSettleTask is aigw.settle_task: price, settle the
  * wallet hold, write the settlement outbox event (idempotent).

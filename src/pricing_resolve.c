@@ -304,7 +304,6 @@ AigwReleaseTask(Datum taskId, const char *reason)
 
 /* ---- estimated billing of a request for an identity ---- */
 
-
 /* Prepares a plan once per backend; saved plans are replanned after DDL */
 static SPIPlanPtr
 KeptPlan(SPIPlanPtr *slot, const char *sql, int nargs, Oid *types)

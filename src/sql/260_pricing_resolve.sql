@@ -220,9 +220,13 @@ CREATE TRIGGER pricing_cache_invalidate AFTER INSERT OR UPDATE OR DELETE OR TRUN
   ON aigw.integration_platforms FOR EACH STATEMENT EXECUTE FUNCTION aigw.pricing_cache_invalidate();
 CREATE TRIGGER pricing_cache_invalidate AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
   ON aigw.model_catalog_providers FOR EACH STATEMENT EXECUTE FUNCTION aigw.pricing_cache_invalidate();
-CREATE TRIGGER pricing_cache_invalidate AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+-- Users and tenants change often (logins, sync): only the columns a user
+-- group is resolved from invalidate.
+CREATE TRIGGER pricing_cache_invalidate
+  AFTER INSERT OR DELETE OR TRUNCATE OR UPDATE OF id, source, external_user_id, gateway_tenant_id, default_user_group_id
   ON aigw.gateway_users FOR EACH STATEMENT EXECUTE FUNCTION aigw.pricing_cache_invalidate();
-CREATE TRIGGER pricing_cache_invalidate AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+CREATE TRIGGER pricing_cache_invalidate
+  AFTER INSERT OR DELETE OR TRUNCATE OR UPDATE OF id, tenant_key, default_user_group_id
   ON aigw.gateway_tenants FOR EACH STATEMENT EXECUTE FUNCTION aigw.pricing_cache_invalidate();
 CREATE TRIGGER pricing_cache_invalidate AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
   ON aigw.gateway_user_groups FOR EACH STATEMENT EXECUTE FUNCTION aigw.pricing_cache_invalidate();
