@@ -127,6 +127,17 @@ DELETE FROM aigw.gateway_tasks WHERE id = '00000000-0000-0000-0000-0000000000c1'
 SELECT * FROM pg_temp.win('rt-cli');
 COMMIT;
 SELECT * FROM pg_temp.win('rt-cli');
+-- a release whose transaction aborts releases nothing
+SELECT r->'admitted' FROM aigw.concurrency_acquire('00000000-0000-0000-0000-0000000000a3',
+  '[{"scopeType":"client","scopeKey":"rt-cli","limit":2}]') r;
+BEGIN;
+SELECT aigw.concurrency_release('00000000-0000-0000-0000-0000000000a3');
+ROLLBACK;
+SELECT * FROM pg_temp.win('rt-cli');
+SELECT count(*) AS unreleased FROM aigw.gateway_concurrency_leases
+WHERE task_id = '00000000-0000-0000-0000-0000000000a3' AND released_at IS NULL;
+SELECT aigw.concurrency_release('00000000-0000-0000-0000-0000000000a3');
+SELECT * FROM pg_temp.win('rt-cli');
 -- a lease for a task that does not exist is refused and leaves nothing behind
 \set VERBOSITY terse
 SELECT aigw.concurrency_acquire('00000000-0000-0000-0000-0000000000ff', '[{"scopeType":"client","scopeKey":"rt-cli","limit":2}]');
