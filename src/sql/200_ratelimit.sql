@@ -497,12 +497,23 @@ BEGIN
 END
 $$;
 
--- Counters move only through these functions: no one but the owner calls them.
-REVOKE EXECUTE ON FUNCTION aigw.ratelimit_admit(jsonb, uuid, uuid), aigw.ratelimit_reconcile(jsonb, jsonb),
-  aigw.ratelimit_release(jsonb), aigw.concurrency_release(uuid, uuid), aigw.ratelimit_release_expired(),
-  aigw.ratelimit_flush(), aigw.ratelimit_maintain(), aigw.ratelimit_bench(integer, integer),
-  aigw.ratelimit_windows(), aigw.ratelimit_headroom(jsonb), aigw.concurrency_forget(text, text, bigint),
-  aigw.ratelimit_quota_order(jsonb), aigw.ratelimit_set_gauge(text, text, bigint),
-  aigw.concurrency_acquire(uuid, jsonb, integer, uuid),
-  aigw.ratelimit_policy_set(text, text, jsonb), aigw.ratelimit_policy_delete(text, text)
-  FROM PUBLIC;
+-- No EXECUTE for PUBLIC: counters move only through the extension owner and
+-- the extension's own SECURITY DEFINER entry points.
+DO $$
+DECLARE
+  f regprocedure;
+BEGIN
+  FOR f IN SELECT p.oid::regprocedure FROM pg_proc p
+            WHERE p.pronamespace = 'aigw'::regnamespace
+              AND (p.proname LIKE 'ratelimit\_%' OR p.proname LIKE 'concurrency\_%'
+                   OR p.proname = 'gateway_concurrency_leases_deleted') LOOP
+    EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', f);
+  END LOOP;
+END
+$$;
+
+-- pg_dump keeps policies, counters and leases (after a restore the first
+-- rate-limit call reloads them into shared memory).
+SELECT pg_catalog.pg_extension_config_dump('aigw.gateway_rate_limit_policies', '');
+SELECT pg_catalog.pg_extension_config_dump('aigw.gateway_rate_limit_counters', '');
+SELECT pg_catalog.pg_extension_config_dump('aigw.gateway_concurrency_leases', '');
