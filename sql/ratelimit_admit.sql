@@ -170,6 +170,7 @@ SELECT aigw.concurrency_acquire(NULL, '[]');
 SELECT aigw.concurrency_acquire(gen_random_uuid(), '{}');
 SELECT aigw.ratelimit_reconcile('[]', '[]');
 SELECT aigw.ratelimit_release('{"admitted": false}');
+SELECT aigw.ratelimit_release('{"grants": [{"scopeType":"user","scopeKey":"x","metric":"rpm","limit":1}]}');
 SELECT aigw.ratelimit_bench(0);
 SELECT aigw.ratelimit_set_gauge('queue', 'rt-q', -1);
 SELECT aigw.ratelimit_refusal_response('{"admitted": true}');

@@ -165,10 +165,15 @@ AigwRlParseRequirements(Jsonb *j, AigwRlRequirement *reqs, bool grants)
 		r->reserve = RlJsonBool(o, "reserve", r->metric != AIGW_RL_RPM);
 		r->lease_ttl_seconds = RlJsonInt32(o, "leaseTtlSeconds", 900);
 		r->window_start = 0;
-		if (grants)
+		if (grants && AigwRlMetricIsWindowed(r->metric))
 		{
-			int64		ws = RlJsonInt(o, "windowStart", 0);
+			int64		ws = RlJsonInt(o, "windowStart", -1);
 
+			if (ws < 0 || ws > PG_INT64_MAX / USECS_PER_SEC)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("a granted %s window has no valid windowStart",
+								AigwRlMetricName(r->metric))));
 			r->window_start = AigwRlFromUnixSeconds(ws);
 		}
 		AigwRlValidate(r);
