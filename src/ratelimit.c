@@ -1011,14 +1011,18 @@ AigwRateLimitReleaseExpired(void)
 
 /* Copies the dirty windows, marking them clean, and evicts stale entries */
 static RlSnapshot *
-RlCollectDirty(TimestampTz now, int *count)
+RlCollectDirty(TimestampTz *taken, int *count)
 {
 	RlSnapshot *snap = palloc(sizeof(RlSnapshot) * aigw_ratelimit_slots);
 	HASH_SEQ_STATUS seq;
 	RlEntry    *e;
 	int			n = 0;
+	TimestampTz now;
 
 	RlLockAll(LW_EXCLUSIVE);
+	/* taken under the locks, so later snapshots always carry later times */
+	now = GetCurrentTimestamp();
+	*taken = now;
 	hash_seq_init(&seq, rl_hash);
 	while ((e = hash_seq_search(&seq)) != NULL)
 	{
@@ -1049,23 +1053,23 @@ AigwRateLimitFlush(void)
 	uint64		last_purge;
 
 	RlEnsureLoaded();
-	now = GetCurrentTimestamp();
-	snap = RlCollectDirty(now, &n);
+	snap = RlCollectDirty(&now, &n);
 	SPI_connect();
 	if (rl_plan_counter_upsert == NULL)
 	{
-		Oid			types[8] = {TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID, INT8OID, INT8OID,
-		INT8OID, TIMESTAMPTZOID};
+		Oid			types[9] = {TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID, INT8OID, INT8OID,
+		INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID};
 		SPIPlanPtr	p;
 
 		p = SPI_prepare("INSERT INTO aigw.gateway_rate_limit_counters AS c "
 						"(scope_type, scope_key, metric, window_start, limit_value, used_value, "
 						" reserved_value, reset_at, updated_at) "
-						"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now()) "
+						"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
 						"ON CONFLICT ON CONSTRAINT pk_rate_limit_counter DO UPDATE SET "
 						" limit_value = EXCLUDED.limit_value, used_value = EXCLUDED.used_value, "
 						" reserved_value = EXCLUDED.reserved_value, reset_at = EXCLUDED.reset_at, "
-						" updated_at = now()", 8, types);
+						" updated_at = EXCLUDED.updated_at "
+						"WHERE c.updated_at <= EXCLUDED.updated_at", 9, types);
 		if (p == NULL)
 			elog(ERROR, "preparing the counter upsert failed: %s", SPI_result_code_string(SPI_result));
 		SPI_keepplan(p);
@@ -1073,7 +1077,7 @@ AigwRateLimitFlush(void)
 	}
 	for (int i = 0; i < n; i++)
 	{
-		Datum		v[8];
+		Datum		v[9];
 		int			ret;
 
 		v[0] = CStringGetTextDatum(AigwRlScopeName(snap[i].key.scope_type));
@@ -1085,6 +1089,8 @@ AigwRateLimitFlush(void)
 		v[6] = Int64GetDatum(snap[i].reserved);
 		v[7] = TimestampTzGetDatum(snap[i].window_start +
 								   (int64) snap[i].window_seconds * USECS_PER_SEC);
+		/* an older snapshot written late never overwrites a newer one */
+		v[8] = TimestampTzGetDatum(now);
 		ret = SPI_execute_plan(rl_plan_counter_upsert, v, NULL, false, 0);
 		if (ret != SPI_OK_INSERT)
 			elog(ERROR, "writing a rate-limit counter failed: %s", SPI_result_code_string(ret));
