@@ -172,6 +172,22 @@ await check('integration-platform admin routes: list, then dynamic-priority/:id 
   return (r.status === 200 && b.data.dynamic_priority === 5 && c.status === 200 && d.data.dynamic_priority === undefined
     && sim.credentials === undefined) || { b, d };
 });
+await check('platform create, platform-api CRUD and snapshots; credentials never returned', async () => {
+  const c = await (await api('/integration-platform', { method: 'POST', body: JSON.stringify({ provider: 'openai',
+    platformKey: 'e2e-openai', name: 'E2E', baseUrl: 'http://127.0.0.1:9/v1', credentials: { apiKey: 'sk-secret-e2e' } }) })).json();
+  const id = c.data.id;
+  const a = await (await api('/integration/platform-api', { method: 'POST', body: JSON.stringify({ platformId: id,
+    apiKey: 'chat', name: 'Chat', path: '/chat/completions' }) })).json();
+  const g = await (await api(`/integration/platform-api/${a.data.id}`)).json();
+  const u = await (await api(`/integration/platform-api/${a.data.id}`, { method: 'PATCH', body: JSON.stringify({ timeoutMs: 5000 }) })).json();
+  const d = await api(`/integration/platform-api/${a.data.id}`, { method: 'DELETE' });
+  const gone = await api(`/integration/platform-api/${a.data.id}`);
+  const snaps = await (await api(`/integration-platform/snapshots/platform/${id}`)).json();
+  const detail = await (await api(`/integration-platform/${id}`)).text();
+  await api(`/integration-platform/${id}`, { method: 'DELETE' });
+  return (c.code === 201 && c.data.hasCredentials === true && g.data.path === '/chat/completions' && u.data.timeout_ms === 5000
+    && d.status === 200 && gone.status === 404 && Array.isArray(snaps.data) && !detail.includes('sk-secret-e2e')) || { c, g, u };
+});
 let videoId = null;
 await check('POST /v1/video/generations answers 202 with a task id at once', async () => {
   const r = await api('/v1/video/generations', { method: 'POST', body: JSON.stringify({ model: 'sim-video', prompt: 'waves', seconds: 4 }) });
