@@ -13,6 +13,9 @@ SHLIB_LINK = -lcurl -lssl -lcrypto
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
+# Every object depends on the project's headers (PGXS tracks no header dependencies).
+$(OBJS): $(wildcard src/*.h bgw/*.h)
+
 # The install script is assembled from one SQL file per concern.
 SQL_PARTS = $(sort $(wildcard src/sql/*.sql))
 aigw--1.0.sql: $(SQL_PARTS) Makefile

@@ -36,7 +36,7 @@
 PGDLLEXPORT void AigwTaskWorkerMain(Datum main_arg);
 
 #define LEASE_BATCH 64
-#define HEARTBEAT_MS 5000
+#define HEARTBEAT_MS (aigw_task_lease_timeout_ms / 4)
 #define MAX_EPOLL_EVENTS 128
 
 static CURLM *multi = NULL;
@@ -325,7 +325,19 @@ DeliverOutcomes(List *outcomes)
 			continue;
 		id = *DatumGetUUIDP(DirectFunctionCall1(uuid_in, CStringGetDatum(task)));
 		if (AigwJsonbGetBool(o, "requeued", false))
-			lease_wanted = true;
+		{
+			int64		delay = AigwJsonbGetInt(o, "delay_ms", 0);
+
+			if (delay <= 0)
+				lease_wanted = true;
+			else
+			{
+				TimestampTz at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), delay);
+
+				if (next_queued_at == 0 || at < next_queued_at)
+					next_queued_at = at;
+			}
+		}
 		if (channel && event)
 		{
 			char	   *json = JsonbToCString(NULL, &event->root, VARSIZE(event));
@@ -578,6 +590,9 @@ NextTimeout(void)
 	TimestampTz now = GetCurrentTimestamp();
 	long		timeout = HEARTBEAT_MS;
 	dlist_iter	it;
+
+	if (lease_wanted && ninflight < aigw_worker_max_inflight)
+		return 0;
 
 	if (curl_timeout_ms >= 0)
 	{

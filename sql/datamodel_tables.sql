@@ -64,14 +64,18 @@ SELECT table_name, column_name, data_type FROM information_schema.columns
 
 -- The task status check accepts the design's statuses and nothing else.
 BEGIN;
-INSERT INTO aigw.gateway_tasks (kind, user_id, model, request, queue_key, status)
-SELECT 'chat.completions', 'u1', 'm', '{}', 'q', s
+INSERT INTO aigw.gateway_tasks (kind, user_id, model, request, queue_key, status, finished_at)
+SELECT 'chat.completions', 'u1', 'm', '{}', 'q', s,
+       CASE WHEN s IN ('succeeded', 'failed_final', 'cancelled') THEN now() END
   FROM unnest(ARRAY['queued', 'leased', 'running', 'polling', 'succeeded', 'failed_retryable',
                     'failed_final', 'cancelled']) AS s;
 SELECT count(*) FROM aigw.gateway_tasks WHERE user_id = 'u1';
 INSERT INTO aigw.gateway_tasks (kind, user_id, model, request, queue_key, status)
 VALUES ('chat.completions', 'u1', 'm', '{}', 'q', 'done');
 ROLLBACK;
+-- A finished task records when it finished.
+INSERT INTO aigw.gateway_tasks (kind, user_id, model, request, queue_key, status)
+VALUES ('chat.completions', 'u1', 'm', '{}', 'q', 'succeeded');
 -- The idempotency key is unique per user only when present.
 BEGIN;
 INSERT INTO aigw.gateway_tasks (kind, user_id, model, request, queue_key)
@@ -92,3 +96,12 @@ BEGIN;
 INSERT INTO aigw.settlement_outbox (task_id, payload) VALUES ('00000000-0000-0000-0000-0000000000aa', '{}');
 INSERT INTO aigw.settlement_outbox (task_id, payload) VALUES ('00000000-0000-0000-0000-0000000000aa', '{}');
 ROLLBACK;
+-- The data model's functions are not executable by PUBLIC or aigw_front.
+SELECT p.proname FROM pg_proc p
+ WHERE p.pronamespace = 'aigw'::regnamespace AND p.proname <> 'version'
+   AND p.proname IN ('create_platform', 'upsert_runner_policy', 'purge_finished_tasks', 'resolve_model_config',
+                     'add_platform_model', 'task_retention')
+   AND (has_function_privilege('aigw_front', p.oid, 'EXECUTE') OR has_function_privilege('public', p.oid, 'EXECUTE'))
+ ORDER BY 1;
+SELECT count(*) > 40 AS revoked_functions FROM pg_proc p
+ WHERE p.pronamespace = 'aigw'::regnamespace AND NOT has_function_privilege('aigw_front', p.oid, 'EXECUTE');

@@ -3,6 +3,8 @@
  */
 #include "aigw.h"
 #include "http_entry.h"
+#include "ratelimit.h"
+#include "retention.h"
 #include "runtime.h"
 
 #include "fmgr.h"
@@ -19,7 +21,7 @@ int			aigw_worker_max_inflight = 256;
 int			aigw_launcher_naptime_ms = 10000;
 
 char	   *aigw_run_mode = NULL;
-char	   *aigw_task_lease_timeout = NULL;
+int			aigw_task_lease_timeout_ms = 30000;
 char	   *aigw_task_progress_callback_url = NULL;
 
 /* aigw.run_mode accepts production or simulation */
@@ -64,10 +66,10 @@ DefineGucs(void)
 							   "production, or simulation to simulate every provider call.",
 							   NULL, &aigw_run_mode, "production",
 							   PGC_SUSET, 0, CheckRunMode, NULL, NULL);
-	DefineCustomStringVariable("aigw.task_lease_timeout",
-							   "A running task whose worker sent no heartbeat for this long is recovered.",
-							   NULL, &aigw_task_lease_timeout, "30 seconds",
-							   PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("aigw.task_lease_timeout",
+							"A running task whose worker sent no heartbeat for this long is recovered; workers heartbeat four times as often.",
+							NULL, &aigw_task_lease_timeout_ms, 30000, 400, 86400000,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
 	DefineCustomStringVariable("aigw.task_progress_callback_url",
 							   "URL task events are delivered to (server-main mode); empty: none.",
 							   NULL, &aigw_task_progress_callback_url, "",
@@ -80,7 +82,9 @@ DefineGucs(void)
 void
 _PG_init(void)
 {
-	AigwHttpInit();				/* before DefineGucs reserves the prefix */
+	AigwRateLimitInit();
+	AigwRetentionInit();
+	AigwHttpInit();
 	DefineGucs();
 	if (!process_shared_preload_libraries_in_progress)
 		return;

@@ -80,6 +80,13 @@ typedef struct PolicyLayer
  * UTF-8 text the way the design's matching reads it
  * --------------------------------------------------------------------- */
 
+/* ASCII lower-casing, inline: it runs on every byte matched */
+static inline char
+AsciiLower(char c)
+{
+	return (c >= 'A' && c <= 'Z') ? c + ('a' - 'A') : c;
+}
+
 /* Decodes the rune at s (len bytes left); invalid input is U+FFFD of width 1 */
 static int
 DecodeRune(const unsigned char *s, int len, pg_wchar *rune)
@@ -129,7 +136,7 @@ DecodeLastRune(const unsigned char *s, int end, pg_wchar *rune)
 }
 
 /* Unicode White_Space, as trimmed around codes, keywords and targets */
-static bool
+static inline bool
 IsSpaceRune(pg_wchar r)
 {
 	switch (r)
@@ -166,6 +173,13 @@ TrimSpace(const char *s, int *start, int *len)
 
 	while (b < e)
 	{
+		if (u[b] < 0x80)
+		{
+			if (!IsSpaceRune(u[b]))
+				break;
+			b++;
+			continue;
+		}
 		w = DecodeRune(u + b, e - b, &r);
 		if (!IsSpaceRune(r))
 			break;
@@ -173,6 +187,13 @@ TrimSpace(const char *s, int *start, int *len)
 	}
 	while (e > b)
 	{
+		if (u[e - 1] < 0x80)
+		{
+			if (!IsSpaceRune(u[e - 1]))
+				break;
+			e--;
+			continue;
+		}
 		w = DecodeLastRune(u + b, e - b, &r);
 		if (!IsSpaceRune(r))
 			break;
@@ -204,7 +225,7 @@ LowerText(const char *s, int len)
 	{
 		out = palloc(len + 1);
 		for (int i = 0; i < len; i++)
-			out[i] = pg_ascii_tolower(s[i]);
+			out[i] = AsciiLower(s[i]);
 		out[len] = '\0';
 		return out;
 	}
@@ -215,7 +236,7 @@ LowerText(const char *s, int len)
 		pg_wchar	r;
 
 		i += DecodeRune(u + i, len - i, &r);
-		r = (r < 0x80) ? (pg_wchar) pg_ascii_tolower((unsigned char) r) : unicode_lowercase_simple(r);
+		r = (r < 0x80) ? (pg_wchar) AsciiLower((char) r) : unicode_lowercase_simple(r);
 		unicode_to_utf8(r, (unsigned char *) out + o);
 		o += unicode_utf8len(r);
 	}
@@ -270,21 +291,10 @@ ProviderAuthMessage(const char *target)
 		strstr(target, "auth failed") || strstr(target, "credential");
 }
 
-/* Category of a failure; code is expected trimmed and lower-cased */
-const char *
-AigwFailureCategory(const char *code, int status, const char *message)
+/* The category function proper; target is lower("code message") */
+static const char *
+CategoryOf(const char *code, int status, const char *target)
 {
-	char	   *joined;
-	char	   *target;
-
-	if (code == NULL)
-		code = "";
-	if (message == NULL)
-		message = "";
-	joined = psprintf("%s %s", code, message);
-	target = LowerText(joined, strlen(joined));
-	pfree(joined);
-
 	if (strcmp(code, "insufficient_balance") == 0)
 		return "insufficient_balance";
 	if (strcmp(code, "rate_limit") == 0 || status == 429)
@@ -316,6 +326,26 @@ AigwFailureCategory(const char *code, int status, const char *message)
 	return "client_error";
 }
 
+/* Category of a failure; code is expected trimmed and lower-cased */
+const char *
+AigwFailureCategory(const char *code, int status, const char *message)
+{
+	char	   *joined;
+	char	   *target;
+	const char *category;
+
+	if (code == NULL)
+		code = "";
+	if (message == NULL)
+		message = "";
+	joined = psprintf("%s %s", code, message);
+	target = LowerText(joined, strlen(joined));
+	category = CategoryOf(code, status, target);
+	pfree(target);
+	pfree(joined);
+	return category;
+}
+
 /* Classifies a failure: normalised code, category and the keyword target */
 void
 AigwClassifyFailure(const AigwFailure *failure, AigwFailureInfo *info)
@@ -339,13 +369,12 @@ AigwClassifyFailure(const AigwFailure *failure, AigwFailureInfo *info)
  * Reading policies
  * --------------------------------------------------------------------- */
 
-/* Root container of an object policy, or NULL for a missing one */
+/* Root container of an object policy; NULL (read as {}) when missing or not an object */
 static JsonbContainer *
 PolicyRoot(Jsonb *policy)
 {
-	if (policy == NULL)
+	if (policy == NULL || !JB_ROOT_IS_OBJECT(policy))
 		return NULL;
-	Assert(JB_ROOT_IS_OBJECT(policy));
 	return &policy->root;
 }
 
@@ -426,16 +455,43 @@ LayerInt(const PolicyLayer *layer, const char *key)
 	return 0;
 }
 
+/*
+ * Element i of an array container, read in place: strings and numbers only
+ * (anything else comes back as jbvNull).  Rule lists are read on every
+ * decision, so this avoids an allocation per element.
+ */
+static void
+ArrayElement(JsonbContainer *arr, int i, JsonbValue *out)
+{
+	JEntry		entry = arr->children[i];
+	char	   *base = (char *) &arr->children[JsonContainerSize(arr)];
+	uint32		offset = getJsonbOffset(arr, i);
+
+	if (JBE_ISSTRING(entry))
+	{
+		out->type = jbvString;
+		out->val.string.val = base + offset;
+		out->val.string.len = getJsonbLength(arr, i);
+	}
+	else if (JBE_ISNUMERIC(entry))
+	{
+		out->type = jbvNumeric;
+		out->val.numeric = (Numeric) (base + INTALIGN(offset));
+	}
+	else
+		out->type = jbvNull;
+}
+
 /* Case-insensitive equality of an item with an already lower-cased value */
 static bool
-LowerEquals(const char *item, int len, const char *value)
+LowerEquals(const char *item, int len, const char *value, int value_len)
 {
 	if (IsAscii(item, len))
 	{
-		if (strlen(value) != (size_t) len)
+		if (value_len != len)
 			return false;
 		for (int i = 0; i < len; i++)
-			if (pg_ascii_tolower(item[i]) != value[i])
+			if (AsciiLower(item[i]) != value[i])
 				return false;
 		return true;
 	}
@@ -447,20 +503,23 @@ static bool
 MatchStringList(JsonbContainer *list, const char *value, char **matched)
 {
 	int			n = JsonContainerSize(list);
+	int			value_len = strlen(value);
 
-	if (*value == '\0')
+	if (value_len == 0)
 		return false;
 	for (int i = 0; i < n; i++)
 	{
-		JsonbValue *e = getIthJsonbValueFromContainer(list, i);
+		JsonbValue	ev;
+		JsonbValue *e = &ev;
 		int			start = 0;
 		int			len;
 
+		ArrayElement(list, i, e);
 		if (e->type != jbvString)
 			continue;
 		len = e->val.string.len;
 		TrimSpace(e->val.string.val, &start, &len);
-		if (LowerEquals(e->val.string.val + start, len, value))
+		if (LowerEquals(e->val.string.val + start, len, value, value_len))
 		{
 			*matched = pnstrdup(e->val.string.val + start, len);
 			return true;
@@ -479,9 +538,18 @@ MatchIntList(JsonbContainer *list, int value, char **matched)
 		return false;
 	for (int i = 0; i < n; i++)
 	{
-		JsonbValue *e = getIthJsonbValueFromContainer(list, i);
+		JsonbValue	ev;
+		JsonbValue *e = &ev;
 		int64		item;
+		bool		overflow = false;
 
+		ArrayElement(list, i, e);
+		if (e->type != jbvNumeric)
+			continue;
+		/* Rounding is cheap and lands within 1 of the truncated value */
+		item = numeric_int8_opt_error(e->val.numeric, &overflow);
+		if (!overflow && (item > (int64) value + 1 || item < (int64) value - 1))
+			continue;
 		if (NumberToInt(e, &item) && item == value)
 		{
 			*matched = psprintf("%d", value);
@@ -496,30 +564,43 @@ static bool
 MatchKeywordList(JsonbContainer *list, const char *target, char **matched)
 {
 	int			n = JsonContainerSize(list);
+	char		buf[128];
+	bool		found;
 
 	if (*target == '\0')
 		return false;
 	for (int i = 0; i < n; i++)
 	{
-		JsonbValue *e = getIthJsonbValueFromContainer(list, i);
+		JsonbValue	ev;
+		JsonbValue *e = &ev;
 		int			start = 0;
 		int			len;
 		char	   *keyword;
 
+		ArrayElement(list, i, e);
 		if (e->type != jbvString)
 			continue;
 		len = e->val.string.len;
 		TrimSpace(e->val.string.val, &start, &len);
 		if (len == 0)
 			continue;
-		keyword = LowerText(e->val.string.val + start, len);
-		if (strstr(target, keyword))
+		if (len < (int) sizeof(buf) && IsAscii(e->val.string.val + start, len))
 		{
+			for (int j = 0; j < len; j++)
+				buf[j] = AsciiLower(e->val.string.val[start + j]);
+			buf[len] = '\0';
+			keyword = buf;
+		}
+		else
+			keyword = LowerText(e->val.string.val + start, len);
+		found = strstr(target, keyword) != NULL;
+		if (keyword != buf)
 			pfree(keyword);
+		if (found)
+		{
 			*matched = pnstrdup(e->val.string.val + start, len);
 			return true;
 		}
-		pfree(keyword);
 	}
 	return false;
 }

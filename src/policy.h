@@ -2,6 +2,8 @@
  * policy.h: failure classification and the retry / failover / priority-demote
  * decisions (docs/policies.md), callable from C by the task runtime.
  *
+ * Policies are jsonb objects; NULL, or a jsonb that is not an object, reads
+ * as {} (the SQL functions reject the latter with SQLSTATE 22023).
  * Every function allocates in CurrentMemoryContext; the strings in the
  * results point either at constants or at palloc'd copies, never into the
  * policies passed in, so the policies may be freed after the call.

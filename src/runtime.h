@@ -62,6 +62,7 @@ typedef struct AigwShared
 	pg_atomic_uint64 submitted;
 	pg_atomic_uint64 completed;
 	pid_t		reaper_pid;
+	TimestampTz started_at;		/* when this shared memory was initialised */
 	int			nworkers;
 	AigwWorkerSlot workers[AIGW_MAX_WORKERS];
 	int			nwaiters;
@@ -81,6 +82,7 @@ extern void AigwAttachShmem(void);
 
 /* Workers */
 extern int	aigw_reaper_interval_ms;
+extern int	aigw_task_lease_timeout_ms;
 extern bool AigwReaperRunning(void);
 extern void AigwWakeWorker(void);
 extern void AigwWakeAllWorkers(void);

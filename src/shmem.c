@@ -9,7 +9,9 @@
 #include "storage/ipc.h"
 #include "storage/proc.h"
 #include "storage/shmem.h"
+#include "fmgr.h"
 #include "utils/guc.h"
+#include "utils/timestamp.h"
 
 AigwShared *AigwShmem = NULL;
 int			aigw_channels = 16;
@@ -64,6 +66,7 @@ RuntimeShmemStartup(void)
 
 		memset(AigwShmem, 0, sizeof(AigwShared));
 		AigwShmem->lock = &(GetNamedLWLockTranche("aigw_runtime"))->lock;
+		AigwShmem->started_at = GetCurrentTimestamp();
 		pg_atomic_init_u32(&AigwShmem->next_worker, 0);
 		pg_atomic_init_u64(&AigwShmem->submitted, 0);
 		pg_atomic_init_u64(&AigwShmem->completed, 0);
@@ -203,4 +206,17 @@ AigwWakeAllWorkers(void)
 		if (AigwShmem->workers[i].pid != 0 && latch)
 			SetLatch(latch);
 	}
+}
+
+PG_FUNCTION_INFO_V1(aigw_runtime_started_at);
+
+/*
+ * aigw.runtime_started_at(): when shared memory was last initialised — the
+ * server start or the last crash restart. Work locked before it has no worker.
+ */
+Datum
+aigw_runtime_started_at(PG_FUNCTION_ARGS)
+{
+	AigwAttachShmem();
+	PG_RETURN_TIMESTAMPTZ(AigwShmem->started_at);
 }

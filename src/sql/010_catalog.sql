@@ -206,7 +206,7 @@ CREATE TABLE aigw.model_pricing_rules (
   CONSTRAINT model_pricing_rules_currency_check CHECK (currency IN ('resource', 'credit', 'cny', 'usd')),
   CONSTRAINT model_pricing_rules_price_check CHECK (base_price >= 0),
   CONSTRAINT model_pricing_rules_period_check CHECK (effective_to IS NULL OR effective_from IS NULL
-                                                     OR effective_to > effective_from)
+                                                     OR effective_to >= effective_from)
 );
 CREATE INDEX idx_model_pricing_scope ON aigw.model_pricing_rules (scope_type, scope_id, resource_type);
 CREATE INDEX idx_model_pricing_effective ON aigw.model_pricing_rules (effective_from, effective_to);
@@ -242,7 +242,7 @@ CREATE TABLE aigw.integration_platforms (
   CONSTRAINT integration_platforms_tenant_check CHECK (visibility_scope = 'global'
                                                       OR tenant_id IS NOT NULL OR tenant_key IS NOT NULL),
   CONSTRAINT integration_platforms_pricing_mode_check CHECK (default_pricing_mode IN ('inherit', 'inherit_discount', 'custom')),
-  CONSTRAINT integration_platforms_discount_check CHECK (default_discount_factor >= 0),
+  CONSTRAINT integration_platforms_discount_check CHECK (default_discount_factor > 0),
   CONSTRAINT integration_platforms_status_check CHECK (status IN ('enabled', 'disabled', 'exception')),
   CONSTRAINT integration_platforms_key_check CHECK (platform_key ~ '^[A-Za-z0-9][A-Za-z0-9_.:-]*$')
 );
@@ -281,7 +281,7 @@ CREATE TABLE aigw.platform_models (
   CONSTRAINT platform_models_type_check CHECK (model_type IN
     ('chat', 'image', 'video', 'audio', 'embedding', 'music', 'digital_human', 'model_3d')),
   CONSTRAINT platform_models_pricing_mode_check CHECK (pricing_mode IN ('inherit', 'inherit_discount', 'custom')),
-  CONSTRAINT platform_models_discount_check CHECK (discount_factor IS NULL OR discount_factor >= 0),
+  CONSTRAINT platform_models_discount_check CHECK (discount_factor IS NULL OR discount_factor > 0),
   CONSTRAINT platform_models_version_check CHECK (pricing_version IS NULL OR pricing_version >= 1),
   CONSTRAINT platform_models_override_check CHECK (jsonb_typeof(capability_override) = 'object'
                                                    AND jsonb_typeof(billing_config_override) = 'object'

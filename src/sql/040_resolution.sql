@@ -278,8 +278,17 @@ CREATE FUNCTION aigw.base_model_catalog_version() RETURNS trigger
   LANGUAGE plpgsql
   SET search_path = aigw, pg_catalog
 AS $$
+DECLARE
+  missing text;
 BEGIN
   PERFORM check_billing_config(NEW.base_billing_config, 'base_billing_config');
+  IF NEW.status = 'active' THEN
+    missing := missing_price(NEW.model_type, expand_total_price(NEW.base_billing_config));
+    IF missing IS NOT NULL THEN
+      RAISE EXCEPTION 'active base model "%" has no price: % is missing', NEW.canonical_model_key, missing
+        USING ERRCODE = 'check_violation', HINT = 'Give it a base_billing_config or mark it hidden.';
+    END IF;
+  END IF;
   IF TG_OP = 'UPDATE' THEN
     IF NEW.base_billing_config IS DISTINCT FROM OLD.base_billing_config THEN
       NEW.pricing_version := OLD.pricing_version + 1;
@@ -309,6 +318,8 @@ BEGIN
   IF TG_OP = 'UPDATE' AND (NEW.capabilities IS DISTINCT FROM OLD.capabilities
                            OR NEW.base_billing_config IS DISTINCT FROM OLD.base_billing_config
                            OR NEW.model_type IS DISTINCT FROM OLD.model_type) THEN
+    -- Lock in id order so that concurrent re-resolutions cannot deadlock.
+    PERFORM 1 FROM platform_models WHERE base_model_id = NEW.id ORDER BY id FOR UPDATE;
     UPDATE platform_models SET updated_at = now() WHERE base_model_id = NEW.id;
   END IF;
   RETURN NULL;
@@ -326,6 +337,7 @@ CREATE FUNCTION aigw.integration_platforms_propagate() RETURNS trigger
   SET search_path = aigw, pg_catalog
 AS $$
 BEGIN
+  PERFORM 1 FROM platform_models WHERE platform_id = NEW.id ORDER BY id FOR UPDATE;
   UPDATE platform_models SET updated_at = now() WHERE platform_id = NEW.id;
   RETURN NULL;
 END

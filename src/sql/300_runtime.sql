@@ -20,6 +20,12 @@ CREATE FUNCTION aigw.await_task(task_id uuid, timeout_ms integer) RETURNS jsonb
 COMMENT ON FUNCTION aigw.await_task(uuid, integer) IS
   'waits until the task is terminal and returns aigw.task_outcome, or NULL after timeout_ms';
 
+CREATE FUNCTION aigw.runtime_started_at() RETURNS timestamptz
+  LANGUAGE c VOLATILE
+  AS 'MODULE_PATHNAME', 'aigw_runtime_started_at';
+COMMENT ON FUNCTION aigw.runtime_started_at() IS
+  'when the runtime''s shared memory was initialised (server start or crash restart)';
+
 -- The model type a task kind runs on.
 CREATE FUNCTION aigw.kind_model_type(kind text) RETURNS text
   LANGUAGE sql IMMUTABLE PARALLEL SAFE

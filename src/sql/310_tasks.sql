@@ -10,7 +10,7 @@ AS $$
       'billings', t.billings, 'attempts', t.attempt_count, 'simulated', t.run_mode = 'simulation')
     WHEN t.status IN ('failed_final', 'cancelled') THEN jsonb_build_object(
       'taskId', t.id, 'status', t.status,
-      'httpStatus', aigw.error_http_status(t.error_code, (t.result->>'providerStatus')::int, t.status),
+      'httpStatus', aigw.error_http_status(t.error_code, (t.normalized_request #>> '{lastError,status}')::int, t.status),
       'body', jsonb_build_object('error', jsonb_build_object(
                 'message', t.error_message, 'type', aigw.error_type(t.error_code, t.status),
                 'code', t.error_code)),

@@ -45,6 +45,7 @@ DECLARE
   rset aigw.model_runtime_policy_sets;
   runner jsonb := aigw.active_runner_policy();
   err jsonb;
+  perr jsonb;
   usage jsonb;
   retry jsonb;
   failover jsonb;
@@ -101,13 +102,17 @@ BEGIN
 
   -- failure: classify and ask the policy engine
   err := coalesce(p_outcome->'error', '{}');
+  -- the policy engine reads the unified failure fields only
+  perr := jsonb_strip_nulls(jsonb_build_object('code', err->'code', 'message', err->'message',
+                                               'status', err->'status', 'retryable', err->'retryable',
+                                               'localRateLimit', err->'localRateLimit'));
   SELECT * INTO rset FROM aigw.model_runtime_policy_sets
    WHERE id = coalesce(pm.runtime_policy_set_id, p.runtime_policy_set_id)
       OR (pm.runtime_policy_set_id IS NULL AND p.runtime_policy_set_id IS NULL AND policy_key = 'default-runtime-v1')
    LIMIT 1;
-  retry := aigw.retry_decision(coalesce(rset.retry_policy, '{}'), err, pm.runtime_policy_override);
-  failover := aigw.failover_decision(runner, pm.runtime_policy_override, err);
-  demote := aigw.demote_decision(runner, err);
+  retry := aigw.retry_decision(coalesce(rset.retry_policy, '{}'), perr, pm.runtime_policy_override);
+  failover := aigw.failover_decision(runner, pm.runtime_policy_override, perr);
+  demote := aigw.demote_decision(runner, perr);
 
   UPDATE aigw.gateway_task_attempts
      SET status = 'failed', finished_at = now(),
@@ -166,7 +171,7 @@ BEGIN
                                    'retrying the same client: ' || coalesce(err->>'code', 'error'),
                                    jsonb_build_object('decision', 'retry_same_client', 'retry', retry - 'info',
                                                       'backoffMs', backoff_ms), v_sim);
-    RETURN NEXT jsonb_build_object('requeued', true, 'task_id', t.id);
+    RETURN NEXT jsonb_build_object('requeued', true, 'task_id', t.id, 'delay_ms', backoff_ms);
     RETURN;
   END IF;
 
@@ -214,6 +219,7 @@ CREATE FUNCTION aigw.reap() RETURNS int
 AS $$
 DECLARE
   stale timestamptz := now() - current_setting('aigw.task_lease_timeout')::interval;
+  started timestamptz := aigw.runtime_started_at();
   r record;
   requeued int := 0;
 BEGIN
@@ -228,7 +234,7 @@ BEGIN
              FROM aigw.gateway_tasks t
             WHERE t.status IN ('leased', 'running', 'polling')
               AND (coalesce(t.heartbeat_at, t.locked_at, t.updated_at) < stale
-                   OR t.locked_at < pg_postmaster_start_time())
+                   OR t.locked_at < started)
             FOR UPDATE SKIP LOCKED
   LOOP
     IF r.status = 'leased' THEN

@@ -1,0 +1,465 @@
+-- Rate limits (seed 003 §7.9.22-24, §8.1, §8.1.1, §11.3): policies, durable
+-- counters and concurrency leases; the fast path is in shared memory (src/ratelimit.c).
+
+-- Checks a rate-limit policy document; raises 22023 naming the first problem.
+CREATE FUNCTION aigw.ratelimit_policy_check(policy jsonb) RETURNS boolean
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = aigw, pg_catalog
+AS $$
+DECLARE
+  r jsonb;
+  k text;
+BEGIN
+  IF policy IS NULL OR jsonb_typeof(policy) <> 'object' THEN
+    RAISE EXCEPTION 'rate-limit policy must be a JSON object' USING ERRCODE = '22023';
+  END IF;
+  IF policy ? 'mergeStrategy'
+     AND (jsonb_typeof(policy->'mergeStrategy') <> 'string'
+          OR policy->>'mergeStrategy' NOT IN ('strictest', 'loosest', 'override')) THEN
+    RAISE EXCEPTION 'rate-limit mergeStrategy must be strictest, loosest or override, not %',
+      policy->'mergeStrategy' USING ERRCODE = '22023';
+  END IF;
+  IF policy ? 'defaultOutputReserveTokens'
+     AND (jsonb_typeof(policy->'defaultOutputReserveTokens') <> 'number'
+          OR (policy->>'defaultOutputReserveTokens')::numeric < 0
+          OR (policy->>'defaultOutputReserveTokens')::numeric <> trunc((policy->>'defaultOutputReserveTokens')::numeric)) THEN
+    RAISE EXCEPTION 'rate-limit defaultOutputReserveTokens must be a whole number >= 0' USING ERRCODE = '22023';
+  END IF;
+  IF NOT policy ? 'rules' THEN
+    RETURN true;
+  END IF;
+  IF jsonb_typeof(policy->'rules') <> 'array' THEN
+    RAISE EXCEPTION 'rate-limit policy "rules" must be an array' USING ERRCODE = '22023';
+  END IF;
+  FOR r IN SELECT value FROM jsonb_array_elements(policy->'rules') LOOP
+    IF jsonb_typeof(r) <> 'object' THEN
+      RAISE EXCEPTION 'each rate-limit rule must be a JSON object, not %', r USING ERRCODE = '22023';
+    END IF;
+    IF jsonb_typeof(r->'metric') IS DISTINCT FROM 'string' OR r->>'metric' NOT IN
+       ('tpm_total', 'tpm_input', 'tpm_output', 'rpm', 'concurrent', 'queue_size') THEN
+      RAISE EXCEPTION 'unknown rate-limit metric % in rule %', r->'metric', r
+        USING ERRCODE = '22023',
+              HINT = 'Metrics: tpm_total, tpm_input, tpm_output, rpm, concurrent, queue_size.';
+    END IF;
+    FOREACH k IN ARRAY ARRAY['limit', 'windowSeconds', 'leaseTtlSeconds', 'defaultOutputReserveTokens'] LOOP
+      IF r ? k AND (jsonb_typeof(r->k) <> 'number' OR (r->>k)::numeric < 0
+                    OR (r->>k)::numeric <> trunc((r->>k)::numeric)
+                    OR (r->>k)::numeric > 9223372036854775807) THEN
+        RAISE EXCEPTION 'rate-limit rule field % must be a whole number >= 0 in rule %', k, r
+          USING ERRCODE = '22023';
+      END IF;
+    END LOOP;
+    IF NOT r ? 'limit' THEN
+      RAISE EXCEPTION 'rate-limit rule % has no limit', r USING ERRCODE = '22023';
+    END IF;
+    IF r ? 'windowSeconds' AND ((r->>'windowSeconds')::numeric NOT BETWEEN 1 AND 2678400) THEN
+      RAISE EXCEPTION 'rate-limit windowSeconds must be between 1 and 2678400 in rule %', r
+        USING ERRCODE = '22023';
+    END IF;
+    IF r ? 'leaseTtlSeconds' AND ((r->>'leaseTtlSeconds')::numeric NOT BETWEEN 1 AND 604800) THEN
+      RAISE EXCEPTION 'rate-limit leaseTtlSeconds must be between 1 and 604800 in rule %', r
+        USING ERRCODE = '22023';
+    END IF;
+    IF r ? 'consume' AND (jsonb_typeof(r->'consume') <> 'string'
+                          OR r->>'consume' NOT IN ('reserve_then_reconcile', 'fixed_window')) THEN
+      RAISE EXCEPTION 'rate-limit consume must be reserve_then_reconcile or fixed_window in rule %', r
+        USING ERRCODE = '22023';
+    END IF;
+  END LOOP;
+  RETURN true;
+END
+$$;
+
+CREATE TABLE aigw.gateway_rate_limit_policies (
+  id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+  scope_type text NOT NULL CHECK (scope_type IN ('global', 'provider', 'platform', 'client',
+    'base_model', 'platform_model', 'method', 'tenant', 'user_group', 'user', 'api_key', 'queue')),
+  scope_key text NOT NULL CHECK (scope_key <> '' AND octet_length(scope_key) <= 119),
+  policy jsonb NOT NULL CHECK (aigw.ratelimit_policy_check(policy)),
+  created_at timestamptz NOT NULL DEFAULT now(),
+  updated_at timestamptz NOT NULL DEFAULT now(),
+  CONSTRAINT uniq_rate_limit_policy_scope UNIQUE (scope_type, scope_key),
+  CONSTRAINT rate_limit_policy_global_key CHECK (scope_type <> 'global' OR scope_key = '*')
+);
+COMMENT ON TABLE aigw.gateway_rate_limit_policies IS
+  'TPM, RPM, concurrency and queue-size rules per scope; the global policy has scope_key ''*''';
+
+CREATE TABLE aigw.gateway_rate_limit_counters (
+  scope_type text NOT NULL,
+  scope_key text NOT NULL,
+  metric text NOT NULL CHECK (metric IN ('tpm_total', 'tpm_input', 'tpm_output', 'rpm')),
+  window_start timestamptz NOT NULL,
+  limit_value numeric NOT NULL,
+  used_value numeric NOT NULL DEFAULT 0,
+  reserved_value numeric NOT NULL DEFAULT 0,
+  reset_at timestamptz NOT NULL,
+  updated_at timestamptz NOT NULL DEFAULT now(),
+  CONSTRAINT pk_rate_limit_counter PRIMARY KEY (scope_type, scope_key, metric, window_start),
+  CHECK (reset_at > window_start)
+);
+CREATE INDEX idx_rate_limit_counters_reset ON aigw.gateway_rate_limit_counters (reset_at);
+COMMENT ON TABLE aigw.gateway_rate_limit_counters IS
+  'durable record of the shared-memory windows, written by aigw.ratelimit_flush() at most aigw.ratelimit_flush_interval apart';
+
+-- Leases go with their task: the retention purge deletes old tasks, and
+-- deleting an unreleased lease gives its slot back (trigger below).
+CREATE TABLE aigw.gateway_concurrency_leases (
+  id uuid PRIMARY KEY DEFAULT uuidv7(),
+  task_id uuid NOT NULL REFERENCES aigw.gateway_tasks (id) ON DELETE CASCADE,
+  attempt_id uuid REFERENCES aigw.gateway_task_attempts (id) ON DELETE CASCADE,
+  scope_type text NOT NULL CHECK (scope_type IN ('global', 'provider', 'platform', 'client',
+    'base_model', 'platform_model', 'method', 'tenant', 'user_group', 'user', 'api_key', 'queue')),
+  scope_key text NOT NULL,
+  lease_value numeric NOT NULL DEFAULT 1 CHECK (lease_value > 0 AND lease_value = trunc(lease_value)),
+  acquired_at timestamptz NOT NULL DEFAULT now(),
+  expires_at timestamptz NOT NULL,
+  released_at timestamptz,
+  CHECK (expires_at > acquired_at)
+);
+CREATE INDEX idx_concurrency_leases_active
+  ON aigw.gateway_concurrency_leases (scope_type, scope_key, released_at, expires_at);
+CREATE INDEX idx_concurrency_leases_task ON aigw.gateway_concurrency_leases (task_id);
+CREATE INDEX idx_concurrency_leases_expiry
+  ON aigw.gateway_concurrency_leases (expires_at) WHERE released_at IS NULL;
+
+CREATE FUNCTION aigw.concurrency_forget(scope_type text, scope_key text, lease_value bigint)
+RETURNS void LANGUAGE c VOLATILE STRICT
+AS 'MODULE_PATHNAME', 'aigw_concurrency_forget';
+COMMENT ON FUNCTION aigw.concurrency_forget(text, text, bigint) IS
+  'gives back the slot of an unreleased lease row that is deleted (at commit)';
+
+CREATE FUNCTION aigw.gateway_concurrency_leases_deleted() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = aigw, pg_catalog
+AS $$
+BEGIN
+  PERFORM aigw.concurrency_forget(OLD.scope_type, OLD.scope_key, OLD.lease_value::bigint);
+  RETURN OLD;
+END
+$$;
+CREATE TRIGGER gateway_concurrency_leases_deleted
+  AFTER DELETE ON aigw.gateway_concurrency_leases
+  FOR EACH ROW WHEN (OLD.released_at IS NULL)
+  EXECUTE FUNCTION aigw.gateway_concurrency_leases_deleted();
+
+-- Policies: set and delete.
+CREATE FUNCTION aigw.ratelimit_policy_set(scope_type text, scope_key text, policy jsonb)
+RETURNS uuid
+LANGUAGE sql
+SET search_path = aigw, pg_catalog
+AS $$
+  INSERT INTO aigw.gateway_rate_limit_policies AS p (scope_type, scope_key, policy)
+  VALUES (ratelimit_policy_set.scope_type, ratelimit_policy_set.scope_key, ratelimit_policy_set.policy)
+  ON CONFLICT ON CONSTRAINT uniq_rate_limit_policy_scope
+  DO UPDATE SET policy = EXCLUDED.policy, updated_at = now()
+  RETURNING p.id
+$$;
+COMMENT ON FUNCTION aigw.ratelimit_policy_set(text, text, jsonb) IS
+  'creates or replaces the rate-limit policy of a scope';
+
+CREATE FUNCTION aigw.ratelimit_policy_delete(scope_type text, scope_key text) RETURNS boolean
+LANGUAGE sql
+SET search_path = aigw, pg_catalog
+AS $$
+  WITH d AS (
+    DELETE FROM aigw.gateway_rate_limit_policies p
+    WHERE p.scope_type = ratelimit_policy_delete.scope_type
+      AND p.scope_key = ratelimit_policy_delete.scope_key
+    RETURNING 1)
+  SELECT count(*) > 0 FROM d
+$$;
+
+-- The fast path (C).
+CREATE FUNCTION aigw.ratelimit_admit(requirements jsonb, task_id uuid DEFAULT NULL,
+                                     attempt_id uuid DEFAULT NULL)
+RETURNS jsonb LANGUAGE c VOLATILE
+AS 'MODULE_PATHNAME', 'aigw_ratelimit_admit';
+COMMENT ON FUNCTION aigw.ratelimit_admit(jsonb, uuid, uuid) IS
+  'admits every requirement or none; {admitted, grants} or {admitted:false, refusedScope, metric, limit, used, retryAfterSeconds}';
+
+CREATE FUNCTION aigw.ratelimit_reconcile(admission jsonb, usage jsonb) RETURNS integer
+LANGUAGE c VOLATILE STRICT
+AS 'MODULE_PATHNAME', 'aigw_ratelimit_reconcile';
+COMMENT ON FUNCTION aigw.ratelimit_reconcile(jsonb, jsonb) IS
+  'turns the reserved tokens of an admission into the usage reported (unified usage or per-metric keys)';
+
+CREATE FUNCTION aigw.ratelimit_release(admission jsonb) RETURNS integer
+LANGUAGE c VOLATILE STRICT
+AS 'MODULE_PATHNAME', 'aigw_ratelimit_release';
+COMMENT ON FUNCTION aigw.ratelimit_release(jsonb) IS
+  'gives back the tokens, requests and queue slots of an admission that was never sent';
+
+CREATE FUNCTION aigw.concurrency_release(task_id uuid, attempt_id uuid DEFAULT NULL) RETURNS bigint
+LANGUAGE c VOLATILE
+AS 'MODULE_PATHNAME', 'aigw_concurrency_release';
+COMMENT ON FUNCTION aigw.concurrency_release(uuid, uuid) IS
+  'releases the unreleased leases of a task (or of one attempt); returns how many';
+
+CREATE FUNCTION aigw.ratelimit_set_gauge(scope_type text, scope_key text, value bigint) RETURNS void
+LANGUAGE c VOLATILE STRICT
+AS 'MODULE_PATHNAME', 'aigw_ratelimit_set_gauge';
+COMMENT ON FUNCTION aigw.ratelimit_set_gauge(text, text, bigint) IS
+  'sets a queue_size gauge from a recount (queue gauges live in shared memory only), at once and not undone';
+
+CREATE FUNCTION aigw.ratelimit_release_expired() RETURNS bigint
+LANGUAGE c VOLATILE
+AS 'MODULE_PATHNAME', 'aigw_ratelimit_release_expired';
+
+CREATE FUNCTION aigw.ratelimit_flush() RETURNS bigint
+LANGUAGE c VOLATILE
+AS 'MODULE_PATHNAME', 'aigw_ratelimit_flush';
+COMMENT ON FUNCTION aigw.ratelimit_flush() IS
+  'writes changed windows to gateway_rate_limit_counters; the reaper calls it every aigw.ratelimit_flush_interval';
+
+-- The reaper's periodic call: release expired leases, then flush windows.
+CREATE FUNCTION aigw.ratelimit_maintain() RETURNS jsonb
+LANGUAGE sql VOLATILE
+SET search_path = aigw, pg_catalog
+AS $$
+  SELECT jsonb_build_object('expiredLeases', e, 'flushedWindows', aigw.ratelimit_flush())
+  FROM aigw.ratelimit_release_expired() e
+$$;
+COMMENT ON FUNCTION aigw.ratelimit_maintain() IS
+  'reaper call every aigw.ratelimit_flush_interval: aigw.ratelimit_release_expired() then aigw.ratelimit_flush()';
+
+CREATE FUNCTION aigw.ratelimit_headroom(requirements jsonb) RETURNS double precision
+LANGUAGE c VOLATILE STRICT
+AS 'MODULE_PATHNAME', 'aigw_ratelimit_headroom';
+COMMENT ON FUNCTION aigw.ratelimit_headroom(jsonb) IS
+  'smallest share of limit left over the requirements (1 untouched, 0 full): quota-aware ordering';
+
+CREATE FUNCTION aigw.ratelimit_windows(
+  OUT scope_type text, OUT scope_key text, OUT metric text, OUT window_start timestamptz,
+  OUT window_seconds integer, OUT reset_at timestamptz, OUT used bigint, OUT reserved bigint,
+  OUT limit_value bigint)
+RETURNS SETOF record LANGUAGE c VOLATILE
+AS 'MODULE_PATHNAME', 'aigw_ratelimit_windows';
+
+CREATE FUNCTION aigw.ratelimit_bench(n integer, scopes integer DEFAULT 5) RETURNS double precision
+LANGUAGE c VOLATILE STRICT
+AS 'MODULE_PATHNAME', 'aigw_ratelimit_bench';
+COMMENT ON FUNCTION aigw.ratelimit_bench(integer, integer) IS
+  'benchmark: n admissions across `scopes` windows in C; microseconds per admission';
+
+CREATE VIEW aigw.rate_limit_windows AS
+  SELECT scope_type, scope_key, metric, window_start, window_seconds, reset_at,
+         used, reserved, limit_value
+  FROM aigw.ratelimit_windows();
+COMMENT ON VIEW aigw.rate_limit_windows IS
+  'live windows (tpm_*, rpm) and gauges (concurrent, queue_size) in shared memory, for /api/v1/runtime/rate-limit-windows';
+
+-- Leases for a task at each scope: [{scopeType, scopeKey, limit, leaseValue}].
+CREATE FUNCTION aigw.concurrency_acquire(task_id uuid, scopes jsonb, ttl_seconds integer DEFAULT 900,
+                                         attempt_id uuid DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+SET search_path = aigw, pg_catalog
+AS $$
+BEGIN
+  IF task_id IS NULL THEN
+    RAISE EXCEPTION 'task id must not be null' USING ERRCODE = '22004';
+  END IF;
+  IF scopes IS NULL OR jsonb_typeof(scopes) <> 'array' THEN
+    RAISE EXCEPTION 'concurrency scopes must be a JSON array' USING ERRCODE = '22023';
+  END IF;
+  IF EXISTS (SELECT 1 FROM jsonb_array_elements(scopes) s WHERE jsonb_typeof(s) <> 'object') THEN
+    RAISE EXCEPTION 'each concurrency scope must be a JSON object' USING ERRCODE = '22023';
+  END IF;
+  RETURN aigw.ratelimit_admit(
+    coalesce((SELECT jsonb_agg(jsonb_build_object(
+                'scopeType', s->'scopeType', 'scopeKey', s->'scopeKey', 'limit', s->'limit',
+                'metric', 'concurrent', 'amount', coalesce(s->'leaseValue', '1'::jsonb),
+                'leaseTtlSeconds', ttl_seconds) ORDER BY ord)
+              FROM jsonb_array_elements(scopes) WITH ORDINALITY AS e(s, ord)), '[]'::jsonb),
+    concurrency_acquire.task_id, concurrency_acquire.attempt_id);
+END
+$$;
+
+-- The requirements a request must pass: the rules of every scope it touches
+-- (seed 003 §8.1) from gateway_rate_limit_policies and from the policies the
+-- caller passes in context.policies, merged per scope and metric.
+CREATE FUNCTION aigw.ratelimit_requirements(context jsonb) RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = aigw, pg_catalog
+AS $$
+DECLARE
+  result jsonb;
+  input_tokens bigint;
+  metrics text[];
+  k text;
+BEGIN
+  IF context IS NULL OR jsonb_typeof(context) <> 'object' THEN
+    RAISE EXCEPTION 'rate-limit context must be a JSON object' USING ERRCODE = '22023';
+  END IF;
+  IF context ? 'policies' AND jsonb_typeof(context->'policies') <> 'array' THEN
+    RAISE EXCEPTION 'context "policies" must be an array' USING ERRCODE = '22023';
+  END IF;
+  IF context ? 'userGroups' AND jsonb_typeof(context->'userGroups') <> 'array' THEN
+    RAISE EXCEPTION 'context "userGroups" must be an array' USING ERRCODE = '22023';
+  END IF;
+  FOREACH k IN ARRAY ARRAY['inputTokens', 'maxTokens', 'maxOutputTokens', 'requests', 'leaseValue'] LOOP
+    IF context ? k AND jsonb_typeof(context->k) <> 'null'
+       AND (jsonb_typeof(context->k) <> 'number' OR (context->>k)::numeric < 0
+            OR (context->>k)::numeric <> trunc((context->>k)::numeric)) THEN
+      RAISE EXCEPTION 'context "%" must be a whole number >= 0', k USING ERRCODE = '22023';
+    END IF;
+  END LOOP;
+  IF context ? 'metrics' THEN
+    IF jsonb_typeof(context->'metrics') <> 'array' THEN
+      RAISE EXCEPTION 'context "metrics" must be an array' USING ERRCODE = '22023';
+    END IF;
+    metrics := ARRAY(SELECT jsonb_array_elements_text(context->'metrics'));
+  ELSE
+    -- queue_size is counted when a task is queued, so it is asked for by name
+    metrics := ARRAY['tpm_total', 'tpm_input', 'tpm_output', 'rpm', 'concurrent'];
+  END IF;
+  input_tokens := coalesce((context->>'inputTokens')::bigint, 0);
+
+  WITH scope_map(ord, scope_type, ctx_key) AS (
+    VALUES (2, 'provider', 'provider'), (3, 'platform', 'platform'), (4, 'client', 'client'),
+           (5, 'base_model', 'baseModel'), (6, 'platform_model', 'platformModel'),
+           (7, 'method', 'method'), (8, 'tenant', 'tenant'), (10, 'user', 'user'),
+           (11, 'api_key', 'apiKey'), (12, 'queue', 'queue')
+  ),
+  scopes(ord, scope_type, scope_key) AS (
+    SELECT 1, 'global', '*'
+    UNION ALL
+    SELECT m.ord, m.scope_type, context->>m.ctx_key FROM scope_map m
+    WHERE jsonb_typeof(context->m.ctx_key) IN ('string', 'number')
+    UNION ALL
+    SELECT 9, 'user_group', g
+    FROM jsonb_array_elements_text(coalesce(context->'userGroups', '[]')) g
+    UNION ALL
+    SELECT 9, 'user_group', context->>'userGroup' WHERE jsonb_typeof(context->'userGroup') = 'string'
+  ),
+  policies(ord, scope_type, scope_key, policy) AS (
+    SELECT s.ord, p.scope_type, p.scope_key, p.policy
+    FROM aigw.gateway_rate_limit_policies p JOIN scopes s USING (scope_type, scope_key)
+    UNION ALL
+    SELECT coalesce(s.ord, 13), x->>'scopeType', coalesce(x->>'scopeKey', '*'), x->'policy'
+    FROM jsonb_array_elements(coalesce(context->'policies', '[]')) x
+    LEFT JOIN (SELECT DISTINCT ord, scope_type FROM scopes) s ON s.scope_type = x->>'scopeType'
+    WHERE aigw.ratelimit_policy_check(x->'policy')
+  ),
+  rules AS (
+    SELECT p.ord, p.scope_type, p.scope_key, r->>'metric' AS metric,
+           (r->>'limit')::numeric AS lim,
+           coalesce((r->>'windowSeconds')::int, 60) AS win,
+           coalesce((r->>'leaseTtlSeconds')::int, 900) AS ttl,
+           coalesce(p.policy->>'mergeStrategy', 'strictest') AS strategy,
+           r->>'consume' AS consume,
+           coalesce((r->>'defaultOutputReserveTokens')::bigint,
+                    (p.policy->>'defaultOutputReserveTokens')::bigint) AS out_reserve
+    FROM policies p, jsonb_array_elements(coalesce(p.policy->'rules', '[]')) r
+    WHERE r->>'metric' = ANY (metrics)
+  ),
+  flagged AS (
+    SELECT r.*,
+           CASE WHEN r.metric IN ('concurrent', 'queue_size') THEN r.lim ELSE r.lim / r.win END AS rate,
+           bool_or(r.strategy = 'override') OVER g AS has_override,
+           bool_or(r.strategy = 'loosest') OVER g AS has_loosest
+    FROM rules r
+    WINDOW g AS (PARTITION BY r.scope_type, r.scope_key, r.metric)
+  ),
+  merged AS (
+    SELECT f.*, row_number() OVER (
+             PARTITION BY f.scope_type, f.scope_key, f.metric
+             ORDER BY CASE WHEN NOT f.has_override AND f.has_loosest THEN -f.rate ELSE f.rate END,
+                      f.win, f.out_reserve NULLS LAST) AS rn
+    FROM flagged f
+    WHERE NOT f.has_override OR f.strategy = 'override'
+  )
+  SELECT jsonb_agg(
+           jsonb_strip_nulls(jsonb_build_object(
+             'scopeType', m.scope_type, 'scopeKey', m.scope_key, 'metric', m.metric,
+             'limit', m.lim,
+             'windowSeconds', CASE WHEN m.metric IN ('concurrent', 'queue_size') THEN NULL ELSE m.win END,
+             'reserve', CASE WHEN m.metric IN ('concurrent', 'queue_size') THEN NULL
+                             WHEN m.consume = 'fixed_window' THEN false
+                             WHEN m.consume = 'reserve_then_reconcile' THEN true
+                             ELSE m.metric <> 'rpm' END,
+             'leaseTtlSeconds', CASE WHEN m.metric = 'concurrent' THEN m.ttl END,
+             'amount', CASE m.metric
+                 WHEN 'rpm' THEN coalesce((context->>'requests')::bigint, 1)
+                 WHEN 'tpm_input' THEN input_tokens
+                 WHEN 'tpm_output' THEN coalesce((context->>'maxTokens')::bigint, m.out_reserve,
+                                                 (context->>'maxOutputTokens')::bigint, 0)
+                 WHEN 'tpm_total' THEN input_tokens
+                      + coalesce((context->>'maxTokens')::bigint, m.out_reserve,
+                                 (context->>'maxOutputTokens')::bigint, 0)
+                 WHEN 'concurrent' THEN coalesce((context->>'leaseValue')::bigint, 1)
+                 ELSE 1 END))
+           ORDER BY m.ord, m.scope_key,
+                    array_position(ARRAY['rpm', 'tpm_total', 'tpm_input', 'tpm_output',
+                                         'concurrent', 'queue_size'], m.metric))
+  INTO result
+  FROM merged m
+  WHERE m.rn = 1;
+  RETURN coalesce(result, '[]'::jsonb);
+END
+$$;
+COMMENT ON FUNCTION aigw.ratelimit_requirements(jsonb) IS
+  'requirements for ratelimit_admit from every scope of the context; strictest wins unless a policy names mergeStrategy';
+
+-- Quota-aware ordering (seed 002): candidates (request contexts, one per
+-- candidate client) by the headroom their requirements leave, most first;
+-- ties keep the given order.  candidate is the 0-based index into the array.
+CREATE FUNCTION aigw.ratelimit_quota_order(candidates jsonb)
+RETURNS TABLE (candidate integer, headroom double precision)
+LANGUAGE plpgsql VOLATILE
+SET search_path = aigw, pg_catalog
+AS $$
+BEGIN
+  IF candidates IS NULL OR jsonb_typeof(candidates) <> 'array' THEN
+    RAISE EXCEPTION 'candidates must be a JSON array of request contexts' USING ERRCODE = '22023';
+  END IF;
+  RETURN QUERY
+    SELECT (c.ord - 1)::integer,
+           aigw.ratelimit_headroom(aigw.ratelimit_requirements(c.ctx))
+    FROM jsonb_array_elements(candidates) WITH ORDINALITY AS c(ctx, ord)
+    ORDER BY 2 DESC, 1;
+END
+$$;
+
+-- The HTTP answer to a refusal: 429, Retry-After when a retry can succeed,
+-- and an OpenAI-shaped error body.
+CREATE FUNCTION aigw.ratelimit_refusal_response(refusal jsonb) RETURNS jsonb
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = aigw, pg_catalog
+AS $$
+DECLARE
+  retry text := refusal->>'retryAfterSeconds';
+  scope text := (refusal->'refusedScope'->>'scopeType') || ' ' || (refusal->'refusedScope'->>'scopeKey');
+BEGIN
+  IF refusal IS NULL OR jsonb_typeof(refusal) <> 'object' OR NOT refusal ? 'refusedScope'
+     OR coalesce((refusal->>'admitted')::boolean, false) THEN
+    RAISE EXCEPTION 'expected a refused admission' USING ERRCODE = '22023';
+  END IF;
+  RETURN jsonb_build_object(
+    'status', 429,
+    'headers', CASE WHEN retry IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('Retry-After', retry) END,
+    'body', jsonb_build_object('error', jsonb_build_object(
+      'message', CASE refusal->>'reason'
+        WHEN 'exceeds_limit' THEN format('Request too large for %s: %s %s asked, limit %s.',
+          scope, refusal->>'requested', refusal->>'metric', refusal->>'limit')
+        WHEN 'window_full' THEN format('Rate limit reached for %s on %s: %s of %s used. Retry in %s s.',
+          scope, refusal->>'metric', refusal->>'used', refusal->>'limit', retry)
+        ELSE format('Too many concurrent requests for %s: %s of %s in use.',
+          scope, refusal->>'used', refusal->>'limit') END,
+      'type', CASE WHEN refusal->>'reason' = 'exceeds_limit' THEN 'invalid_request_error'
+                   ELSE 'rate_limit_error' END,
+      'param', NULL,
+      'code', CASE WHEN refusal->>'reason' = 'exceeds_limit' THEN 'request_too_large'
+                   ELSE 'rate_limit_exceeded' END)));
+END
+$$;
+
+-- Counters move only through these functions: no one but the owner calls them.
+REVOKE EXECUTE ON FUNCTION aigw.ratelimit_admit(jsonb, uuid, uuid), aigw.ratelimit_reconcile(jsonb, jsonb),
+  aigw.ratelimit_release(jsonb), aigw.concurrency_release(uuid, uuid), aigw.ratelimit_release_expired(),
+  aigw.ratelimit_flush(), aigw.ratelimit_maintain(), aigw.ratelimit_bench(integer, integer),
+  aigw.ratelimit_windows(), aigw.ratelimit_headroom(jsonb), aigw.concurrency_forget(text, text, bigint),
+  aigw.ratelimit_quota_order(jsonb), aigw.ratelimit_set_gauge(text, text, bigint),
+  aigw.concurrency_acquire(uuid, jsonb, integer, uuid),
+  aigw.ratelimit_policy_set(text, text, jsonb), aigw.ratelimit_policy_delete(text, text)
+  FROM PUBLIC;

@@ -1,0 +1,186 @@
+# Task runtime end to end against a mock OpenAI-compatible provider on
+# loopback: failover with both attempts recorded, retry disabled, streams
+# through an event channel, 429 with cooldown, timeout, malformed JSON,
+# truncated stream, and simulation profiles.
+use strict;
+use warnings;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use IPC::Run;
+use AigwTest;
+
+my ($mock, $port) = start_mock();
+my $node = aigw_node('runtime', conf => "aigw.launcher_naptime = 200\naigw.workers = 2\n");
+$node->safe_psql('postgres', 'CREATE EXTENSION aigw CASCADE');
+ok($node->poll_query_until('postgres',
+	"SELECT count(*) = 2 FROM pg_stat_activity WHERE backend_type = 'aigw task worker'"),
+	'the launcher starts aigw.workers task workers');
+
+$node->safe_psql('postgres', <<"SQL");
+INSERT INTO aigw.model_catalog_providers (provider_key, display_name, provider_type, status)
+VALUES ('tap-openai', 'TAP OpenAI', 'openai_compatible', 'active'),
+       ('tap-sim', 'TAP simulation', 'simulation', 'active');
+INSERT INTO aigw.integration_platforms (provider, platform_key, name, base_url, credentials, priority, config)
+VALUES ('tap-openai', 'bad', 'Bad', 'http://127.0.0.1:$port/v1', '{"apiKey":"sk-mock"}', 10,
+        '{"modelMap": {"gpt-tap": "mock-500", "gpt-429": "mock-429", "gpt-timeout": "mock-timeout",
+                       "gpt-malformed": "mock-malformed", "gpt-truncated": "mock-truncated",
+                       "gpt-401": "mock-401"}, "timeoutMs": 800}'),
+       ('tap-openai', 'good', 'Good', 'http://127.0.0.1:$port/v1', '{"apiKey":"sk-mock"}', 20, '{}'),
+       ('tap-sim', 'sim-1', 'Sim 1', NULL, '{}', 10, '{}'),
+       ('tap-sim', 'sim-2', 'Sim 2', NULL, '{}', 20, '{}');
+INSERT INTO aigw.platform_models (platform_id, model_name, model_type, display_name, pricing_mode, billing_config_override)
+SELECT p.id, m, 'chat', m, 'custom', '{"currency": "resource", "text": {"inputPer1k": 1, "outputPer1k": 2}}'
+  FROM aigw.integration_platforms p,
+       unnest(ARRAY['gpt-tap', 'gpt-429', 'gpt-timeout', 'gpt-malformed', 'gpt-truncated', 'gpt-401']) m
+ WHERE p.platform_key IN ('bad', 'good');
+INSERT INTO aigw.platform_models (platform_id, model_name, model_type, display_name, pricing_mode, billing_config_override)
+SELECT p.id, 'sim-chat', 'chat', 'sim', 'custom', '{"currency": "resource", "text": {"inputPer1k": 1, "outputPer1k": 2}}'
+  FROM aigw.integration_platforms p WHERE p.platform_key IN ('sim-1', 'sim-2');
+SQL
+
+# Submits a chat task (own transaction), waits for it, returns its outcome status.
+sub run_task
+{
+	my ($model, %o) = @_;
+	my $req = $o{request} // qq({"model": "$model", "messages": [{"role": "user", "content": "hi"}]});
+	my $opts = $o{options} // '{}';
+	my $id = $node->safe_psql('postgres',
+		"SELECT aigw.submit_task('chat.completions', '$req', '{\"user_id\": \"tap\"}', '$opts')");
+	my $status = $node->safe_psql('postgres', "SELECT aigw.await_task('$id', 15000)->>'status'");
+	return ($id, $status);
+}
+
+# Puts the failing platform back first in line (failures demote it).
+sub reset_bad
+{
+	$node->safe_psql('postgres', "UPDATE aigw.integration_platforms SET status = 'enabled', "
+		. "cooldown_until = NULL, dynamic_priority = NULL WHERE platform_key = 'bad'");
+}
+
+sub attempts
+{
+	my ($id) = @_;
+	return $node->safe_psql('postgres', qq{
+		SELECT string_agg(a.attempt_no || ':' || p.platform_key || ':' || a.status
+		                  || coalesce(':' || a.error_code, ''), ' ' ORDER BY a.attempt_no)
+		  FROM aigw.gateway_task_attempts a JOIN aigw.integration_platforms p ON p.id = a.platform_id
+		 WHERE a.task_id = '$id'});
+}
+
+# Failover: bad answers 500 (retried once on the same client), then good succeeds.
+my ($id, $status) = run_task('gpt-tap');
+is($status, 'succeeded', 'a chat task fails over from a failing platform to a healthy one');
+is(attempts($id), '1:bad:failed:server_error 2:bad:failed:server_error 3:good:succeeded',
+	'every attempt is recorded: retry on the same client, then the next candidate');
+like($node->safe_psql('postgres', qq{
+	SELECT response_snapshot->'failoverDecision'->'match'->>'rule' FROM aigw.gateway_task_attempts
+	 WHERE task_id = '$id' AND attempt_no = 2}), qr/^allow/, 'the failed attempt records the matched failover rule');
+is($node->safe_psql('postgres', "SELECT billings->'usage'->>'total_tokens' FROM aigw.gateway_tasks WHERE id = '$id'"),
+	'15', 'the billing of the task carries the provider usage');
+is($node->safe_psql('postgres', "SELECT string_agg(event_type, ',' ORDER BY seq) FROM aigw.gateway_task_events WHERE task_id = '$id'"),
+	'queue_status,queue_status,queue_status,queue_status,queue_status,queue_status,completed',
+	'each state change is an event with a per-task sequence');
+
+is($node->safe_psql('postgres', "SELECT dynamic_priority FROM aigw.integration_platforms WHERE platform_key = 'bad'"),
+	'210', 'each provider_5xx failure demotes the platform by demoteStep (100)');
+reset_bad();
+
+# Retry and failover disabled by the platform model's runtime override: failed_final at once.
+$node->safe_psql('postgres', q{UPDATE aigw.platform_models SET runtime_policy_override =
+	'{"retryPolicy": {"enabled": false}, "failoverPolicy": {"enabled": false}}'
+	WHERE model_name = 'gpt-tap' AND platform_id = (SELECT id FROM aigw.integration_platforms WHERE platform_key = 'bad')});
+($id, $status) = run_task('gpt-tap');
+is($status, 'failed_final', 'with retry and failover disabled the same failure ends failed_final');
+is(attempts($id), '1:bad:failed:server_error', 'only one attempt was made');
+is($node->safe_psql('postgres', "SELECT aigw.task_outcome('$id')->>'httpStatus'"), '502',
+	'a provider 5xx surfaces as 502 Bad Gateway');
+
+# Streaming through an event channel, chunks before the result, [DONE] handled.
+reset_bad();
+$node->safe_psql('postgres', "SELECT count(*) FROM aigw.channel_wait('tap-ch', 0)");
+($id) = $node->safe_psql('postgres', q{SELECT aigw.submit_task('chat.completions',
+	'{"model": "gpt-tap", "stream": true, "messages": [{"role": "user", "content": "hi"}]}',
+	'{"user_id": "tap"}', '{"channel": "tap-ch", "platform": "good"}')});
+my $events = '';
+for (1 .. 50)
+{
+	$events .= $node->safe_psql('postgres', "SELECT string_agg(event, ',') FROM aigw.channel_wait('tap-ch', 200)") . ',';
+	last if $events =~ /result/;
+}
+my $chunks = () = $events =~ /chunk/g;
+is($chunks, 10, 'the stream delivered every chunk (role, 8 content, finish) to the channel');
+like($events, qr/chunk,result/, 'the result follows the chunks');
+is($node->safe_psql('postgres', "SELECT result->'choices'->0->'message'->>'content' FROM aigw.gateway_tasks WHERE id = '$id'"),
+	'tok0 tok1 tok2 tok3 tok4 tok5 tok6 tok7 ', 'the stream is assembled into the stored result');
+is($node->safe_psql('postgres', "SELECT billings->'usage'->>'completion_tokens' FROM aigw.gateway_tasks WHERE id = '$id'"),
+	'8', 'usage requested from the provider (include_usage) is billed even though the client did not ask');
+
+# 429 with Retry-After: cooldown on the platform and the next candidate answers.
+reset_bad();
+($id, $status) = run_task('gpt-429');
+is($status, 'succeeded', '429 fails over to the next candidate');
+ok($node->safe_psql('postgres', "SELECT cooldown_until > now() FROM aigw.integration_platforms WHERE platform_key = 'bad'") eq 't',
+	'rate_limit puts the platform in cooldown (cooldown_and_next)');
+reset_bad();
+
+# Timeout, malformed JSON: classified and failed over.
+($id, $status) = run_task('gpt-timeout');
+is($status, 'succeeded', 'a provider timeout fails over');
+like(attempts($id), qr/1:bad:failed:timeout/, 'the timeout is recorded as such');
+reset_bad();
+($id, $status) = run_task('gpt-malformed');
+is($status, 'succeeded', 'a malformed JSON answer fails over');
+like(attempts($id), qr/1:bad:failed:invalid_response/, 'the malformed answer is recorded as invalid_response');
+reset_bad();
+
+# A stream cut off after chunks reached the client cannot fail over.
+$node->safe_psql('postgres', "SELECT count(*) FROM aigw.channel_wait('tap-ch2', 0)");
+($id) = $node->safe_psql('postgres', q{SELECT aigw.submit_task('chat.completions',
+	'{"model": "gpt-truncated", "stream": true, "messages": [{"role": "user", "content": "hi"}]}',
+	'{"user_id": "tap"}', '{"channel": "tap-ch2", "platform": "bad"}')});
+$node->safe_psql('postgres', "SELECT count(*) FROM aigw.channel_wait('tap-ch2', 100)");
+is($node->safe_psql('postgres', "SELECT aigw.await_task('$id', 15000)->>'status'"), 'failed_final',
+	'a truncated stream ends failed_final once chunks were sent');
+like(attempts($id), qr/^1:bad:failed:stream_read_error$/, 'recorded as stream_read_error, no second attempt');
+
+# An auth error disables the platform (disable_and_next) and the next answers.
+reset_bad();
+($id, $status) = run_task('gpt-401');
+is($status, 'succeeded', 'an auth error fails over');
+is($node->safe_psql('postgres', "SELECT status FROM aigw.integration_platforms WHERE platform_key = 'bad'"), 'exception',
+	'auth_error takes the platform out of rotation');
+reset_bad();
+
+# Simulation: the first candidate fails retryably (not retried on it), the second succeeds.
+($id, $status) = run_task('sim-chat', request =>
+	'{"model": "sim-chat", "messages": [{"role": "user", "content": "hi"}], "simulation_profile": {"failures": [{"attempt": 1, "errorCode": "server_error", "status": 503, "retryable": false}]}}');
+is($status, 'succeeded', 'simulation: first candidate fails, second succeeds');
+is(attempts($id), '1:sim-1:failed:server_error 2:sim-2:succeeded', 'simulation: both attempts recorded');
+is($node->safe_psql('postgres', "SELECT run_mode || ':' || (result->>'simulated') FROM aigw.gateway_tasks WHERE id = '$id'"),
+	'simulation:true', 'simulated tasks and results are marked');
+
+# route_explain says why a platform is left out.
+$node->safe_psql('postgres', "UPDATE aigw.integration_platforms SET cooldown_until = now() + interval '1 hour' WHERE platform_key = 'sim-1'");
+like($node->safe_psql('postgres', q{SELECT aigw.route_explain('{"model": "sim-chat", "messages": []}')->'excluded'->0->>'reason'}),
+	qr/^cooldown$/, 'route_explain reports the cooldown');
+$node->safe_psql('postgres', "UPDATE aigw.integration_platforms SET cooldown_until = NULL WHERE platform_key = 'sim-1'");
+
+$node->stop;
+$mock->kill_kill;
+done_testing();
+
+# Starts the mock provider on a free port; returns the harness and the port.
+sub start_mock
+{
+	my ($out, $err) = ('', '');
+	my $script = "$ENV{AIGW_W}/test/mock/openai-mock.mjs";
+	my $h = IPC::Run::start(['node', $script, '0'], '>', \$out, '2>', \$err);
+	for (1 .. 100)
+	{
+		$h->pump_nb;
+		last if $out =~ /listening (\d+)/;
+		select(undef, undef, undef, 0.05);
+	}
+	$out =~ /listening (\d+)/ or die "mock provider did not start: $err";
+	return ($h, $1);
+}
