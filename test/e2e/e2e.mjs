@@ -98,6 +98,28 @@ await check('raw SSE stream is text/event-stream with data: lines and ends with 
   return (r.headers.get('content-type').startsWith('text/event-stream') && body.endsWith('data: [DONE]\n\n')
     && lines.every((l) => l.startsWith('data: ')) && !!r.headers.get('x-request-id')) || body.slice(0, 300);
 });
+await check('SDK chat through the mock OpenAI provider (JSON and stream)', async () => {
+  const { data, response } = await client.chat.completions
+    .create({ model: 'gpt-e2e', messages: [{ role: 'user', content: 'to the mock' }] }).withResponse();
+  const stream = await client.chat.completions.create({ model: 'gpt-e2e', stream: true,
+    messages: [{ role: 'user', content: 'stream from the mock' }] });
+  let text = ''; let chunks = 0;
+  for await (const c of stream) { chunks += 1; text += c.choices[0]?.delta?.content || ''; }
+  return (data.object === 'chat.completion' && typeof data.choices[0].message.content === 'string'
+    && response.headers.get('x-aigw-platform') === 'mock' && response.headers.get('x-aigw-simulated') === null
+    && chunks >= 3 && text.length > 0) || { data, chunks, text };
+});
+await expectError('a provider 429 surfaces as RateLimitError (429)', OpenAI.RateLimitError, 429, () =>
+  client.chat.completions.create({ model: 'gpt-e2e-429', messages: [{ role: 'user', content: 'x' }] }));
+await check('a provider 500 surfaces as an SDK InternalServerError (5xx)', async () => {
+  try {
+    await client.chat.completions.create({ model: 'gpt-e2e-500', messages: [{ role: 'user', content: 'x' }] });
+    return 'no error';
+  } catch (e) {
+    return (e instanceof OpenAI.InternalServerError && e.status >= 500 && e.error && typeof e.error.message === 'string')
+      || `${e.constructor.name} ${e.status} ${e.message}`;
+  }
+});
 await check('SDK embeddings return a vector', async () => {
   const e = await client.embeddings.create({ model: 'sim-embedding', input: 'hello' });
   return (e.data.length === 1 && e.data[0].embedding.length > 0) || e;
