@@ -45,7 +45,9 @@ static void
 RequestId(const struct mg_request_info *ri, char *out, size_t outsz)
 {
 	const char *given = NULL;
-	unsigned char rnd[16];
+	static __thread uint64_t state[2];
+	uint64_t	a,
+				b;
 
 	for (int i = 0; i < ri->num_headers; i++)
 		if (strcasecmp(ri->http_headers[i].name, "x-request-id") == 0)
@@ -62,11 +64,20 @@ RequestId(const struct mg_request_info *ri, char *out, size_t outsz)
 			return;
 		}
 	}
-	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t) sizeof(rnd))
-		memset(rnd, 0, sizeof(rnd));
-	snprintf(out, outsz, "req_%02x%02x%02x%02x%02x%02x%02x%02x%02x%02x%02x%02x%02x%02x%02x%02x",
-			 rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7], rnd[8], rnd[9], rnd[10],
-			 rnd[11], rnd[12], rnd[13], rnd[14], rnd[15]);
+	/* xorshift128+ per thread, seeded from the kernel: ids need to be unique, not secret */
+	if (state[0] == 0 && state[1] == 0)
+	{
+		if (getrandom(state, sizeof(state), 0) != (ssize_t) sizeof(state))
+			state[0] = (uint64_t) time(NULL) ^ (uint64_t) (uintptr_t) &state;
+		state[1] |= 1;
+	}
+	a = state[0];
+	b = state[1];
+	state[0] = b;
+	a ^= a << 23;
+	state[1] = a ^ b ^ (a >> 17) ^ (b >> 26);
+	snprintf(out, outsz, "req_%016llx%016llx", (unsigned long long) (state[1] + b),
+			 (unsigned long long) (a ^ state[0]));
 }
 
 /*

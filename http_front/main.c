@@ -372,7 +372,13 @@ main(int argc, char **argv)
 	sigaddset(&set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 
-	mg_init_library(front_config.tls_cert[0] ? 2 : 0);
+	/* 2 = MG_FEATURES_TLS; civetweb loads OpenSSL itself and reports failure as 0 */
+	if (mg_init_library(front_config.tls_cert[0] ? 2 : 0) == 0 && front_config.tls_cert[0])
+	{
+		front_log("TLS is not available: this civetweb cannot load OpenSSL "
+				  "(Debian 12's civetweb 1.15 expects the OpenSSL 1.1 API); terminate TLS in a proxy");
+		return 2;
+	}
 	pool_start();
 	channel_start();
 

@@ -65,7 +65,7 @@ SQL
 listen = 127.0.0.1:$hport
 conninfo = host=$sockdir port=$port dbname=$db user=aigw_http application_name=aigw-http
 pool_size = 8
-threads = 512
+threads = 2100
 static_dir = $static
 pidfile = $PIDFILE
 CONF

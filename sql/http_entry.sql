@@ -147,4 +147,8 @@ SELECT sqlstate, r.status, r.headers->>'retry-after' AS retry_after, r.body::jso
                     'AG500', 'AG502', 'AG503', 'AG504', '22P02', '23505', '40001', '57014', 'XX000']) AS sqlstate
  CROSS JOIN LATERAL aigw.http_error_response(sqlstate, 'boom', NULL,
                       CASE WHEN sqlstate = 'AG429' THEN 'Retry-After: 12' END, 'req-1') r;
+-- Route rows changed by DML are seen at once (and gone after rollback).
+INSERT INTO aigw.http_routes (method, pattern, handler, permission) VALUES ('GET', '/regress/:x', 'healthz', 'public');
+SELECT pattern, params FROM aigw.http_route('GET', '/regress/abc');
 ROLLBACK;
+SELECT pattern, allowed FROM aigw.http_route('GET', '/regress/abc');

@@ -9,6 +9,7 @@
 
 #include "access/htup_details.h"
 #include "catalog/namespace.h"
+#include "commands/trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -17,6 +18,7 @@
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/rel.h"
 
 #define MAX_SEGS 16
 
@@ -39,12 +41,14 @@ static int	nroutes;
 static bool routes_valid;
 static bool callback_registered;
 static MemoryContext routes_cxt;
+static Oid	routes_relid = InvalidOid;
 
-/* Any change to a relation may be the route table: reload on next use */
+/* A change to the route table (or a full reset) reloads it on next use */
 static void
 InvalidateRoutes(Datum arg, Oid relid)
 {
-	routes_valid = false;
+	if (relid == InvalidOid || relid == routes_relid || routes_relid == InvalidOid)
+		routes_valid = false;
 }
 
 /* Splits a path into segments (in place); returns the count or -1 if too many */
@@ -107,6 +111,7 @@ LoadRoutes(void)
 	routes = NULL;
 	nroutes = 0;
 	routes_valid = true;		/* set first: an invalidation during the load wins */
+	routes_relid = get_relname_relid("http_routes", get_namespace_oid("aigw", false));
 
 	SPI_connect();
 	rc = SPI_execute("SELECT method, pattern, handler, permission, admin_only, task_kind "
@@ -211,8 +216,18 @@ aigw_http_route(PG_FUNCTION_ARGS)
 	Datum		values[7];
 	bool		nulls[7] = {true, true, true, true, true, true, true};
 
-	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "aigw.http_route must return a record");
+	/* the result descriptor is built once per call site */
+	desc = (TupleDesc) fcinfo->flinfo->fn_extra;
+	if (desc == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+
+		if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+			elog(ERROR, "aigw.http_route must return a record");
+		desc = BlessTupleDesc(CreateTupleDescCopy(desc));
+		fcinfo->flinfo->fn_extra = desc;
+		MemoryContextSwitchTo(old);
+	}
 	if (!routes_valid)
 		LoadRoutes();
 	nseg = SplitPath(path, segs);
@@ -257,4 +272,23 @@ aigw_http_route(PG_FUNCTION_ARGS)
 		}
 	}
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
+}
+
+PG_FUNCTION_INFO_V1(aigw_http_routes_changed);
+
+/*
+ * Statement trigger on aigw.http_routes: row changes do not invalidate the
+ * relcache by themselves, so ask for it; every backend (this one at the next
+ * command, the others at commit) then reloads its route cache.
+ */
+Datum
+aigw_http_routes_changed(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+						errmsg("aigw_http_routes_changed must be called as a trigger")));
+	CacheInvalidateRelcacheByRelid(RelationGetRelid(td->tg_relation));
+	PG_RETURN_POINTER(NULL);
 }

@@ -86,6 +86,10 @@ CREATE TABLE aigw.http_routes (
 );
 COMMENT ON TABLE aigw.http_routes IS
   'routes of aigw-http: static patterns match before :param patterns (seed 003 section 6.1)';
+CREATE FUNCTION aigw.http_routes_changed() RETURNS trigger
+  LANGUAGE c AS 'MODULE_PATHNAME', 'aigw_http_routes_changed';
+CREATE TRIGGER http_routes_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON aigw.http_routes
+  FOR EACH STATEMENT EXECUTE FUNCTION aigw.http_routes_changed();
 COMMENT ON COLUMN aigw.http_routes.admin_only IS
   'also requires a global administrator (manager/admin role), seed 003 section 6.2';
 

@@ -52,6 +52,13 @@ BEGIN
     WHEN 'platform_clear_queue' THEN RETURN aigw.http_h_platform_clear_queue(ctx);
     WHEN 'runtime_task_replay' THEN RETURN aigw.http_h_runtime_task_replay(ctx);
     WHEN 'runtime_callbacks_replay' THEN RETURN aigw.http_h_runtime_callbacks_replay(ctx);
+    WHEN 'api_config_list' THEN RETURN aigw.http_h_api_config_list(ctx);
+    WHEN 'api_config_get' THEN RETURN aigw.http_h_api_config_get(ctx);
+    WHEN 'api_config_create' THEN RETURN aigw.http_h_api_config_create(ctx);
+    WHEN 'api_config_update' THEN RETURN aigw.http_h_api_config_update(ctx);
+    WHEN 'api_config_delete' THEN RETURN aigw.http_h_api_config_delete(ctx);
+    WHEN 'platform_snapshots' THEN RETURN aigw.http_h_platform_snapshots(ctx);
+    WHEN 'platform_create' THEN RETURN aigw.http_h_platform_create(ctx);
     ELSE
       RAISE EXCEPTION 'route handler % is not defined', handler USING ERRCODE = 'AG500';
   END CASE;

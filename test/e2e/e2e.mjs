@@ -98,6 +98,28 @@ await check('raw SSE stream is text/event-stream with data: lines and ends with 
   return (r.headers.get('content-type').startsWith('text/event-stream') && body.endsWith('data: [DONE]\n\n')
     && lines.every((l) => l.startsWith('data: ')) && !!r.headers.get('x-request-id')) || body.slice(0, 300);
 });
+await check('SDK chat through the mock OpenAI provider (JSON and stream)', async () => {
+  const { data, response } = await client.chat.completions
+    .create({ model: 'gpt-e2e', messages: [{ role: 'user', content: 'to the mock' }] }).withResponse();
+  const stream = await client.chat.completions.create({ model: 'gpt-e2e', stream: true,
+    messages: [{ role: 'user', content: 'stream from the mock' }] });
+  let text = ''; let chunks = 0;
+  for await (const c of stream) { chunks += 1; text += c.choices[0]?.delta?.content || ''; }
+  return (data.object === 'chat.completion' && typeof data.choices[0].message.content === 'string'
+    && response.headers.get('x-aigw-platform') === 'mock' && response.headers.get('x-aigw-simulated') === null
+    && chunks >= 3 && text.length > 0) || { data, chunks, text };
+});
+await expectError('a provider 429 surfaces as RateLimitError (429)', OpenAI.RateLimitError, 429, () =>
+  client.chat.completions.create({ model: 'gpt-e2e-429', messages: [{ role: 'user', content: 'x' }] }));
+await check('a provider 500 surfaces as an SDK InternalServerError (5xx)', async () => {
+  try {
+    await client.chat.completions.create({ model: 'gpt-e2e-500', messages: [{ role: 'user', content: 'x' }] });
+    return 'no error';
+  } catch (e) {
+    return (e instanceof OpenAI.InternalServerError && e.status >= 500 && e.error && typeof e.error.message === 'string')
+      || `${e.constructor.name} ${e.status} ${e.message}`;
+  }
+});
 await check('SDK embeddings return a vector', async () => {
   const e = await client.embeddings.create({ model: 'sim-embedding', input: 'hello' });
   return (e.data.length === 1 && e.data[0].embedding.length > 0) || e;
@@ -171,6 +193,22 @@ await check('integration-platform admin routes: list, then dynamic-priority/:id 
   const d = await c.json();
   return (r.status === 200 && b.data.dynamic_priority === 5 && c.status === 200 && d.data.dynamic_priority === undefined
     && sim.credentials === undefined) || { b, d };
+});
+await check('platform create, platform-api CRUD and snapshots; credentials never returned', async () => {
+  const c = await (await api('/integration-platform', { method: 'POST', body: JSON.stringify({ provider: 'openai',
+    platformKey: 'e2e-openai', name: 'E2E', baseUrl: 'http://127.0.0.1:9/v1', credentials: { apiKey: 'sk-secret-e2e' } }) })).json();
+  const id = c.data.id;
+  const a = await (await api('/integration/platform-api', { method: 'POST', body: JSON.stringify({ platformId: id,
+    apiKey: 'chat', name: 'Chat', path: '/chat/completions' }) })).json();
+  const g = await (await api(`/integration/platform-api/${a.data.id}`)).json();
+  const u = await (await api(`/integration/platform-api/${a.data.id}`, { method: 'PATCH', body: JSON.stringify({ timeoutMs: 5000 }) })).json();
+  const d = await api(`/integration/platform-api/${a.data.id}`, { method: 'DELETE' });
+  const gone = await api(`/integration/platform-api/${a.data.id}`);
+  const snaps = await (await api(`/integration-platform/snapshots/platform/${id}`)).json();
+  const detail = await (await api(`/integration-platform/${id}`)).text();
+  await api(`/integration-platform/${id}`, { method: 'DELETE' });
+  return (c.code === 201 && c.data.hasCredentials === true && g.data.path === '/chat/completions' && u.data.timeout_ms === 5000
+    && d.status === 200 && gone.status === 404 && Array.isArray(snaps.data) && !detail.includes('sk-secret-e2e')) || { c, g, u };
 });
 let videoId = null;
 await check('POST /v1/video/generations answers 202 with a task id at once', async () => {

@@ -19,6 +19,7 @@ N=0
 tap() { N=$((N + 1)); if [ "$1" = ok ]; then echo "ok $N - $2"; else echo "not ok $N - $2"; fi; }
 cleanup() {
   if [ -n "$FRONT_PID" ] && kill -0 "$FRONT_PID" 2>/dev/null; then kill -TERM "$FRONT_PID"; wait "$FRONT_PID" 2>/dev/null; fi
+  [ -n "${MOCK_PID:-}" ] && kill "$MOCK_PID" 2>/dev/null
   [ -f "$DATA/postmaster.pid" ] && pg_ctl -D "$DATA" -w -m immediate stop >/dev/null 2>&1
   true
 }
@@ -46,6 +47,27 @@ psql_e2e >/dev/null <<SQL
 INSERT INTO aigw.gateway_users (user_key, username, roles) VALUES ('e2e:user', 'e2e-user', '["user"]');
 INSERT INTO aigw.gateway_api_keys (gateway_user_id, key_prefix, key_hash, name)
 SELECT id, 'sk-e2euser', aigw.api_key_hash('$USER_KEY'), 'e2e user key' FROM aigw.gateway_users WHERE user_key = 'e2e:user';
+SQL
+# A mock OpenAI-compatible provider (test/mock/openai-mock.mjs) behind a platform of its own.
+MOCK_PORT=$(aigw_free_port $((18500 + ${AIGW_PORT_OFFSET:-0})))
+node "$W/test/mock/openai-mock.mjs" "$MOCK_PORT" >"$OUT/mock.log" 2>&1 &
+MOCK_PID=$!
+for _ in $(seq 1 50); do grep -q listening "$OUT/mock.log" 2>/dev/null && break; sleep 0.1; done
+psql_e2e >/dev/null <<SQL
+INSERT INTO aigw.model_catalog_providers (provider_key, display_name, provider_type, status)
+VALUES ('e2e-openai', 'E2E mock OpenAI', 'openai_compatible', 'active');
+INSERT INTO aigw.integration_platforms (provider, platform_key, name, base_url, credentials, priority, config)
+VALUES ('e2e-openai', 'mock', 'Mock OpenAI', 'http://127.0.0.1:$MOCK_PORT/v1', '{"apiKey":"sk-mock"}', 10,
+        '{"modelMap": {"gpt-e2e": "mock-ok"}, "timeoutMs": 5000}'),
+       ('e2e-openai', 'mock429', 'Mock 429', 'http://127.0.0.1:$MOCK_PORT/v1', '{"apiKey":"sk-mock"}', 10,
+        '{"modelMap": {"gpt-e2e-429": "mock-429"}, "timeoutMs": 5000}'),
+       ('e2e-openai', 'mock500', 'Mock 500', 'http://127.0.0.1:$MOCK_PORT/v1', '{"apiKey":"sk-mock"}', 10,
+        '{"modelMap": {"gpt-e2e-500": "mock-500"}, "timeoutMs": 5000}');
+INSERT INTO aigw.platform_models (platform_id, model_name, model_type, display_name, pricing_mode, billing_config_override)
+SELECT p.id, m.name, 'chat', m.name, 'custom', '{"currency": "resource", "text": {"inputPer1k": 1, "outputPer1k": 2}}'
+  FROM aigw.integration_platforms p
+  JOIN (VALUES ('mock', 'gpt-e2e'), ('mock429', 'gpt-e2e-429'), ('mock500', 'gpt-e2e-500')) AS m(platform, name)
+    ON m.platform = p.platform_key;
 SQL
 # wait for the launcher so tasks run
 for _ in $(seq 1 40); do
