@@ -24,6 +24,7 @@
 #include "miscadmin.h"
 #include "port/atomics.h"
 #include "storage/ipc.h"
+#include "storage/lock.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
 #include "utils/builtins.h"
@@ -183,8 +184,7 @@ RlShmemRequest(void)
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
 	RequestAddinShmemSpace(RlShmemSize());
-	/* one lock per stripe, plus one serialising the reload */
-	RequestNamedLWLockTranche(RL_TRANCHE, RL_PARTITIONS + 1);
+	RequestNamedLWLockTranche(RL_TRANCHE, RL_PARTITIONS);
 }
 
 /* shmem_startup_hook: creates or attaches to the table */
@@ -570,23 +570,35 @@ RlReload(void)
 	SPI_finish();
 }
 
-/* Reloads the durable record once after shared memory was created */
+/*
+ * Reloads the durable record once after shared memory was created.  The
+ * reloaders queue on a heavyweight lock (not an LWLock), so that they wait
+ * interruptibly and the deadlock detector sees them while the reload runs SQL.
+ * The tag's fourth field, 3, is one pg_advisory_lock never uses.
+ */
 static void
 RlEnsureLoaded(void)
 {
-	LWLock	   *reload_lock;
+	LOCKTAG		tag;
 
 	RlRequireShmem();
 	if (pg_atomic_read_u32(&rl_shared->loaded) != 0)
 		return;
-	reload_lock = &rl_locks[RL_PARTITIONS].lock;
-	LWLockAcquire(reload_lock, LW_EXCLUSIVE);
-	if (pg_atomic_read_u32(&rl_shared->loaded) == 0)
+	SET_LOCKTAG_ADVISORY(tag, InvalidOid, 0x61696777, 0x726c6f61, 3);
+	(void) LockAcquire(&tag, ExclusiveLock, true, false);
+	PG_TRY();
 	{
-		RlReload();
-		pg_atomic_exchange_u32(&rl_shared->loaded, 1);
+		if (pg_atomic_read_u32(&rl_shared->loaded) == 0)
+		{
+			RlReload();
+			pg_atomic_exchange_u32(&rl_shared->loaded, 1);
+		}
 	}
-	LWLockRelease(reload_lock);
+	PG_FINALLY();
+	{
+		LockRelease(&tag, ExclusiveLock, true);
+	}
+	PG_END_TRY();
 }
 
 /* ---- eviction ---- */

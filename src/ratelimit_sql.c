@@ -60,8 +60,11 @@ RlJsonInt(JsonbContainer *obj, const char *name, int64 dflt)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("rate-limit field \"%s\" must be a number", name)));
 	r = numeric_int8_opt_error(v.val.numeric, &err);
-	if (err || !DatumGetBool(DirectFunctionCall2(numeric_eq, NumericGetDatum(v.val.numeric),
-												 NumericGetDatum(int64_to_numeric(r)))))
+	/* a display scale of 0 is a whole number; otherwise compare (100.0 is whole too) */
+	if (err ||
+		(DatumGetInt32(DirectFunctionCall1(numeric_scale, NumericGetDatum(v.val.numeric))) != 0 &&
+		 !DatumGetBool(DirectFunctionCall2(numeric_eq, NumericGetDatum(v.val.numeric),
+										   NumericGetDatum(int64_to_numeric(r))))))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("rate-limit field \"%s\" must be a whole number", name)));
