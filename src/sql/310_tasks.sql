@@ -214,6 +214,7 @@ BEGIN
          error_message = p_reason, finished_at = now()
    WHERE task_id = p_task AND finished_at IS NULL;
   PERFORM aigw.release_task(p_task, 'cancelled');
+  PERFORM aigw.concurrency_release(p_task);
   PERFORM aigw.append_task_event(p_task, 'failed', 'cancelled', NULL, NULL, p_reason, '{}',
                                  t.run_mode = 'simulation');
   RETURN true;

@@ -156,6 +156,28 @@ CREATE FUNCTION aigw.vendor_path(kind text) RETURNS text
     WHEN 'audio.speech' THEN '/audio/speech'
   END;
 
+-- The rate-limit requirements of one attempt of a task on a platform model: every
+-- scope of seed 003 §8.1 (aigw.ratelimit_requirements), RPM, TPM from the
+-- prompt estimate plus max_tokens, and a concurrency lease.
+CREATE FUNCTION aigw.attempt_rate_limits(t aigw.gateway_tasks, p_platform_model uuid) RETURNS jsonb
+  LANGUAGE sql STABLE
+AS $$
+  SELECT aigw.ratelimit_requirements(jsonb_strip_nulls(jsonb_build_object(
+           'provider', p.provider, 'platform', p.platform_key, 'platformModel', pm.id,
+           'client', p.platform_key || '/' || pm.model_name, 'baseModel', pm.base_model_id,
+           'method', t.kind, 'tenant', coalesce(t.tenant_key, t.tenant_id),
+           'userGroup', t.user_group_key, 'user', t.user_id, 'apiKey', t.api_key_id,
+           'inputTokens', CASE WHEN pm.model_type IN ('chat', 'embedding')
+                               THEN coalesce((aigw.estimate_usage(pm.model_type, t.request, pm.capabilities)->>'prompt_tokens')::bigint,
+                                             aigw.estimate_tokens(t.request::text)) END,
+           'maxTokens', t.request->'max_tokens',
+           'metrics', CASE WHEN pm.model_type IN ('chat', 'embedding')
+                           THEN '["rpm", "tpm_total", "tpm_input", "tpm_output", "concurrent"]'::jsonb
+                           ELSE '["rpm", "concurrent"]'::jsonb END)))
+    FROM aigw.platform_models pm JOIN aigw.integration_platforms p ON p.id = pm.platform_id
+   WHERE pm.id = p_platform_model
+$$;
+
 -- aigw.lease_tasks: leases up to p_n runnable tasks for a worker. For each it
 -- picks the candidate (the same client again when the retry policy said so),
 -- writes the attempt and returns what the worker needs; a task with no
@@ -180,6 +202,8 @@ DECLARE
   v_vendor_model text;
   v_client text;
   v_err text;
+  v_admission jsonb;
+  v_retry_after numeric;
 BEGIN
   FOR t IN SELECT * FROM aigw.gateway_tasks
             WHERE status = 'queued' AND next_run_at <= now()
@@ -194,22 +218,47 @@ BEGIN
     v_opts := jsonb_strip_nulls(jsonb_build_object(
       'stream', t.normalized_request->'stream', 'platform', t.normalized_request->>'platform',
       'request', t.request || jsonb_build_object('kind', t.kind)));
+    -- the preferred client first (retry on the same client), then the routing order;
+    -- each candidate must pass its rate limits (RPM, TPM, concurrency) all or nothing
     found_candidate := false;
-    IF v_prefer IS NOT NULL THEN
-      SELECT * INTO c FROM aigw.route_candidates(t.model, t.model_type, v_ident, v_opts, v_exclude) rc
-       WHERE rc.platform_model_id = v_prefer;
-      found_candidate := FOUND;
-    END IF;
-    IF NOT found_candidate THEN
-      SELECT * INTO c FROM aigw.route_candidates(t.model, t.model_type, v_ident, v_opts, v_exclude) LIMIT 1;
-      found_candidate := FOUND;
+    v_admission := NULL;
+    v_retry_after := NULL;
+    v_attempt := uuidv7();
+    FOR c IN SELECT * FROM aigw.route_candidates(t.model, t.model_type, v_ident, v_opts, v_exclude) rc
+              ORDER BY (rc.platform_model_id = v_prefer) DESC NULLS LAST, rc.rank
+    LOOP
+      -- the lease row names the task (the attempt row is written after admission)
+      v_admission := aigw.ratelimit_admit(aigw.attempt_rate_limits(t, c.platform_model_id), t.id, NULL);
+      IF (v_admission->>'admitted')::boolean THEN
+        found_candidate := true;
+        EXIT;
+      END IF;
+      IF v_admission->>'retryAfterSeconds' IS NOT NULL THEN
+        v_retry_after := least(coalesce(v_retry_after, 3600), (v_admission->>'retryAfterSeconds')::numeric);
+      END IF;
+    END LOOP;
+
+    IF NOT found_candidate AND v_retry_after IS NOT NULL AND t.attempt_count < t.max_attempts THEN
+      -- every candidate is at its limit: wait in the queue, no busy waiting
+      UPDATE aigw.gateway_tasks
+         SET next_run_at = now() + make_interval(secs => greatest(v_retry_after, 0.05)), updated_at = now(),
+             normalized_request = normalized_request || jsonb_build_object('rateLimited', v_admission)
+       WHERE id = t.id;
+      CONTINUE;
     END IF;
 
     IF NOT found_candidate OR t.attempt_count >= t.max_attempts THEN
+      IF found_candidate THEN
+        PERFORM aigw.ratelimit_release(v_admission);
+        PERFORM aigw.concurrency_release(t.id);
+      END IF;
       UPDATE aigw.gateway_tasks
          SET status = 'failed_final', locked_by = NULL, finished_at = now(), updated_at = now(),
-             error_code = coalesce(error_code, 'no_available_candidate'),
-             error_message = coalesce(error_message, 'no platform is available for model ' || t.model)
+             error_code = coalesce(error_code, CASE WHEN v_admission->>'reason' = 'exceeds_limit'
+                                                    THEN 'request_too_large' END, 'no_available_candidate'),
+             error_message = coalesce(error_message, CASE WHEN v_admission->>'reason' = 'exceeds_limit'
+                                                          THEN 'the request is larger than a rate limit allows' END,
+                                      'no platform is available for model ' || t.model)
        WHERE id = t.id;
       PERFORM aigw.release_task(t.id, 'failed');
       v_seq := aigw.append_task_event(t.id, 'failed', 'failed_final', 'routing', NULL,
@@ -233,11 +282,11 @@ BEGIN
       FROM (SELECT 1) one LEFT JOIN aigw.base_model_catalog b ON b.id = pm.base_model_id;
 
     INSERT INTO aigw.gateway_task_attempts
-      (task_id, attempt_no, platform_id, platform_model_id, client_id, queue_key, status, simulated,
+      (id, task_id, attempt_no, platform_id, platform_model_id, client_id, queue_key, status, simulated,
        request_snapshot)
-    VALUES (t.id, v_no, p.id, pm.id, v_client, v_client, 'submitted', v_sim,
-            jsonb_build_object('model', v_vendor_model, 'platform', p.platform_key, 'worker', p_worker))
-    RETURNING id INTO v_attempt;
+    VALUES (v_attempt, t.id, v_no, p.id, pm.id, v_client, v_client, 'submitted', v_sim,
+            jsonb_build_object('model', v_vendor_model, 'platform', p.platform_key, 'worker', p_worker,
+                               'admission', v_admission));
     UPDATE aigw.gateway_tasks
        SET status = 'running', locked_by = p_worker, locked_at = now(), heartbeat_at = now(),
            attempt_count = v_no, queue_key = v_client, updated_at = now(),

@@ -68,6 +68,12 @@ BEGIN
   SELECT * INTO pm FROM aigw.platform_models WHERE id = a.platform_model_id;
   SELECT * INTO p FROM aigw.integration_platforms WHERE id = a.platform_id;
   v_sim := a.simulated;
+  -- the request was sent: reserved tokens become the usage reported (none: released),
+  -- and the attempt's concurrency lease is given back
+  IF a.request_snapshot ? 'admission' THEN
+    PERFORM aigw.ratelimit_reconcile(a.request_snapshot->'admission', coalesce(p_outcome->'usage', '{}'));
+  END IF;
+  PERFORM aigw.concurrency_release(t.id);
 
   IF coalesce((p_outcome->>'ok')::boolean, false) THEN
     usage := aigw.normalize_usage(t.kind, p_outcome->'usage', p_outcome->'result', t.request);
@@ -258,6 +264,12 @@ BEGIN
       requeued := requeued + 1;
     END IF;
   END LOOP;
+  -- expired concurrency leases and the durable copy of rate-limit windows
+  PERFORM aigw.ratelimit_maintain();
+  -- retention: finished tasks older than aigw.task_retention, a batch per pass
+  IF aigw.task_retention() IS NOT NULL THEN
+    PERFORM aigw.purge_finished_tasks(aigw.task_retention(), 1000);
+  END IF;
   RETURN requeued;
 END;
 $$;

@@ -34,7 +34,7 @@ SELECT p.id, m, 'chat', m, 'custom', '{"currency": "resource", "text": {"inputPe
        unnest(ARRAY['gpt-tap', 'gpt-429', 'gpt-timeout', 'gpt-malformed', 'gpt-truncated', 'gpt-401']) m
  WHERE p.platform_key IN ('bad', 'good');
 INSERT INTO aigw.platform_models (platform_id, model_name, model_type, display_name, pricing_mode, billing_config_override)
-SELECT p.id, 'sim-chat', 'chat', 'sim', 'custom', '{"currency": "resource", "text": {"inputPer1k": 1, "outputPer1k": 2}}'
+SELECT p.id, 'tap-sim-chat', 'chat', 'sim', 'custom', '{"currency": "resource", "text": {"inputPer1k": 1, "outputPer1k": 2}}'
   FROM aigw.integration_platforms p WHERE p.platform_key IN ('sim-1', 'sim-2');
 SQL
 
@@ -152,8 +152,8 @@ is($node->safe_psql('postgres', "SELECT status FROM aigw.integration_platforms W
 reset_bad();
 
 # Simulation: the first candidate fails retryably (not retried on it), the second succeeds.
-($id, $status) = run_task('sim-chat', request =>
-	'{"model": "sim-chat", "messages": [{"role": "user", "content": "hi"}], "simulation_profile": {"failures": [{"attempt": 1, "errorCode": "server_error", "status": 503, "retryable": false}]}}');
+($id, $status) = run_task('tap-sim-chat', request =>
+	'{"model": "tap-sim-chat", "messages": [{"role": "user", "content": "hi"}], "simulation_profile": {"failures": [{"attempt": 1, "errorCode": "server_error", "status": 503, "retryable": false}]}}');
 is($status, 'succeeded', 'simulation: first candidate fails, second succeeds');
 is(attempts($id), '1:sim-1:failed:server_error 2:sim-2:succeeded', 'simulation: both attempts recorded');
 is($node->safe_psql('postgres', "SELECT run_mode || ':' || (result->>'simulated') FROM aigw.gateway_tasks WHERE id = '$id'"),
@@ -161,9 +161,28 @@ is($node->safe_psql('postgres', "SELECT run_mode || ':' || (result->>'simulated'
 
 # route_explain says why a platform is left out.
 $node->safe_psql('postgres', "UPDATE aigw.integration_platforms SET cooldown_until = now() + interval '1 hour' WHERE platform_key = 'sim-1'");
-like($node->safe_psql('postgres', q{SELECT aigw.route_explain('{"model": "sim-chat", "messages": []}')->'excluded'->0->>'reason'}),
+like($node->safe_psql('postgres', q{SELECT aigw.route_explain('{"model": "tap-sim-chat", "messages": []}')->'excluded'->0->>'reason'}),
 	qr/^cooldown$/, 'route_explain reports the cooldown');
 $node->safe_psql('postgres', "UPDATE aigw.integration_platforms SET cooldown_until = NULL WHERE platform_key = 'sim-1'");
+
+# Rate limits: with 2 requests per minute on the simulation platforms' client,
+# the third task waits in the queue (next_run_at moved forward) instead of running.
+$node->safe_psql('postgres', q{SELECT aigw.ratelimit_policy_set('platform', 'sim-1', '{"rules": [{"metric": "rpm", "limit": 2, "windowSeconds": 60}]}');
+	SELECT aigw.ratelimit_policy_set('platform', 'sim-2', '{"rules": [{"metric": "rpm", "limit": 0, "windowSeconds": 60}]}')});
+my @ids = map { $node->safe_psql('postgres', q{SELECT aigw.submit_task('chat.completions',
+	'{"model": "tap-sim-chat", "messages": [{"role": "user", "content": "rl"}]}', '{"user_id": "tap"}')}) } 1 .. 3;
+ok($node->poll_query_until('postgres', "SELECT count(*) = 2 FROM aigw.gateway_tasks WHERE id IN ('" . join("','", @ids) . "') AND status = 'succeeded'"),
+	'two tasks pass the platform rpm limit');
+sleep 1;
+is($node->safe_psql('postgres', "SELECT status || ':' || (next_run_at > now()) FROM aigw.gateway_tasks WHERE id = '$ids[2]'"),
+	'queued:true', 'the third waits in the queue with next_run_at moved forward');
+is($node->safe_psql('postgres', "SELECT count(*) FROM aigw.gateway_task_attempts WHERE task_id = '$ids[2]'"), '0',
+	'no attempt was made for the waiting task');
+is($node->safe_psql('postgres', "SELECT used FROM aigw.rate_limit_windows WHERE scope_type = 'platform' AND scope_key = 'sim-1' AND metric = 'rpm'"),
+	'2', 'the live window shows the two requests');
+is($node->safe_psql('postgres', "SELECT count(*) FROM aigw.gateway_concurrency_leases WHERE released_at IS NULL"), '0',
+	'every concurrency lease was released at completion');
+$node->safe_psql('postgres', "SELECT aigw.cancel_task('$ids[2]')");
 
 $node->stop;
 $mock->kill_kill;

@@ -26,7 +26,7 @@ VALUES ('rec-openai', 'slow', 'Slow', 'http://127.0.0.1:$port/v1', '{"apiKey":"s
         '{"modelMap": {"gpt-slow": "mock-slow"}}'),
        ('rec-sim', 'sim', 'Sim', NULL, '{}', '{}');
 INSERT INTO aigw.platform_models (platform_id, model_name, model_type, display_name, pricing_mode, billing_config_override)
-SELECT p.id, CASE p.platform_key WHEN 'slow' THEN 'gpt-slow' ELSE 'sim-chat' END, 'chat', 'm', 'custom',
+SELECT p.id, CASE p.platform_key WHEN 'slow' THEN 'gpt-slow' ELSE 'tap-sim-chat' END, 'chat', 'm', 'custom',
        '{"currency": "resource", "text": {"inputPer1k": 1, "outputPer1k": 2}}'
   FROM aigw.integration_platforms p WHERE p.platform_key IN ('slow', 'sim');
 SQL
@@ -53,14 +53,14 @@ is($node->safe_psql('postgres', "SELECT count(*) FROM aigw.gateway_task_events W
 $node->safe_psql('postgres', q{
 	SELECT aigw.submit_task('chat.completions', '{"model": "gpt-slow", "messages": [{"role": "user", "content": "a"}]}', '{"user_id": "rec"}')
 	  FROM generate_series(1, 3);
-	SELECT aigw.submit_task('chat.completions', '{"model": "sim-chat", "messages": [{"role": "user", "content": "b"}],
+	SELECT aigw.submit_task('chat.completions', '{"model": "tap-sim-chat", "messages": [{"role": "user", "content": "b"}],
 	         "simulation_profile": {"latencyMs": 1500}}', '{"user_id": "rec"}')
 	  FROM generate_series(1, 5);
-	SELECT aigw.submit_task('chat.completions', '{"model": "sim-chat", "messages": [{"role": "user", "content": "c"}]}', '{"user_id": "rec"}')
+	SELECT aigw.submit_task('chat.completions', '{"model": "tap-sim-chat", "messages": [{"role": "user", "content": "c"}]}', '{"user_id": "rec"}')
 	  FROM generate_series(1, 5);});
 # a task already cancelled and one leased by a worker that no longer exists
 my $cancelled = $node->safe_psql('postgres', q{SELECT aigw.submit_task('chat.completions',
-	'{"model": "sim-chat", "messages": [{"role": "user", "content": "d"}], "simulation_profile": {"latencyMs": 60000}}', '{"user_id": "rec"}')});
+	'{"model": "tap-sim-chat", "messages": [{"role": "user", "content": "d"}], "simulation_profile": {"latencyMs": 60000}}', '{"user_id": "rec"}')});
 $node->safe_psql('postgres', "SELECT aigw.cancel_task('$cancelled')");
 ok($node->poll_query_until('postgres',
 	"SELECT count(*) >= 3 FROM aigw.gateway_tasks WHERE status = 'running'"), 'tasks are running');
