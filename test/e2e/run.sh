@@ -84,8 +84,25 @@ cat "$OUT/node.tap"
 N=$(grep -Ec '^(not )?ok [0-9]+' "$OUT/node.tap" | awk -v n="$N" '{print n + $1}')
 if [ $rc -ne 0 ] && ! grep -q '^not ok' "$OUT/node.tap"; then tap not "e2e.mjs ran to the end (rc $rc)"; cat "$OUT/node.err"; fi
 
-# PostgreSQL restarts under the front: the pool reconnects, GETs are retried.
+# PostgreSQL restarts under the front while a committed task is pending: the
+# client gets the result, or a 503 that names the task.
+curl -s -i "http://127.0.0.1:$HTTP_PORT/v1/chat/completions" -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' \
+  -d '{"model":"sim-chat","messages":[{"role":"user","content":"survive the restart"}],"simulation_profile":{"latencyMs":2500}}' \
+  > "$OUT/restart.out" 2>&1 &
+CURL_PID=$!
+sleep 1
 pg_ctl -D "$DATA" -l "$OUT/postgresql.log" -w -m fast restart >/dev/null
+wait "$CURL_PID"
+if grep -q 'survive the restart' "$OUT/restart.out"; then
+  tap ok "a task pending across a PostgreSQL restart still delivers its result"
+elif head -1 "$OUT/restart.out" | grep -q ' 503' && grep -qi 'x-aigw-task-id' "$OUT/restart.out" \
+     && grep -q "task $(grep -i '^x-aigw-task-id' "$OUT/restart.out" | tr -d '\r' | awk '{print $2}')" "$OUT/restart.out"; then
+  tap ok "a task pending across a PostgreSQL restart answers 503 naming the task"
+else
+  tap not "a task pending across a PostgreSQL restart: result or 503 naming the task ($(head -c 400 "$OUT/restart.out"))"
+fi
+
+# After the restart the pool reconnects, GETs are retried.
 code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$HTTP_PORT/healthz")
 [ "$code" = 200 ] && tap ok "after a PostgreSQL restart the front answers again (GET retried on a fresh connection)" \
   || tap not "after a PostgreSQL restart the front answers again (got $code)"
