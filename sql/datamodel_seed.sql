@@ -39,3 +39,32 @@ SELECT t AS type_without_simulation_model
   FROM unnest(ARRAY['chat', 'embedding', 'image', 'video', 'audio']) AS t
  WHERE NOT EXISTS (SELECT 1 FROM aigw.platform_models m JOIN aigw.integration_platforms p ON p.id = m.platform_id
                     WHERE p.platform_key = 'simulation' AND m.model_type = t AND m.enabled);
+-- Seeded rows have stable ids (aigw.seed_id), the same in every install.
+SELECT (SELECT count(*) FROM aigw.model_catalog_providers WHERE id = aigw.seed_id('provider', provider_key)) AS providers,
+       (SELECT count(*) FROM aigw.base_model_catalog WHERE id = aigw.seed_id('base_model', canonical_model_key)) AS base_models,
+       (SELECT count(*) FROM aigw.platform_models WHERE id = aigw.seed_id('platform_model', 'simulation/' || model_name)) AS sim_models,
+       (SELECT count(*) FROM aigw.integration_platforms WHERE id = aigw.seed_id('platform', 'simulation')) AS platform,
+       (SELECT count(*) FROM aigw.gateway_runner_policies WHERE id = aigw.seed_id('runner_policy', policy_key)) AS runner,
+       (SELECT count(*) FROM aigw.model_runtime_policy_sets WHERE id = aigw.seed_id('runtime_policy_set', policy_key)) AS runtime;
+SELECT aigw.seed_id('provider', 'openai');
+-- Restoring a row over an existing id updates it (this is how a pg_dump
+-- lands on the seed); a different id with the same key is still a duplicate.
+BEGIN;
+INSERT INTO aigw.model_catalog_providers (id, provider_key, display_name, provider_type)
+VALUES (aigw.seed_id('provider', 'openai'), 'openai', 'OpenAI (restored)', 'openai_compatible');
+SELECT provider_key, display_name, capability_schema FROM aigw.model_catalog_providers WHERE provider_key = 'openai';
+INSERT INTO aigw.base_model_catalog (id, provider_id, provider_key, canonical_model_key, provider_model_name, model_type,
+                                     display_name, base_billing_config, pricing_version)
+SELECT id, provider_id, provider_key, canonical_model_key, provider_model_name, model_type, display_name,
+       '{"currency": "resource", "text": {"inputPer1k": 1, "outputPer1k": 1}}', 5
+  FROM aigw.base_model_catalog WHERE canonical_model_key = 'simulation/sim-chat';
+SELECT pricing_version, base_billing_config->'text' AS text FROM aigw.base_model_catalog
+ WHERE canonical_model_key = 'simulation/sim-chat';
+SELECT resolved_pricing_version, billing_config->'text' AS text FROM aigw.platform_models
+ WHERE id = aigw.seed_id('platform_model', 'simulation/sim-chat');
+SELECT pricing_version FROM aigw.base_model_pricing_versions
+ WHERE base_model_id = aigw.seed_id('base_model', 'simulation/sim-chat') ORDER BY 1;
+ROLLBACK;
+\set VERBOSITY terse
+INSERT INTO aigw.model_catalog_providers (provider_key, display_name, provider_type)
+VALUES ('openai', 'Duplicate', 'openai_compatible');

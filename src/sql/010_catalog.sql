@@ -3,6 +3,13 @@
 -- §7.9.1-§7.9.3, §7.9.13, §7.9.14). Derived columns of platform_models are
 -- kept current by the triggers of 040_resolution.sql.
 
+-- The id of a seeded row: stable across installs, so that a pg_dump of the
+-- catalog restores onto the rows CREATE EXTENSION seeds (see 040_resolution.sql).
+CREATE FUNCTION aigw.seed_id(kind text, key text) RETURNS uuid
+  LANGUAGE sql IMMUTABLE PARALLEL SAFE STRICT
+  SET search_path = aigw, pg_catalog
+  RETURN md5('aigw-seed:' || kind || ':' || key)::uuid;
+
 -- Seed 000: the global runner policy (failover, hard stop, priority demotion).
 CREATE TABLE aigw.gateway_runner_policies (
   id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
@@ -21,8 +28,9 @@ COMMENT ON TABLE aigw.gateway_runner_policies IS
   'seed 000: global runner policies; a model runtime policy may override failoverPolicy, never hardStopPolicy';
 
 INSERT INTO aigw.gateway_runner_policies
-  (policy_key, name, description, failover_policy, hard_stop_policy, priority_demote_policy, metadata, status)
+  (id, policy_key, name, description, failover_policy, hard_stop_policy, priority_demote_policy, metadata, status)
 VALUES (
+  aigw.seed_id('runner_policy', 'default-runner-v1'),
   'default-runner-v1',
   '默认全局调度策略',
   '控制多个候选平台之间的故障切换;模型运行策略只可覆盖 failoverPolicy,不能覆盖 hardStopPolicy。',
@@ -83,9 +91,10 @@ CREATE TABLE aigw.model_runtime_policy_sets (
 );
 
 INSERT INTO aigw.model_runtime_policy_sets
-  (policy_key, name, description, retry_policy, rate_limit_policy, auto_disable_policy,
+  (id, policy_key, name, description, retry_policy, rate_limit_policy, auto_disable_policy,
    priority_demote_keywords, metadata)
 VALUES (
+  aigw.seed_id('runtime_policy_set', 'default-runtime-v1'),
   'default-runtime-v1',
   'Default model runtime policy',
   '默认包含 TPM/RPM/并发、平台内调用重试、自动禁用和优先级降级关键词。',
@@ -278,6 +287,9 @@ CREATE TABLE aigw.platform_models (
   created_at timestamptz NOT NULL DEFAULT now(),
   updated_at timestamptz NOT NULL DEFAULT now(),
   CONSTRAINT uniq_platform_model_type UNIQUE (platform_id, model_name, model_type),
+  -- A pinned pricing version must exist (not checked while pricing_version is null).
+  CONSTRAINT platform_models_pricing_version_fkey FOREIGN KEY (base_model_id, pricing_version)
+    REFERENCES aigw.base_model_pricing_versions (base_model_id, pricing_version),
   CONSTRAINT platform_models_type_check CHECK (model_type IN
     ('chat', 'image', 'video', 'audio', 'embedding', 'music', 'digital_human', 'model_3d')),
   CONSTRAINT platform_models_pricing_mode_check CHECK (pricing_mode IN ('inherit', 'inherit_discount', 'custom')),

@@ -174,12 +174,13 @@ AS $$
 DECLARE
   base_caps jsonb := '{}';
   base_price jsonb := '{}';
+  base_key text;
   factor numeric;
   override jsonb := expand_total_price(coalesce(p_billing_config_override, '{}'));
 BEGIN
   IF p_base_model_id IS NOT NULL THEN
-    SELECT b.capabilities, b.base_billing_config, b.pricing_version
-      INTO base_caps, base_price, resolved_pricing_version
+    SELECT b.capabilities, b.base_billing_config, b.pricing_version, b.canonical_model_key
+      INTO base_caps, base_price, resolved_pricing_version, base_key
       FROM base_model_catalog b WHERE b.id = p_base_model_id;
     IF NOT FOUND THEN
       RAISE EXCEPTION 'base model % does not exist', p_base_model_id USING ERRCODE = 'foreign_key_violation';
@@ -189,7 +190,7 @@ BEGIN
         FROM base_model_pricing_versions v
        WHERE v.base_model_id = p_base_model_id AND v.pricing_version = p_pricing_version;
       IF NOT FOUND THEN
-        RAISE EXCEPTION 'base model % has no pricing version %', p_base_model_id, p_pricing_version
+        RAISE EXCEPTION 'base model "%" has no pricing version %', base_key, p_pricing_version
           USING ERRCODE = 'invalid_parameter_value';
       END IF;
       resolved_pricing_version := p_pricing_version;
@@ -290,10 +291,12 @@ BEGIN
     END IF;
   END IF;
   IF TG_OP = 'UPDATE' THEN
+    -- Versions only move forward; a new price is at least the next version
+    -- (a restore may carry a later one).
     IF NEW.base_billing_config IS DISTINCT FROM OLD.base_billing_config THEN
-      NEW.pricing_version := OLD.pricing_version + 1;
+      NEW.pricing_version := greatest(NEW.pricing_version, OLD.pricing_version + 1);
     ELSE
-      NEW.pricing_version := OLD.pricing_version;
+      NEW.pricing_version := greatest(NEW.pricing_version, OLD.pricing_version);
     END IF;
     NEW.updated_at := now();
   END IF;
@@ -347,3 +350,62 @@ CREATE TRIGGER integration_platforms_propagate
   AFTER UPDATE OF default_discount_factor ON aigw.integration_platforms
   FOR EACH ROW WHEN (NEW.default_discount_factor IS DISTINCT FROM OLD.default_discount_factor)
   EXECUTE FUNCTION aigw.integration_platforms_propagate();
+
+-- BEFORE INSERT trigger of the catalog tables: an insert whose id already
+-- exists updates that row instead. Ids are random or, for seeded rows,
+-- aigw.seed_id(), so this happens only when a pg_dump of the catalog is
+-- restored over the rows CREATE EXTENSION seeded; the dump's version wins.
+CREATE FUNCTION aigw.catalog_restore_merge() RETURNS trigger
+  LANGUAGE plpgsql
+  SET search_path = aigw, pg_catalog
+AS $$
+DECLARE
+  found boolean;
+  cols text;
+BEGIN
+  EXECUTE format('SELECT EXISTS (SELECT 1 FROM %I.%I WHERE id = $1)', TG_TABLE_SCHEMA, TG_TABLE_NAME)
+    INTO found USING NEW.id;
+  IF NOT found THEN
+    RETURN NEW;
+  END IF;
+  SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) INTO cols
+    FROM pg_attribute WHERE attrelid = TG_RELID AND attnum > 0 AND NOT attisdropped AND attname <> 'id';
+  EXECUTE format('UPDATE %I.%I SET (%s) = (SELECT %s FROM (SELECT ($1).*) AS r) WHERE id = ($1).id',
+                 TG_TABLE_SCHEMA, TG_TABLE_NAME, cols, cols) USING NEW;
+  RETURN NULL;
+END
+$$;
+
+-- The same for price versions, keyed by (base model, version): the trigger
+-- above recreates a restored base model's current version before the dump's
+-- copy of it arrives.
+CREATE FUNCTION aigw.pricing_versions_restore_merge() RETURNS trigger
+  LANGUAGE plpgsql
+  SET search_path = aigw, pg_catalog
+AS $$
+BEGIN
+  UPDATE base_model_pricing_versions
+     SET base_billing_config = NEW.base_billing_config, created_at = NEW.created_at
+   WHERE base_model_id = NEW.base_model_id AND pricing_version = NEW.pricing_version;
+  IF FOUND THEN
+    RETURN NULL;
+  END IF;
+  RETURN NEW;
+END
+$$;
+
+-- Named to fire before the tables' other BEFORE INSERT triggers.
+CREATE TRIGGER aigw_restore_merge BEFORE INSERT ON aigw.gateway_runner_policies
+  FOR EACH ROW EXECUTE FUNCTION aigw.catalog_restore_merge();
+CREATE TRIGGER aigw_restore_merge BEFORE INSERT ON aigw.model_runtime_policy_sets
+  FOR EACH ROW EXECUTE FUNCTION aigw.catalog_restore_merge();
+CREATE TRIGGER aigw_restore_merge BEFORE INSERT ON aigw.model_catalog_providers
+  FOR EACH ROW EXECUTE FUNCTION aigw.catalog_restore_merge();
+CREATE TRIGGER aigw_restore_merge BEFORE INSERT ON aigw.base_model_catalog
+  FOR EACH ROW EXECUTE FUNCTION aigw.catalog_restore_merge();
+CREATE TRIGGER aigw_restore_merge BEFORE INSERT ON aigw.integration_platforms
+  FOR EACH ROW EXECUTE FUNCTION aigw.catalog_restore_merge();
+CREATE TRIGGER aigw_restore_merge BEFORE INSERT ON aigw.platform_models
+  FOR EACH ROW EXECUTE FUNCTION aigw.catalog_restore_merge();
+CREATE TRIGGER aigw_restore_merge BEFORE INSERT ON aigw.base_model_pricing_versions
+  FOR EACH ROW EXECUTE FUNCTION aigw.pricing_versions_restore_merge();

@@ -5,9 +5,11 @@
 -- price in resource per 1k tokens equals the vendor's USD per 1M tokens.
 -- Sources and the conversion are listed in docs/data-model.md.
 
-INSERT INTO aigw.model_catalog_providers (provider_key, display_name, provider_type, capability_schema,
+INSERT INTO aigw.model_catalog_providers (id, provider_key, display_name, provider_type, capability_schema,
                                           default_rate_limit_policy, metadata)
-VALUES
+SELECT aigw.seed_id('provider', v.provider_key), v.provider_key, v.display_name, v.provider_type,
+       v.capability_schema::jsonb, v.default_rate_limit_policy::jsonb, v.metadata::jsonb
+  FROM (VALUES
   ('openai', 'OpenAI', 'openai_compatible',
    '{"modelTypes": ["chat", "embedding", "image", "video", "audio"], "api": "openai"}',
    '{"rules": [{"metric": "rpm", "limit": 500, "windowSeconds": 60}, {"metric": "tpm_total", "limit": 200000, "windowSeconds": 60}]}',
@@ -37,11 +39,13 @@ VALUES
    '{"docs": "https://docs.vllm.ai/en/latest/serving/openai_compatible_server.html", "order": 80, "selfHosted": true}'),
   ('simulation', 'Simulation', 'simulation',
    '{"modelTypes": ["chat", "embedding", "image", "video", "audio"], "api": "simulation"}', '{}',
-   '{"docs": "seed 003 §13", "order": 90, "needsCredentials": false}');
+   '{"docs": "seed 003 §13", "order": 90, "needsCredentials": false}')
+  ) AS v (provider_key, display_name, provider_type, capability_schema, default_rate_limit_policy, metadata);
 
-INSERT INTO aigw.base_model_catalog (provider_id, provider_key, canonical_model_key, provider_model_name,
+INSERT INTO aigw.base_model_catalog (id, provider_id, provider_key, canonical_model_key, provider_model_name,
                                      model_type, display_name, capabilities, base_billing_config, metadata)
-SELECT p.id, p.provider_key, m.canonical_key, m.provider_model_name, m.model_type, m.display_name,
+SELECT aigw.seed_id('base_model', m.canonical_key), p.id, p.provider_key, m.canonical_key, m.provider_model_name,
+       m.model_type, m.display_name,
        m.capabilities::jsonb, m.billing::jsonb,
        jsonb_build_object('priceSource', p.metadata ->> 'docs', 'priceAsOf', '2025-10')
   FROM (VALUES
@@ -160,14 +164,15 @@ SELECT p.id, p.provider_key, m.canonical_key, m.provider_model_name, m.model_typ
   JOIN aigw.model_catalog_providers p USING (provider_key);
 
 -- The simulation platform: no credentials, every model type, base prices.
-INSERT INTO aigw.integration_platforms (provider, platform_key, name, auth_type, config, default_pricing_mode,
+INSERT INTO aigw.integration_platforms (id, provider, platform_key, name, auth_type, config, default_pricing_mode,
                                         default_discount_factor, runtime_policy_set_id, priority)
-SELECT 'simulation', 'simulation', 'Simulation', 'none',
+SELECT aigw.seed_id('platform', 'simulation'), 'simulation', 'simulation', 'Simulation', 'none',
        '{"simulation": {"defaultProfile": "success", "latencyMs": 0}}', 'inherit', 1, s.id, 1000
   FROM aigw.model_runtime_policy_sets s WHERE s.policy_key = 'default-runtime-v1';
 
-INSERT INTO aigw.platform_models (platform_id, base_model_id, model_name, model_type, display_name, pricing_mode)
-SELECT p.id, b.id, b.provider_model_name, b.model_type, b.display_name, 'inherit'
+INSERT INTO aigw.platform_models (id, platform_id, base_model_id, model_name, model_type, display_name, pricing_mode)
+SELECT aigw.seed_id('platform_model', 'simulation/' || b.provider_model_name), p.id, b.id, b.provider_model_name,
+       b.model_type, b.display_name, 'inherit'
   FROM aigw.integration_platforms p
   JOIN aigw.base_model_catalog b ON b.provider_key = 'simulation'
  WHERE p.platform_key = 'simulation';
