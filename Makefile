@@ -41,7 +41,7 @@ STAGE ?= .aigw/stage
 stage: all
 	@mkdir -p $(STAGE)/share/extension $(STAGE)/lib $(STAGE)/bin
 	@cp aigw.control aigw--*.sql $(STAGE)/share/extension/
-	@cp aigw$(DLSUFFIX) $(STAGE)/lib/
+	@cp aigw$(DLSUFFIX) $(STAGE)/lib/.aigw$(DLSUFFIX).new && mv -f $(STAGE)/lib/.aigw$(DLSUFFIX).new $(STAGE)/lib/aigw$(DLSUFFIX)
 	@if [ -f aigw-http ]; then cp aigw-http $(STAGE)/bin/; fi
 
 run:

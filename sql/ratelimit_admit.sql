@@ -127,6 +127,17 @@ DELETE FROM aigw.gateway_tasks WHERE id = '00000000-0000-0000-0000-0000000000c1'
 SELECT * FROM pg_temp.win('rt-cli');
 COMMIT;
 SELECT * FROM pg_temp.win('rt-cli');
+-- a release whose transaction aborts releases nothing
+SELECT r->'admitted' FROM aigw.concurrency_acquire('00000000-0000-0000-0000-0000000000a3',
+  '[{"scopeType":"client","scopeKey":"rt-cli","limit":2}]') r;
+BEGIN;
+SELECT aigw.concurrency_release('00000000-0000-0000-0000-0000000000a3');
+ROLLBACK;
+SELECT * FROM pg_temp.win('rt-cli');
+SELECT count(*) AS unreleased FROM aigw.gateway_concurrency_leases
+WHERE task_id = '00000000-0000-0000-0000-0000000000a3' AND released_at IS NULL;
+SELECT aigw.concurrency_release('00000000-0000-0000-0000-0000000000a3');
+SELECT * FROM pg_temp.win('rt-cli');
 -- a lease for a task that does not exist is refused and leaves nothing behind
 \set VERBOSITY terse
 SELECT aigw.concurrency_acquire('00000000-0000-0000-0000-0000000000ff', '[{"scopeType":"client","scopeKey":"rt-cli","limit":2}]');
@@ -159,6 +170,7 @@ SELECT aigw.concurrency_acquire(NULL, '[]');
 SELECT aigw.concurrency_acquire(gen_random_uuid(), '{}');
 SELECT aigw.ratelimit_reconcile('[]', '[]');
 SELECT aigw.ratelimit_release('{"admitted": false}');
+SELECT aigw.ratelimit_release('{"grants": [{"scopeType":"user","scopeKey":"x","metric":"rpm","limit":1}]}');
 SELECT aigw.ratelimit_bench(0);
 SELECT aigw.ratelimit_set_gauge('queue', 'rt-q', -1);
 SELECT aigw.ratelimit_refusal_response('{"admitted": true}');

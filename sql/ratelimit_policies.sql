@@ -62,6 +62,43 @@ FROM generate_series(1, 6);
 SELECT candidate, round(headroom::numeric, 3) AS headroom FROM aigw.ratelimit_quota_order(
   '[{"provider":"rp-busy","metrics":["rpm"]}, {"provider":"rp-idle","metrics":["rpm"]}, {"provider":"rp-none","metrics":["rpm"]}]');
 
+-- the scopes' own records and the defaults: provider template for a platform;
+-- runtime policy override, runtime policy set, base model template for a platform model
+CREATE TEMP TABLE rp_ctx AS
+SELECT jsonb_build_object('platform', 'simulation', 'platformModel', m.id::text, 'userGroup', 'rp-group',
+                          'metrics', jsonb_build_array('rpm', 'tpm_output', 'concurrent')) AS ctx
+FROM aigw.platform_models m JOIN aigw.integration_platforms p ON p.id = m.platform_id
+WHERE p.platform_key = 'simulation' AND m.model_name = 'sim-chat';
+CREATE FUNCTION pg_temp.reqs_of(c jsonb) RETURNS TABLE (scope_type text, metric text, lim numeric)
+LANGUAGE sql AS $$
+  SELECT r->>'scopeType', r->>'metric', (r->>'limit')::numeric
+  FROM jsonb_array_elements(aigw.ratelimit_requirements(c)) r
+  WHERE r->>'scopeType' <> 'global' ORDER BY 1, 2
+$$;
+UPDATE aigw.model_catalog_providers
+SET default_rate_limit_policy = '{"rules":[{"metric":"rpm","limit":70},{"metric":"concurrent","limit":7}]}'
+WHERE provider_key = 'simulation';
+INSERT INTO aigw.gateway_user_groups (group_key, name, rate_limit_policy)
+VALUES ('rp-group', 'rp group', '{"rules":[{"metric":"rpm","limit":12}]}');
+SELECT * FROM pg_temp.reqs_of((SELECT ctx FROM rp_ctx));
+-- the platform's own rule beats the provider template for rpm only
+UPDATE aigw.integration_platforms SET rate_limit_policy = '{"rules":[{"metric":"rpm","limit":40}]}'
+WHERE platform_key = 'simulation';
+-- the platform model's override beats the runtime policy set for rpm; the base
+-- model template fills in tpm_output, which nothing else names
+UPDATE aigw.platform_models m SET runtime_policy_override = '{"rateLimitPolicy":{"rules":[{"metric":"rpm","limit":60}]}}'
+FROM rp_ctx WHERE m.id::text = rp_ctx.ctx->>'platformModel';
+UPDATE aigw.base_model_catalog b SET default_rate_limit_policy =
+  '{"rules":[{"metric":"rpm","limit":5},{"metric":"tpm_output","limit":4000}]}'
+FROM aigw.platform_models m, rp_ctx WHERE m.id::text = rp_ctx.ctx->>'platformModel' AND b.id = m.base_model_id;
+SELECT * FROM pg_temp.reqs_of((SELECT ctx FROM rp_ctx));
+-- an explicit policy row for the platform model merges with its own record: strictest wins
+SELECT aigw.ratelimit_policy_set('platform_model', ctx->>'platformModel', '{"rules":[{"metric":"rpm","limit":30}]}') IS NOT NULL AS set
+FROM rp_ctx;
+UPDATE aigw.platform_models m SET rate_limit_policy = '{"rules":[{"metric":"rpm","limit":45}]}'
+FROM rp_ctx WHERE m.id::text = rp_ctx.ctx->>'platformModel';
+SELECT * FROM pg_temp.reqs_of((SELECT ctx FROM rp_ctx));
+
 -- validation: each bad policy is refused with 22023 and names the problem
 \set ON_ERROR_STOP 0
 \set VERBOSITY terse

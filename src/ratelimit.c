@@ -24,6 +24,7 @@
 #include "miscadmin.h"
 #include "port/atomics.h"
 #include "storage/ipc.h"
+#include "storage/lock.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
 #include "utils/builtins.h"
@@ -183,8 +184,7 @@ RlShmemRequest(void)
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
 	RequestAddinShmemSpace(RlShmemSize());
-	/* one lock per stripe, plus one serialising the reload */
-	RequestNamedLWLockTranche(RL_TRANCHE, RL_PARTITIONS + 1);
+	RequestNamedLWLockTranche(RL_TRANCHE, RL_PARTITIONS);
 }
 
 /* shmem_startup_hook: creates or attaches to the table */
@@ -570,23 +570,35 @@ RlReload(void)
 	SPI_finish();
 }
 
-/* Reloads the durable record once after shared memory was created */
+/*
+ * Reloads the durable record once after shared memory was created.  The
+ * reloaders queue on a heavyweight lock (not an LWLock), so that they wait
+ * interruptibly and the deadlock detector sees them while the reload runs SQL.
+ * The tag's fourth field, 3, is one pg_advisory_lock never uses.
+ */
 static void
 RlEnsureLoaded(void)
 {
-	LWLock	   *reload_lock;
+	LOCKTAG		tag;
 
 	RlRequireShmem();
 	if (pg_atomic_read_u32(&rl_shared->loaded) != 0)
 		return;
-	reload_lock = &rl_locks[RL_PARTITIONS].lock;
-	LWLockAcquire(reload_lock, LW_EXCLUSIVE);
-	if (pg_atomic_read_u32(&rl_shared->loaded) == 0)
+	SET_LOCKTAG_ADVISORY(tag, InvalidOid, 0x61696777, 0x726c6f61, 3);
+	(void) LockAcquire(&tag, ExclusiveLock, true, false);
+	PG_TRY();
 	{
-		RlReload();
-		pg_atomic_exchange_u32(&rl_shared->loaded, 1);
+		if (pg_atomic_read_u32(&rl_shared->loaded) == 0)
+		{
+			RlReload();
+			pg_atomic_exchange_u32(&rl_shared->loaded, 1);
+		}
 	}
-	LWLockRelease(reload_lock);
+	PG_FINALLY();
+	{
+		LockRelease(&tag, ExclusiveLock, true);
+	}
+	PG_END_TRY();
 }
 
 /* ---- eviction ---- */
@@ -1011,14 +1023,18 @@ AigwRateLimitReleaseExpired(void)
 
 /* Copies the dirty windows, marking them clean, and evicts stale entries */
 static RlSnapshot *
-RlCollectDirty(TimestampTz now, int *count)
+RlCollectDirty(TimestampTz *taken, int *count)
 {
 	RlSnapshot *snap = palloc(sizeof(RlSnapshot) * aigw_ratelimit_slots);
 	HASH_SEQ_STATUS seq;
 	RlEntry    *e;
 	int			n = 0;
+	TimestampTz now;
 
 	RlLockAll(LW_EXCLUSIVE);
+	/* taken under the locks, so later snapshots always carry later times */
+	now = GetCurrentTimestamp();
+	*taken = now;
 	hash_seq_init(&seq, rl_hash);
 	while ((e = hash_seq_search(&seq)) != NULL)
 	{
@@ -1049,23 +1065,23 @@ AigwRateLimitFlush(void)
 	uint64		last_purge;
 
 	RlEnsureLoaded();
-	now = GetCurrentTimestamp();
-	snap = RlCollectDirty(now, &n);
+	snap = RlCollectDirty(&now, &n);
 	SPI_connect();
 	if (rl_plan_counter_upsert == NULL)
 	{
-		Oid			types[8] = {TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID, INT8OID, INT8OID,
-		INT8OID, TIMESTAMPTZOID};
+		Oid			types[9] = {TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID, INT8OID, INT8OID,
+		INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID};
 		SPIPlanPtr	p;
 
 		p = SPI_prepare("INSERT INTO aigw.gateway_rate_limit_counters AS c "
 						"(scope_type, scope_key, metric, window_start, limit_value, used_value, "
 						" reserved_value, reset_at, updated_at) "
-						"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now()) "
+						"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
 						"ON CONFLICT ON CONSTRAINT pk_rate_limit_counter DO UPDATE SET "
 						" limit_value = EXCLUDED.limit_value, used_value = EXCLUDED.used_value, "
 						" reserved_value = EXCLUDED.reserved_value, reset_at = EXCLUDED.reset_at, "
-						" updated_at = now()", 8, types);
+						" updated_at = EXCLUDED.updated_at "
+						"WHERE c.updated_at <= EXCLUDED.updated_at", 9, types);
 		if (p == NULL)
 			elog(ERROR, "preparing the counter upsert failed: %s", SPI_result_code_string(SPI_result));
 		SPI_keepplan(p);
@@ -1073,7 +1089,7 @@ AigwRateLimitFlush(void)
 	}
 	for (int i = 0; i < n; i++)
 	{
-		Datum		v[8];
+		Datum		v[9];
 		int			ret;
 
 		v[0] = CStringGetTextDatum(AigwRlScopeName(snap[i].key.scope_type));
@@ -1085,6 +1101,8 @@ AigwRateLimitFlush(void)
 		v[6] = Int64GetDatum(snap[i].reserved);
 		v[7] = TimestampTzGetDatum(snap[i].window_start +
 								   (int64) snap[i].window_seconds * USECS_PER_SEC);
+		/* an older snapshot written late never overwrites a newer one */
+		v[8] = TimestampTzGetDatum(now);
 		ret = SPI_execute_plan(rl_plan_counter_upsert, v, NULL, false, 0);
 		if (ret != SPI_OK_INSERT)
 			elog(ERROR, "writing a rate-limit counter failed: %s", SPI_result_code_string(ret));

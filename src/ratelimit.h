@@ -13,6 +13,7 @@
 #include "postgres.h"
 
 #include "datatype/timestamp.h"
+#include "utils/jsonb.h"
 #include "utils/uuid.h"
 
 /* Longest scope key, in bytes */
@@ -141,6 +142,13 @@ extern void AigwRateLimitSetQueueGauge(AigwRlScope scope, const char *scope_key,
 extern AigwRlWindow *AigwRateLimitWindows(int *count);
 /* Smallest remaining share (0..1) over the requirements, for quota-aware ordering */
 extern double AigwRateLimitHeadroom(const AigwRlRequirement *reqs, int n);
+
+/* jsonb forms (ratelimit_sql.c) */
+/* Parses requirements (or, with grants, an admission's "grants") into reqs; returns the count */
+extern int	AigwRlParseRequirements(Jsonb *j, AigwRlRequirement *reqs, bool grants);
+/* The admission result as aigw.ratelimit_admit returns it */
+extern Jsonb *AigwRlAdmissionJson(bool admitted, const AigwRlRequirement *reqs, int n,
+								  const AigwRlRefusal *refusal);
 
 /* GUCs */
 extern int	aigw_ratelimit_slots;

@@ -60,8 +60,11 @@ RlJsonInt(JsonbContainer *obj, const char *name, int64 dflt)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("rate-limit field \"%s\" must be a number", name)));
 	r = numeric_int8_opt_error(v.val.numeric, &err);
-	if (err || !DatumGetBool(DirectFunctionCall2(numeric_eq, NumericGetDatum(v.val.numeric),
-												 NumericGetDatum(int64_to_numeric(r)))))
+	/* a display scale of 0 is a whole number; otherwise compare (100.0 is whole too) */
+	if (err ||
+		(DatumGetInt32(DirectFunctionCall1(numeric_scale, NumericGetDatum(v.val.numeric))) != 0 &&
+		 !DatumGetBool(DirectFunctionCall2(numeric_eq, NumericGetDatum(v.val.numeric),
+										   NumericGetDatum(int64_to_numeric(r))))))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("rate-limit field \"%s\" must be a whole number", name)));
@@ -97,8 +100,8 @@ RlJsonBool(JsonbContainer *obj, const char *name, bool dflt)
  * Parses a requirements array (or an admission result with "grants") into
  * reqs; grants also carry their windowStart.  Returns the count.
  */
-static int
-RlParseRequirements(Jsonb *j, AigwRlRequirement *reqs, bool grants)
+int
+AigwRlParseRequirements(Jsonb *j, AigwRlRequirement *reqs, bool grants)
 {
 	JsonbContainer *arr = &j->root;
 	JsonbValue	gv;
@@ -165,10 +168,15 @@ RlParseRequirements(Jsonb *j, AigwRlRequirement *reqs, bool grants)
 		r->reserve = RlJsonBool(o, "reserve", r->metric != AIGW_RL_RPM);
 		r->lease_ttl_seconds = RlJsonInt32(o, "leaseTtlSeconds", 900);
 		r->window_start = 0;
-		if (grants)
+		if (grants && AigwRlMetricIsWindowed(r->metric))
 		{
-			int64		ws = RlJsonInt(o, "windowStart", 0);
+			int64		ws = RlJsonInt(o, "windowStart", -1);
 
+			if (ws < 0 || ws > PG_INT64_MAX / USECS_PER_SEC)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("a granted %s window has no valid windowStart",
+								AigwRlMetricName(r->metric))));
 			r->window_start = AigwRlFromUnixSeconds(ws);
 		}
 		AigwRlValidate(r);
@@ -233,8 +241,8 @@ RlPushNull(JsonbParseState **st, const char *key)
 }
 
 /* The admission result: grants when admitted, the refusing scope otherwise */
-static Jsonb *
-RlAdmissionJson(bool admitted, const AigwRlRequirement *reqs, int n, const AigwRlRefusal *ref)
+Jsonb *
+AigwRlAdmissionJson(bool admitted, const AigwRlRequirement *reqs, int n, const AigwRlRefusal *ref)
 {
 	JsonbParseState *st = NULL;
 	JsonbValue *res;
@@ -305,10 +313,10 @@ aigw_ratelimit_admit(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("rate-limit requirements must not be null")));
-	n = RlParseRequirements(PG_GETARG_JSONB_P(0), reqs, false);
+	n = AigwRlParseRequirements(PG_GETARG_JSONB_P(0), reqs, false);
 	ok = AigwRateLimitAdmit(reqs, n, PG_ARGISNULL(1) ? NULL : PG_GETARG_UUID_P(1),
 							PG_ARGISNULL(2) ? NULL : PG_GETARG_UUID_P(2), &refusal);
-	PG_RETURN_JSONB_P(RlAdmissionJson(ok, reqs, n, &refusal));
+	PG_RETURN_JSONB_P(AigwRlAdmissionJson(ok, reqs, n, &refusal));
 }
 
 /* Actual usage of a metric from a usage object (unified or per metric), or -1 */
@@ -349,7 +357,7 @@ aigw_ratelimit_reconcile(PG_FUNCTION_ARGS)
 	AigwRlRequirement reqs[AIGW_RL_MAX_REQUIREMENTS];
 	int64		actual[AIGW_RL_MAX_REQUIREMENTS];
 	Jsonb	   *usage = PG_GETARG_JSONB_P(1);
-	int			n = RlParseRequirements(PG_GETARG_JSONB_P(0), reqs, true);
+	int			n = AigwRlParseRequirements(PG_GETARG_JSONB_P(0), reqs, true);
 
 	if (!JsonContainerIsObject(&usage->root))
 		ereport(ERROR,
@@ -373,7 +381,7 @@ Datum
 aigw_ratelimit_release(PG_FUNCTION_ARGS)
 {
 	AigwRlRequirement reqs[AIGW_RL_MAX_REQUIREMENTS];
-	int			n = RlParseRequirements(PG_GETARG_JSONB_P(0), reqs, true);
+	int			n = AigwRlParseRequirements(PG_GETARG_JSONB_P(0), reqs, true);
 
 	AigwRateLimitRelease(reqs, n);
 	PG_RETURN_INT32(n);
@@ -478,7 +486,7 @@ Datum
 aigw_ratelimit_headroom(PG_FUNCTION_ARGS)
 {
 	AigwRlRequirement reqs[AIGW_RL_MAX_REQUIREMENTS];
-	int			n = RlParseRequirements(PG_GETARG_JSONB_P(0), reqs, false);
+	int			n = AigwRlParseRequirements(PG_GETARG_JSONB_P(0), reqs, false);
 
 	PG_RETURN_FLOAT8(AigwRateLimitHeadroom(reqs, n));
 }

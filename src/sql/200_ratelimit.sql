@@ -276,8 +276,10 @@ END
 $$;
 
 -- The requirements a request must pass: the rules of every scope it touches
--- (seed 003 §8.1) from gateway_rate_limit_policies and from the policies the
--- caller passes in context.policies, merged per scope and metric.
+-- (seed 003 §8.1) from gateway_rate_limit_policies, the scopes' own records
+-- (tenants, user groups, API keys, platforms, platform models), the defaults
+-- (provider and base model templates, runtime policy sets) and the policies
+-- the caller passes in context.policies, merged per scope and metric.
 CREATE FUNCTION aigw.ratelimit_requirements(context jsonb) RETURNS jsonb
 LANGUAGE plpgsql STABLE
 SET search_path = aigw, pg_catalog
@@ -332,17 +334,52 @@ BEGIN
     UNION ALL
     SELECT 9, 'user_group', context->>'userGroup' WHERE jsonb_typeof(context->'userGroup') = 'string'
   ),
-  policies(ord, scope_type, scope_key, policy) AS (
-    SELECT s.ord, p.scope_type, p.scope_key, p.policy
+  -- tier 0: explicit policies of a scope; tiers 1-3: defaults, used for a
+  -- metric only when no lower tier of that scope names it
+  policies(ord, scope_type, scope_key, tier, policy) AS (
+    SELECT s.ord, p.scope_type, p.scope_key, 0, p.policy
     FROM aigw.gateway_rate_limit_policies p JOIN scopes s USING (scope_type, scope_key)
     UNION ALL
-    SELECT coalesce(s.ord, 13), x->>'scopeType', coalesce(x->>'scopeKey', '*'), x->'policy'
+    SELECT coalesce(s.ord, 13), x->>'scopeType', coalesce(x->>'scopeKey', '*'), 0, x->'policy'
     FROM jsonb_array_elements(coalesce(context->'policies', '[]')) x
     LEFT JOIN (SELECT DISTINCT ord, scope_type FROM scopes) s ON s.scope_type = x->>'scopeType'
-    WHERE aigw.ratelimit_policy_check(x->'policy')
+    UNION ALL
+    -- the records of the scopes themselves
+    SELECT s.ord, s.scope_type, s.scope_key, 0, t.rate_limit_policy
+    FROM scopes s JOIN aigw.gateway_tenants t
+      ON s.scope_type = 'tenant' AND (t.id::text = s.scope_key OR t.tenant_key = s.scope_key)
+    UNION ALL
+    SELECT s.ord, s.scope_type, s.scope_key, 0, g.rate_limit_policy
+    FROM scopes s JOIN aigw.gateway_user_groups g
+      ON s.scope_type = 'user_group' AND (g.id::text = s.scope_key OR g.group_key = s.scope_key)
+    UNION ALL
+    SELECT s.ord, s.scope_type, s.scope_key, 0, k.rate_limit_policy
+    FROM scopes s JOIN aigw.gateway_api_keys k ON s.scope_type = 'api_key' AND k.id::text = s.scope_key
+    UNION ALL
+    SELECT s.ord, s.scope_type, s.scope_key, d.tier, d.policy
+    FROM scopes s
+    JOIN aigw.integration_platforms p
+      ON s.scope_type = 'platform' AND (p.id::text = s.scope_key OR p.platform_key = s.scope_key)
+    LEFT JOIN aigw.model_catalog_providers cp ON cp.provider_key = p.provider
+    CROSS JOIN LATERAL (VALUES (0, p.rate_limit_policy), (1, cp.default_rate_limit_policy)) d(tier, policy)
+    UNION ALL
+    SELECT s.ord, s.scope_type, s.scope_key, d.tier, d.policy
+    FROM scopes s
+    JOIN aigw.platform_models m ON s.scope_type = 'platform_model' AND m.id::text = s.scope_key
+    JOIN aigw.integration_platforms p ON p.id = m.platform_id
+    LEFT JOIN aigw.model_runtime_policy_sets rs
+      ON rs.id = coalesce(m.runtime_policy_set_id, p.runtime_policy_set_id,
+                          (SELECT id FROM aigw.model_runtime_policy_sets WHERE policy_key = 'default-runtime-v1'))
+    LEFT JOIN aigw.base_model_catalog b ON b.id = m.base_model_id
+    CROSS JOIN LATERAL (VALUES (0, m.rate_limit_policy), (1, m.runtime_policy_override->'rateLimitPolicy'),
+                               (2, rs.rate_limit_policy), (3, b.default_rate_limit_policy)) d(tier, policy)
   ),
-  rules AS (
-    SELECT p.ord, p.scope_type, p.scope_key, r->>'metric' AS metric,
+  checked AS (
+    SELECT * FROM policies p
+    WHERE p.policy IS NOT NULL AND aigw.ratelimit_policy_check(p.policy)
+  ),
+  all_rules AS (
+    SELECT p.ord, p.scope_type, p.scope_key, p.tier, r->>'metric' AS metric,
            (r->>'limit')::numeric AS lim,
            coalesce((r->>'windowSeconds')::int, 60) AS win,
            coalesce((r->>'leaseTtlSeconds')::int, 900) AS ttl,
@@ -350,8 +387,14 @@ BEGIN
            r->>'consume' AS consume,
            coalesce((r->>'defaultOutputReserveTokens')::bigint,
                     (p.policy->>'defaultOutputReserveTokens')::bigint) AS out_reserve
-    FROM policies p, jsonb_array_elements(coalesce(p.policy->'rules', '[]')) r
+    FROM checked p, jsonb_array_elements(coalesce(p.policy->'rules', '[]')) r
     WHERE r->>'metric' = ANY (metrics)
+  ),
+  rules AS (
+    SELECT * FROM (
+      SELECT a.*, min(a.tier) OVER (PARTITION BY a.scope_type, a.scope_key, a.metric) AS top_tier
+      FROM all_rules a) t
+    WHERE t.tier = t.top_tier
   ),
   flagged AS (
     SELECT r.*,
@@ -454,12 +497,23 @@ BEGIN
 END
 $$;
 
--- Counters move only through these functions: no one but the owner calls them.
-REVOKE EXECUTE ON FUNCTION aigw.ratelimit_admit(jsonb, uuid, uuid), aigw.ratelimit_reconcile(jsonb, jsonb),
-  aigw.ratelimit_release(jsonb), aigw.concurrency_release(uuid, uuid), aigw.ratelimit_release_expired(),
-  aigw.ratelimit_flush(), aigw.ratelimit_maintain(), aigw.ratelimit_bench(integer, integer),
-  aigw.ratelimit_windows(), aigw.ratelimit_headroom(jsonb), aigw.concurrency_forget(text, text, bigint),
-  aigw.ratelimit_quota_order(jsonb), aigw.ratelimit_set_gauge(text, text, bigint),
-  aigw.concurrency_acquire(uuid, jsonb, integer, uuid),
-  aigw.ratelimit_policy_set(text, text, jsonb), aigw.ratelimit_policy_delete(text, text)
-  FROM PUBLIC;
+-- No EXECUTE for PUBLIC: counters move only through the extension owner and
+-- the extension's own SECURITY DEFINER entry points.
+DO $$
+DECLARE
+  f regprocedure;
+BEGIN
+  FOR f IN SELECT p.oid::regprocedure FROM pg_proc p
+            WHERE p.pronamespace = 'aigw'::regnamespace
+              AND (p.proname LIKE 'ratelimit\_%' OR p.proname LIKE 'concurrency\_%'
+                   OR p.proname = 'gateway_concurrency_leases_deleted') LOOP
+    EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', f);
+  END LOOP;
+END
+$$;
+
+-- pg_dump keeps policies, counters and leases (after a restore the first
+-- rate-limit call reloads them into shared memory).
+SELECT pg_catalog.pg_extension_config_dump('aigw.gateway_rate_limit_policies', '');
+SELECT pg_catalog.pg_extension_config_dump('aigw.gateway_rate_limit_counters', '');
+SELECT pg_catalog.pg_extension_config_dump('aigw.gateway_concurrency_leases', '');

@@ -26,18 +26,6 @@ CREATE FUNCTION aigw.runtime_started_at() RETURNS timestamptz
 COMMENT ON FUNCTION aigw.runtime_started_at() IS
   'when the runtime''s shared memory was initialised (server start or crash restart)';
 
--- The model type a task kind runs on.
-CREATE FUNCTION aigw.kind_model_type(kind text) RETURNS text
-  LANGUAGE sql IMMUTABLE PARALLEL SAFE
-  RETURN CASE kind
-    WHEN 'chat.completions' THEN 'chat'
-    WHEN 'embeddings' THEN 'embedding'
-    WHEN 'images.generations' THEN 'image'
-    WHEN 'images.edits' THEN 'image'
-    WHEN 'videos.generations' THEN 'video'
-    WHEN 'audio.speech' THEN 'audio'
-  END;
-
 -- The active runner policy as the policy engine reads it.
 CREATE FUNCTION aigw.active_runner_policy() RETURNS jsonb
   LANGUAGE sql STABLE
@@ -81,19 +69,12 @@ AS $$
              THEN 'not_visible_to_tenant'
            WHEN options->>'platform' IS NOT NULL
                 AND options->>'platform' NOT IN (p.platform_key, p.id::text) THEN 'not_requested_platform'
-           WHEN pm.permission_config ? 'allowedTenants'
-                AND NOT (pm.permission_config->'allowedTenants') ? coalesce(identity->>'tenant_key', '')
-             THEN 'permission_tenant'
-           WHEN pm.permission_config ? 'allowedUserGroups'
-                AND NOT (pm.permission_config->'allowedUserGroups') ? coalesce(identity->>'user_group_key', '')
-             THEN 'permission_user_group'
+           WHEN NOT aigw.permission_allows(pm.permission_config, aigw.task_identity(identity),
+                                           identity->>'user_group_key') THEN 'permission'
            WHEN coalesce((options->>'stream')::boolean, false)
                 AND (pm.capabilities->>'stream')::boolean IS FALSE THEN 'capability_stream'
-           WHEN (options->>'count') IS NOT NULL AND (pm.capabilities ? 'maxCount')
-                AND (options->>'count')::int > (pm.capabilities->>'maxCount')::int THEN 'capability_count'
-           WHEN coalesce((options->>'needsImageInput')::boolean, false)
-                AND NOT coalesce(pm.capabilities->'inputModalities' ? 'image', false)
-                AND (pm.capabilities->>'referenceImage')::boolean IS NOT TRUE THEN 'capability_image_input'
+           WHEN options ? 'request' AND NOT aigw.capabilities_allow(pm.capabilities, pm.model_type, options->'request')
+             THEN 'capability_mismatch'
          END
     FROM named n
     JOIN aigw.platform_models pm ON pm.id = n.pm_id
@@ -135,8 +116,9 @@ CREATE FUNCTION aigw.route_explain(request jsonb, identity jsonb DEFAULT '{}', o
 AS $$
 DECLARE
   kind text := coalesce(request->>'kind', options->>'kind', 'chat.completions');
-  mtype text := aigw.kind_model_type(kind);
-  opts jsonb := options || jsonb_build_object('stream', coalesce((request->>'stream')::boolean, false));
+  mtype text := aigw.model_type_of_kind(kind);
+  opts jsonb := options || jsonb_build_object('stream', coalesce((request->>'stream')::boolean, false),
+                                              'request', request || jsonb_build_object('kind', kind));
 BEGIN
   IF request->>'model' IS NULL THEN
     RAISE EXCEPTION 'request has no model' USING ERRCODE = '22023';

@@ -46,7 +46,8 @@ CREATE FUNCTION aigw.validate_task_request(kind text, request jsonb) RETURNS voi
   LANGUAGE plpgsql IMMUTABLE
 AS $$
 BEGIN
-  IF aigw.kind_model_type(kind) IS NULL THEN
+  IF kind IS NULL OR kind NOT IN ('chat.completions', 'embeddings', 'images.generations', 'images.edits',
+                                  'videos.generations', 'audio.speech') THEN
     RAISE EXCEPTION 'unsupported task kind "%"', kind USING ERRCODE = '22023';
   END IF;
   IF request IS NULL OR jsonb_typeof(request) <> 'object' THEN
@@ -80,6 +81,23 @@ BEGIN
 END;
 $$;
 
+-- The camelCase identity the pricing and wallet functions read, from an
+-- identity given in either camelCase (HTTP entry, server-main) or snake_case.
+CREATE FUNCTION aigw.task_identity(identity jsonb) RETURNS jsonb
+  LANGUAGE sql IMMUTABLE PARALLEL SAFE
+  RETURN jsonb_strip_nulls(jsonb_build_object(
+    'userId', coalesce(identity->>'userId', identity->>'user_id'),
+    'gatewayUserId', coalesce(identity->>'gatewayUserId', identity->>'gateway_user_id'),
+    'tenantId', coalesce(identity->>'tenantId', identity->>'tenant_id'),
+    'tenantKey', coalesce(identity->>'tenantKey', identity->>'tenant_key'),
+    'gatewayTenantId', coalesce(identity->>'gatewayTenantId', identity->>'gateway_tenant_id'),
+    'apiKeyId', coalesce(identity->>'apiKeyId', identity->>'api_key_id'),
+    'userGroupId', coalesce(identity->>'userGroupId', identity->>'user_group_id'),
+    'userGroupKey', coalesce(identity->>'userGroupKey', identity->>'user_group_key'),
+    'userSource', coalesce(identity->>'userSource', identity->>'source'),
+    'identityMode', identity->>'identityMode',
+    'role', identity->>'role'));
+
 -- aigw.submit_task: validates, routes (at least one candidate must exist),
 -- inserts the queued task and its first event, and wakes a worker at commit.
 -- identity: {user_id, gateway_user_id, tenant_id, tenant_key, gateway_tenant_id,
@@ -104,7 +122,7 @@ DECLARE
   v_max_attempts int;
 BEGIN
   PERFORM aigw.validate_task_request(kind, request);
-  v_mtype := aigw.kind_model_type(kind);
+  v_mtype := aigw.model_type_of_kind(kind);
   v_model := request->>'model';
   v_stream := coalesce((request->>'stream')::boolean, false) AND kind = 'chat.completions';
   IF options->>'idempotencyKey' IS NOT NULL THEN
@@ -118,8 +136,8 @@ BEGIN
     WHEN options->>'testMode' = 'simulation' OR current_setting('aigw.run_mode') = 'simulation'
       THEN 'simulation' ELSE 'production' END;
   v_opts := jsonb_strip_nulls(jsonb_build_object(
-    'stream', v_stream, 'platform', options->>'platform', 'count', request->'n',
-    'needsImageInput', kind = 'images.edits'));
+    'stream', v_stream, 'platform', options->>'platform',
+    'request', request || jsonb_build_object('kind', kind)));
   SELECT * INTO first_candidate FROM aigw.route_candidates(v_model, v_mtype, identity, v_opts) LIMIT 1;
   IF NOT FOUND THEN
     RAISE EXCEPTION 'model "%" is not available', v_model
@@ -159,6 +177,13 @@ BEGIN
      WHERE gateway_tasks.user_id = v_user AND idempotency_key = options->>'idempotencyKey';
     RETURN v_task;
   END IF;
+  -- the estimate, and for wallet users a hold of it (AGW01 when the balance is short)
+  UPDATE aigw.gateway_tasks
+     SET billings = aigw.preauthorize_task(v_task, submit_task.request
+                                                   || jsonb_build_object('kind', submit_task.kind),
+                                           aigw.task_identity(identity))
+                    || jsonb_build_object('phase', 'estimate')
+   WHERE id = v_task;
   PERFORM aigw.append_task_event(v_task, 'queue_status', 'queued', 'queued', 0, 'queued',
                                  jsonb_build_object('model', v_model, 'kind', kind), v_run_mode = 'simulation');
   PERFORM aigw.wake_workers_at_commit();
@@ -188,6 +213,7 @@ BEGIN
   UPDATE aigw.gateway_task_attempts SET status = 'skipped', error_code = 'cancelled',
          error_message = p_reason, finished_at = now()
    WHERE task_id = p_task AND finished_at IS NULL;
+  PERFORM aigw.release_task(p_task, 'cancelled');
   PERFORM aigw.append_task_event(p_task, 'failed', 'cancelled', NULL, NULL, p_reason, '{}',
                                  t.run_mode = 'simulation');
   RETURN true;

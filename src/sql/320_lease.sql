@@ -193,7 +193,7 @@ BEGIN
     v_ident := coalesce(t.normalized_request->'identity', '{}');
     v_opts := jsonb_strip_nulls(jsonb_build_object(
       'stream', t.normalized_request->'stream', 'platform', t.normalized_request->>'platform',
-      'count', t.request->'n', 'needsImageInput', t.kind = 'images.edits'));
+      'request', t.request || jsonb_build_object('kind', t.kind)));
     found_candidate := false;
     IF v_prefer IS NOT NULL THEN
       SELECT * INTO c FROM aigw.route_candidates(t.model, t.model_type, v_ident, v_opts, v_exclude) rc
@@ -211,6 +211,7 @@ BEGIN
              error_code = coalesce(error_code, 'no_available_candidate'),
              error_message = coalesce(error_message, 'no platform is available for model ' || t.model)
        WHERE id = t.id;
+      PERFORM aigw.release_task(t.id, 'failed');
       v_seq := aigw.append_task_event(t.id, 'failed', 'failed_final', 'routing', NULL,
                                       coalesce(t.error_message, 'no platform is available for model ' || t.model),
                                       jsonb_build_object('code', coalesce(t.error_code, 'no_available_candidate')),
@@ -271,6 +272,7 @@ BEGIN
        SET status = 'failed_final', locked_by = NULL, finished_at = now(), updated_at = now(),
            error_code = 'internal_error', error_message = 'could not start the task: ' || v_err
      WHERE id = t.id;
+    PERFORM aigw.release_task(t.id, 'failed');
     v_seq := aigw.append_task_event(t.id, 'failed', 'failed_final', 'routing', NULL,
                                     'could not start the task: ' || v_err, '{}', t.run_mode = 'simulation');
     RETURN NEXT jsonb_build_object('terminal', true, 'task_id', t.id,

@@ -20,16 +20,6 @@ AS $$
     ELSE '{}'::jsonb END)
 $$;
 
--- The billing of a finished task. Replaced by the pricing resolver's final
--- billing when it is installed; until then it records the usage it will price.
-CREATE FUNCTION aigw.task_billing(t aigw.gateway_tasks, p_platform_model uuid, usage jsonb, simulated boolean)
-  RETURNS jsonb
-  LANGUAGE sql STABLE
-AS $$
-  SELECT jsonb_build_object('usage', usage, 'simulated', simulated, 'platformModelId', p_platform_model,
-                            'items', '[]'::jsonb)
-$$;
-
 -- aigw.finish_attempt: records one attempt's outcome in the caller's
 -- transaction and decides what happens next (done, retry the same client,
 -- next candidate, stop), applying cooldown, disable and demotion. Returns one
@@ -87,10 +77,11 @@ BEGIN
      WHERE id = p_attempt;
     UPDATE aigw.gateway_tasks
        SET status = 'succeeded', result = p_outcome->'result',
-           billings = aigw.task_billing(t, pm.id, usage, v_sim),
            error_code = NULL, error_message = NULL, finished_at = now(), updated_at = now(),
            locked_by = NULL
      WHERE id = t.id;
+    -- price with the resolver that made the estimate, settle the hold, one outbox event
+    PERFORM aigw.settle_task(t.id, usage, jsonb_build_object('attemptId', p_attempt));
     v_seq := aigw.append_task_event(t.id, 'completed', 'succeeded', NULL, 1, 'completed',
                                     jsonb_build_object('usage', usage, 'attempts', t.attempt_count,
                                                        'platform', p.platform_key), v_sim);
@@ -196,10 +187,10 @@ BEGIN
      SET status = 'failed_final', locked_by = NULL, finished_at = now(), updated_at = now(),
          error_code = coalesce(err->>'code', 'provider_error'), error_message = err->>'message',
          normalized_request = normalized_request || jsonb_build_object('lastError', err),
-         billings = CASE WHEN p_outcome ? 'usage'
-                         THEN aigw.task_billing(t, pm.id, aigw.normalize_usage(t.kind, p_outcome->'usage', NULL, t.request), v_sim)
-                    END
+         billings = coalesce(billings, '{}') || jsonb_build_object('phase', 'failed', 'charged', 0,
+                      'usage', aigw.normalize_usage(t.kind, p_outcome->'usage', NULL, t.request))
    WHERE id = t.id;
+  PERFORM aigw.release_task(t.id, 'failed');
   v_seq := aigw.append_task_event(t.id, 'failed', 'failed_final', NULL, NULL, err->>'message',
                                   jsonb_build_object('code', err->>'code', 'stopReason',
                                                      coalesce(stop_reason, failover->>'reason'),
@@ -227,6 +218,8 @@ BEGIN
   UPDATE aigw.gateway_tasks SET status = 'queued', updated_at = now()
    WHERE status = 'failed_retryable' AND next_run_at <= now() AND attempt_count < max_attempts;
   GET DIAGNOSTICS requeued = ROW_COUNT;
+  PERFORM aigw.release_task(id, 'failed')
+     FROM aigw.gateway_tasks WHERE status = 'failed_retryable' AND attempt_count >= max_attempts;
   UPDATE aigw.gateway_tasks SET status = 'failed_final', finished_at = now(), updated_at = now()
    WHERE status = 'failed_retryable' AND attempt_count >= max_attempts;
 
@@ -288,6 +281,7 @@ BEGIN
   UPDATE aigw.gateway_tasks SET status = 'failed_final', locked_by = NULL, finished_at = now(), updated_at = now(),
          error_code = 'internal_error', error_message = 'could not record the outcome: ' || p_reason
    WHERE id = t.id;
+  PERFORM aigw.release_task(t.id, 'failed');
   v_seq := aigw.append_task_event(t.id, 'failed', 'failed_final', NULL, NULL, p_reason, '{}', a.simulated);
   RETURN NEXT jsonb_build_object('terminal', true, 'task_id', t.id, 'channel', t.normalized_request->>'channel',
                                  'seq', v_seq, 'event', aigw.result_event(t.id));

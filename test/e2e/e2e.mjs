@@ -212,7 +212,7 @@ await check('platform create, platform-api CRUD and snapshots; credentials never
 });
 let videoId = null;
 await check('POST /v1/video/generations answers 202 with a task id at once', async () => {
-  const r = await api('/v1/video/generations', { method: 'POST', body: JSON.stringify({ model: 'sim-video', prompt: 'waves', seconds: 4 }) });
+  const r = await api('/v1/video/generations', { method: 'POST', body: JSON.stringify({ model: 'sim-video', prompt: 'waves', seconds: 5 }) });
   const b = await r.json();
   videoId = b.taskId;
   return (r.status === 202 && /^[0-9a-f-]{36}$/.test(b.taskId)) || b;

@@ -1,0 +1,2 @@
+SELECT '''' || aigw.submit_task('chat.completions', '{"model": "bench-sim", "messages": [{"role": "user", "content": "hi"}]}', '{"user_id": "bench"}') || '''' AS id \gset
+SELECT aigw.await_task(:id, 10000) IS NOT NULL AS done \gset
