@@ -109,6 +109,15 @@ await check('SDK chat through the mock OpenAI provider (JSON and stream)', async
     && response.headers.get('x-aigw-platform') === 'mock' && response.headers.get('x-aigw-simulated') === null
     && chunks >= 3 && text.length > 0) || { data, chunks, text };
 });
+await check('a wallet without balance is a 402 insufficient_quota (SDK APIError status 402)', async () => {
+  const poor = new OpenAI({ baseURL: `${URL_}/v1`, apiKey: USER_KEY, maxRetries: 0 });
+  try {
+    await poor.chat.completions.create({ model: 'gpt-e2e', messages: [{ role: 'user', content: 'x' }] });
+    return 'no error';
+  } catch (e) {
+    return (e instanceof OpenAI.APIError && e.status === 402 && e.error.type === 'insufficient_quota') || `${e.status} ${e.message}`;
+  }
+});
 await expectError('a provider 429 surfaces as RateLimitError (429)', OpenAI.RateLimitError, 429, () =>
   client.chat.completions.create({ model: 'gpt-e2e-429', messages: [{ role: 'user', content: 'x' }] }));
 await check('a provider 500 surfaces as an SDK InternalServerError (5xx)', async () => {

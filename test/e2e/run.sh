@@ -69,6 +69,9 @@ SELECT p.id, m.name, 'chat', m.name, 'custom', '{"currency": "resource", "text":
   JOIN (VALUES ('mock', 'gpt-e2e'), ('mock429', 'gpt-e2e-429'), ('mock500', 'gpt-e2e-500')) AS m(platform, name)
     ON m.platform = p.platform_key;
 SQL
+# The administrator pays from a local wallet: give it credit; the basic user has none.
+psql_e2e -c "SELECT aigw.wallet_adjust(aigw.wallet_account(u.id, NULL, 'resource'), 1000, 'e2e-credit')
+               FROM aigw.gateway_users u WHERE u.user_key = 'local:admin'" >/dev/null
 # wait for the launcher so tasks run
 for _ in $(seq 1 40); do
   [ "$(psql_e2e -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'aigw launcher'")" -ge 1 ] && break
