@@ -273,6 +273,16 @@ await check('/readyz is ready and /metrics has request counters, latency histogr
     && m.includes('aigw_http_in_flight')) || m.slice(0, 500);
 });
 
+await check('the console is served at / (files, index.html for client routes) with x-request-id; API paths stay JSON', async () => {
+  const a = await fetch(`${URL_}/assets/app.js`);
+  const i = await fetch(`${URL_}/settings/platforms`);
+  const api404 = await fetch(`${URL_}/v1/nothing-here`);
+  const body = await i.text();
+  return (a.status === 200 && (await a.text()).includes('console.log') && !!a.headers.get('x-request-id')
+    && i.status === 200 && body.includes('aigw console') && api404.status === 404
+    && (await api404.json()).error.type === 'not_found_error') || { a: a.status, i: i.status, api: api404.status };
+});
+
 // Malformed and hostile requests: clear 4xx answers, never a crash.
 const port = new URL(URL_).port;
 const smuggle = await raw(`POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`);

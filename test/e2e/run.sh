@@ -28,13 +28,15 @@ psql_e2e() { psql -X -q -At -v ON_ERROR_STOP=1 -h "$SOCK" -p "$PGPORT_E2E" -U po
 start_front() {
   "$BIN" --listen "127.0.0.1:$HTTP_PORT" --conninfo "host=$SOCK port=$PGPORT_E2E dbname=aigw user=aigw_http" \
     --pool-size 4 --threads 64 --max-body 1048576 --request-timeout-ms 2000 --wait-timeout-ms 20000 \
-    --drain-timeout-ms 5000 "$@" >>"$OUT/front.log" 2>&1 &
+    --drain-timeout-ms 5000 --static-dir "$W/tmp_e2e_static" "$@" >>"$OUT/front.log" 2>&1 &
   FRONT_PID=$!
   for _ in $(seq 1 50); do curl -fsS "http://127.0.0.1:$HTTP_PORT/healthz" >/dev/null 2>&1 && return 0; sleep 0.1; done
   return 1
 }
 
-rm -rf "$DATA" "$SOCK"; mkdir -p "$SOCK"
+rm -rf "$DATA" "$SOCK"; mkdir -p "$SOCK" "$W/tmp_e2e_static/assets"
+echo '<!doctype html><title>aigw console</title>' > "$W/tmp_e2e_static/index.html"
+echo 'console.log(1)' > "$W/tmp_e2e_static/assets/app.js"
 initdb -D "$DATA" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >"$OUT/initdb.log" 2>&1 || { echo "not ok 1 - initdb"; exit 1; }
 { cat "${AIGW_TEST_CONF:?}"; echo "port = $PGPORT_E2E"; echo "listen_addresses = ''"; echo "unix_socket_directories = '$SOCK'";
   echo "aigw.database = 'aigw'"; echo "aigw.jwt_secret = 'e2e-jwt-secret'"; echo "aigw.internal_token = 'e2e-internal-token'"; } >>"$DATA/postgresql.conf"
