@@ -59,6 +59,9 @@ BEGIN
     WHEN 'api_config_delete' THEN RETURN aigw.http_h_api_config_delete(ctx);
     WHEN 'platform_snapshots' THEN RETURN aigw.http_h_platform_snapshots(ctx);
     WHEN 'platform_create' THEN RETURN aigw.http_h_platform_create(ctx);
+    WHEN 'pricing_estimate' THEN RETURN aigw.http_h_pricing_estimate(ctx);
+    WHEN 'estimated_billing' THEN RETURN aigw.http_h_estimated_billing(ctx);
+    WHEN 'pricing_rules' THEN RETURN aigw.http_h_pricing_rules(ctx);
     ELSE
       RAISE EXCEPTION 'route handler % is not defined', handler USING ERRCODE = 'AG500';
   END CASE;

@@ -219,6 +219,15 @@ await check('platform create, platform-api CRUD and snapshots; credentials never
   return (c.code === 201 && c.data.hasCredentials === true && g.data.path === '/chat/completions' && u.data.timeout_ms === 5000
     && d.status === 200 && gone.status === 404 && Array.isArray(snaps.data) && !detail.includes('sk-secret-e2e')) || { c, g, u };
 });
+await check('pricing: estimate (console and estimatedBilling forms) and rules', async () => {
+  const e = await (await api('/api/v1/pricing/estimate', { method: 'POST', body: JSON.stringify({ model: 'sim-image', prompt: 'x', n: 2 }) })).json();
+  const w = await (await api('/integration-platform/models/estimatedBilling/wf-7', { method: 'POST',
+    body: JSON.stringify({ model: 'sim-image', prompt: 'x', n: 2 }) })).json();
+  const r = await api('/api/v1/pricing/rules');
+  const bad = await api('/api/v1/pricing/estimate', { method: 'POST', body: JSON.stringify({ prompt: 'x' }) });
+  return (e.phase === 'estimate' && Number(e.total) > 0 && w.code === 200 && w.data.total === e.total
+    && r.status === 200 && bad.status === 422) || { e, w, bad: bad.status };
+});
 let videoId = null;
 await check('POST /v1/video/generations answers 202 with a task id at once', async () => {
   const r = await api('/v1/video/generations', { method: 'POST', body: JSON.stringify({ model: 'sim-video', prompt: 'waves', seconds: 5 }) });
