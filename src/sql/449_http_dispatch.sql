@@ -52,6 +52,7 @@ BEGIN
     WHEN 'platform_clear_queue' THEN RETURN aigw.http_h_platform_clear_queue(ctx);
     WHEN 'runtime_task_replay' THEN RETURN aigw.http_h_runtime_task_replay(ctx);
     WHEN 'runtime_callbacks_replay' THEN RETURN aigw.http_h_runtime_callbacks_replay(ctx);
+    WHEN 'runtime_rate_limit_windows' THEN RETURN aigw.http_h_runtime_rate_limit_windows(ctx);
     WHEN 'api_config_list' THEN RETURN aigw.http_h_api_config_list(ctx);
     WHEN 'api_config_get' THEN RETURN aigw.http_h_api_config_get(ctx);
     WHEN 'api_config_create' THEN RETURN aigw.http_h_api_config_create(ctx);

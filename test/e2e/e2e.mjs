@@ -270,6 +270,8 @@ await check('console runtime routes: clients, queues, task replay, callback repl
   const q = await (await api('/api/v1/runtime/queues')).json();
   const r = await (await api(`/api/v1/runtime/tasks/${chatTaskId}/replay`, { method: 'POST' })).json();
   const cb = await (await api(`/api/v1/runtime/tasks/${chatTaskId}/callbacks/replay`, { method: 'POST' })).json();
+  const w = await (await api('/api/v1/runtime/rate-limit-windows')).json();
+  if (!Array.isArray(w.windows) || !Array.isArray(w.concurrencyLeases)) return w;
   const denied = await fetch(`${URL_}/api/v1/runtime/queues`, { headers: { authorization: `Bearer ${USER_KEY}` } });
   return (c.status === 200 && Array.isArray(q.data) && r.events.length >= 2 && r.events[0].seq === 1
     && typeof cb.requeued === 'number' && denied.status === 403) || { q, r, cb };
