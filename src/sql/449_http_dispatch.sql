@@ -40,6 +40,8 @@ BEGIN
     WHEN 'platform_find_by_ids' THEN RETURN aigw.http_h_platform_find_by_ids(ctx);
     WHEN 'platform_find_by_model' THEN RETURN aigw.http_h_platform_find_by_model(ctx);
     WHEN 'platform_copy' THEN RETURN aigw.http_h_platform_copy(ctx);
+    WHEN 'auth_register' THEN RETURN aigw.http_h_auth_register(ctx);
+    WHEN 'auth_login' THEN RETURN aigw.http_h_auth_login(ctx);
     WHEN 'v1_models' THEN RETURN aigw.http_h_v1_models(ctx);
     WHEN 'models_list' THEN RETURN aigw.http_h_models_list(ctx);
     WHEN 'embedding_models' THEN RETURN aigw.http_h_embedding_models(ctx);

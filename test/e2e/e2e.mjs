@@ -173,6 +173,18 @@ await check('JWT (HS256, server-main claims) authenticates /api/v1/me', async ()
   const b = await r.json();
   return (r.status === 200 && b.userId === 'sm-user-7' && b.permission === 'creat' && b.tenantId === 'tn-1') || b;
 });
+await check('local accounts: register, login, the token works; wrong password 401, duplicate 409', async () => {
+  const post = (p, b) => fetch(URL_ + p, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(b) });
+  const r = await post('/api/v1/auth/register', { username: 'dora', password: 'long enough pw' });
+  const rb = await r.json();
+  const l = await (await post('/api/v1/auth/login', { username: 'dora', password: 'long enough pw' })).json();
+  const me = await (await fetch(`${URL_}/api/v1/me`, { headers: { authorization: `Bearer ${l.accessToken}` } })).json();
+  const bad = await post('/api/v1/auth/login', { username: 'dora', password: 'wrong password' });
+  const dup = await post('/api/v1/auth/register', { username: 'dora', password: 'long enough pw' });
+  const short = await post('/api/v1/auth/register', { username: 'eve', password: 'short' });
+  return (r.status === 201 && typeof rb.accessToken === 'string' && me.username === 'dora' && me.permission === 'basic'
+    && bad.status === 401 && dup.status === 409 && short.status === 422) || { rb, me, bad: bad.status, dup: dup.status };
+});
 await check('the internal service token with X-EasyAI-Actor authenticates', async () => {
   const r = await fetch(`${URL_}/api/v1/me`, { headers: { authorization: 'Bearer e2e-internal-token', 'x-easyai-actor': 'easyai-server-main' } });
   const b = await r.json();
