@@ -136,3 +136,76 @@ $$;
 INSERT INTO aigw.http_routes (method, pattern, handler, permission) VALUES
   ('POST', '/api/v1/auth/register', 'auth_register', 'public'),
   ('POST', '/api/v1/auth/login', 'auth_login', 'public');
+
+-- The caller's local user id (403 for identities without one).
+CREATE FUNCTION aigw.http_local_user(ctx aigw.http_ctx) RETURNS uuid
+  LANGUAGE plpgsql STABLE
+  SET search_path = aigw, pg_catalog
+AS $$
+BEGIN
+  IF ctx.identity->>'gatewayUserId' IS NULL THEN
+    RAISE EXCEPTION 'only local gateway users have API keys here' USING ERRCODE = 'AG403';
+  END IF;
+  RETURN (ctx.identity->>'gatewayUserId')::uuid;
+END
+$$;
+
+-- GET /api/v1/api-keys: the caller's keys (never the secret)
+CREATE FUNCTION aigw.http_h_api_keys_list(ctx aigw.http_ctx) RETURNS aigw.http_response
+  LANGUAGE sql STABLE
+  SET search_path = aigw, pg_catalog
+  RETURN aigw.http_json(200, jsonb_build_object('data',
+    (SELECT coalesce(jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
+              'id', k.id, 'name', k.name, 'keyPrefix', k.key_prefix, 'status', k.status, 'scopes', k.scopes,
+              'expiresAt', k.expires_at, 'lastUsedAt', k.last_used_at, 'createdAt', k.created_at))
+              ORDER BY k.created_at), '[]')
+       FROM aigw.gateway_api_keys k WHERE k.gateway_user_id = aigw.http_local_user(ctx))));
+
+-- POST /api/v1/api-keys {name, expiresAt?}: a new key, shown once
+CREATE FUNCTION aigw.http_h_api_keys_create(ctx aigw.http_ctx) RETURNS aigw.http_response
+  LANGUAGE plpgsql
+  SET search_path = aigw, pg_catalog
+AS $$
+DECLARE
+  b jsonb := aigw.http_body_object(ctx);
+  uid uuid := aigw.http_local_user(ctx);
+  k text := aigw.api_key_generate();
+  row aigw.gateway_api_keys;
+BEGIN
+  IF coalesce(btrim(b->>'name'), '') = '' THEN
+    RAISE EXCEPTION 'name is required' USING ERRCODE = 'AG422';
+  END IF;
+  INSERT INTO gateway_api_keys (gateway_tenant_id, gateway_user_id, key_prefix, key_hash, name, expires_at)
+  VALUES ((ctx.identity->>'gatewayTenantId')::uuid, uid, substr(k, 1, 10), aigw.api_key_hash(k), b->>'name',
+          (b->>'expiresAt')::timestamptz)
+  RETURNING * INTO row;
+  RETURN aigw.http_json(201, jsonb_build_object('id', row.id, 'name', row.name, 'key', k, 'keyPrefix', row.key_prefix,
+                                                'expiresAt', row.expires_at));
+EXCEPTION WHEN invalid_datetime_format OR datetime_field_overflow THEN
+  RAISE EXCEPTION 'expiresAt must be a timestamp' USING ERRCODE = 'AG400';
+END
+$$;
+
+-- PATCH /api/v1/api-keys/:id/disable: the caller's key (managers: any key)
+CREATE FUNCTION aigw.http_h_api_keys_disable(ctx aigw.http_ctx) RETURNS aigw.http_response
+  LANGUAGE plpgsql
+  SET search_path = aigw, pg_catalog
+AS $$
+DECLARE
+  row aigw.gateway_api_keys;
+BEGIN
+  UPDATE gateway_api_keys SET status = 'disabled', updated_at = now()
+   WHERE id = aigw.http_param_uuid(ctx, 'id')
+     AND ((ctx.identity->>'level')::int >= 4 OR gateway_user_id::text = ctx.identity->>'gatewayUserId')
+  RETURNING * INTO row;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'API key % not found', ctx.params->>'id' USING ERRCODE = 'AG404';
+  END IF;
+  RETURN aigw.http_json(200, jsonb_build_object('id', row.id, 'status', row.status));
+END
+$$;
+
+INSERT INTO aigw.http_routes (method, pattern, handler, permission) VALUES
+  ('GET', '/api/v1/api-keys', 'api_keys_list', 'basic'),
+  ('POST', '/api/v1/api-keys', 'api_keys_create', 'basic'),
+  ('PATCH', '/api/v1/api-keys/:id/disable', 'api_keys_disable', 'basic');

@@ -42,6 +42,9 @@ BEGIN
     WHEN 'platform_copy' THEN RETURN aigw.http_h_platform_copy(ctx);
     WHEN 'auth_register' THEN RETURN aigw.http_h_auth_register(ctx);
     WHEN 'auth_login' THEN RETURN aigw.http_h_auth_login(ctx);
+    WHEN 'api_keys_list' THEN RETURN aigw.http_h_api_keys_list(ctx);
+    WHEN 'api_keys_create' THEN RETURN aigw.http_h_api_keys_create(ctx);
+    WHEN 'api_keys_disable' THEN RETURN aigw.http_h_api_keys_disable(ctx);
     WHEN 'v1_models' THEN RETURN aigw.http_h_v1_models(ctx);
     WHEN 'models_list' THEN RETURN aigw.http_h_models_list(ctx);
     WHEN 'embedding_models' THEN RETURN aigw.http_h_embedding_models(ctx);

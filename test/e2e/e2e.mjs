@@ -173,7 +173,7 @@ await check('JWT (HS256, server-main claims) authenticates /api/v1/me', async ()
   const b = await r.json();
   return (r.status === 200 && b.userId === 'sm-user-7' && b.permission === 'creat' && b.tenantId === 'tn-1') || b;
 });
-await check('local accounts: register, login, the token works; wrong password 401, duplicate 409', async () => {
+await check('local accounts: register, login, token, own API keys (create, use, list, disable); wrong password 401, duplicate 409', async () => {
   const post = (p, b) => fetch(URL_ + p, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(b) });
   const r = await post('/api/v1/auth/register', { username: 'dora', password: 'long enough pw' });
   const rb = await r.json();
@@ -182,6 +182,14 @@ await check('local accounts: register, login, the token works; wrong password 40
   const bad = await post('/api/v1/auth/login', { username: 'dora', password: 'wrong password' });
   const dup = await post('/api/v1/auth/register', { username: 'dora', password: 'long enough pw' });
   const short = await post('/api/v1/auth/register', { username: 'eve', password: 'short' });
+  const auth = { authorization: `Bearer ${l.accessToken}`, 'content-type': 'application/json' };
+  const ck = await (await fetch(`${URL_}/api/v1/api-keys`, { method: 'POST', headers: auth, body: JSON.stringify({ name: 'dora key' }) })).json();
+  const viaKey = await (await fetch(`${URL_}/api/v1/me`, { headers: { authorization: `Bearer ${ck.key}` } })).json();
+  const list = await (await fetch(`${URL_}/api/v1/api-keys`, { headers: auth })).json();
+  const dis = await fetch(`${URL_}/api/v1/api-keys/${ck.id}/disable`, { method: 'PATCH', headers: auth });
+  const after = await fetch(`${URL_}/api/v1/me`, { headers: { authorization: `Bearer ${ck.key}` } });
+  if (!(viaKey.username === 'dora' && list.data.length === 1 && !JSON.stringify(list).includes(ck.key)
+        && dis.status === 200 && after.status === 401)) return { ck, viaKey, list, dis: dis.status, after: after.status };
   return (r.status === 201 && typeof rb.accessToken === 'string' && me.username === 'dora' && me.permission === 'basic'
     && bad.status === 401 && dup.status === 409 && short.status === 422) || { rb, me, bad: bad.status, dup: dup.status };
 });
