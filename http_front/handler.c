@@ -736,22 +736,25 @@ IsApiPath(const char *path)
 	return false;
 }
 
-/* Serves the console's files, falling back to index.html for client routes */
+/* Serves the console's files (index.html for client routes), with the request id */
 static int
 ServeStatic(Req *rq, const char *path)
 {
 	char		file[2048];
+	char		extra[128];
 	struct stat st;
 
 	if (strstr(path, ".."))
 		return 0;
+	snprintf(extra, sizeof(extra), "x-request-id: %s\r\n", rq->request_id);
 	snprintf(file, sizeof(file), "%s%s", front_config.static_dir, path);
-	if (stat(file, &st) == 0 && S_ISREG(st.st_mode))
-		return 0;				/* civetweb serves it, with caching headers */
-	snprintf(file, sizeof(file), "%s/index.html", front_config.static_dir);
-	if (stat(file, &st) != 0)
-		return 0;
-	mg_send_file(rq->conn, file);
+	if (stat(file, &st) != 0 || !S_ISREG(st.st_mode))
+	{
+		snprintf(file, sizeof(file), "%s/index.html", front_config.static_dir);
+		if (stat(file, &st) != 0)
+			return 0;			/* civetweb answers 404 */
+	}
+	mg_send_mime_file2(rq->conn, file, NULL, extra);
 	rq->status = 200;
 	return 1;
 }

@@ -5,6 +5,10 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 E2E="$AIGW_ROOT/test/e2e"
 [ -f "$E2E/package-lock.json" ] || exit 0
+if ! command -v npm >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+  say "installing Node.js and npm for the end-to-end tests"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q nodejs npm >/dev/null || say "could not install nodejs/npm"
+fi
 command -v npm >/dev/null 2>&1 || { say "npm not found: the e2e layer will report it"; exit 0; }
 stamp="$E2E/node_modules/.aigw-lock.sha1"
 want=$(sha1sum "$E2E/package-lock.json" | cut -c1-40)

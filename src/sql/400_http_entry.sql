@@ -53,6 +53,9 @@ INSERT INTO aigw.http_error_map (sqlstate, http_status, error_type, error_code, 
   ('AG502', 502, 'upstream_error', 'bad_gateway', true),
   ('AG503', 503, 'service_unavailable', 'service_unavailable', true),
   ('AG504', 504, 'timeout_error', 'upstream_timeout', true),
+  -- the wallet's states (src/sql/270_wallet.sql)
+  ('AGW01', 402, 'insufficient_quota', 'insufficient_balance', true),
+  ('AGW02', 403, 'permission_error', 'wallet_unavailable', true),
   -- PostgreSQL's states
   ('22000', 400, 'invalid_request_error', 'invalid_value', true),
   ('22P02', 400, 'invalid_request_error', 'invalid_value', true),

@@ -100,28 +100,24 @@ CREATE FUNCTION aigw.http_h_platform_update(ctx aigw.http_ctx) RETURNS aigw.http
 AS $$
 DECLARE
   b jsonb := aigw.http_body_object(ctx);
-  p aigw.integration_platforms := aigw.http_platform_get(aigw.http_param_uuid(ctx, 'id'));
+  id uuid := aigw.http_param_uuid(ctx, 'id');
+  p aigw.integration_platforms;
   unknown text;
 BEGIN
   SELECT string_agg(k, ', ') INTO unknown FROM jsonb_object_keys(b) AS k
-   WHERE k NOT IN ('name', 'baseUrl', 'config', 'priority', 'status', 'retryPolicy', 'rateLimitPolicy',
-                   'defaultDiscountFactor', 'defaultPricingMode', 'disabledReason');
+   WHERE k NOT IN ('name', 'baseUrl', 'credentials', 'config', 'priority', 'status', 'retryPolicy', 'rateLimitPolicy',
+                   'defaultDiscountFactor', 'defaultPricingMode', 'runtimePolicyKey', 'disabledReason');
   IF unknown IS NOT NULL THEN
     RAISE EXCEPTION 'unknown or read-only fields: %', unknown USING ERRCODE = 'AG422';
   END IF;
-  UPDATE aigw.integration_platforms SET
-    name = coalesce(b->>'name', name),
-    base_url = CASE WHEN b ? 'baseUrl' THEN b->>'baseUrl' ELSE base_url END,
-    config = coalesce(b->'config', config),
-    priority = coalesce((b->>'priority')::int, priority),
-    status = coalesce(b->>'status', status),
-    retry_policy = coalesce(b->'retryPolicy', retry_policy),
-    rate_limit_policy = coalesce(b->'rateLimitPolicy', rate_limit_policy),
-    default_discount_factor = coalesce((b->>'defaultDiscountFactor')::numeric, default_discount_factor),
-    default_pricing_mode = coalesce(b->>'defaultPricingMode', default_pricing_mode),
-    disabled_reason = CASE WHEN b ? 'disabledReason' THEN b->>'disabledReason' ELSE disabled_reason END,
-    updated_at = now()
-   WHERE id = p.id RETURNING * INTO p;
+  p := aigw.update_platform(id, p_name => b->>'name', p_base_url => b->>'baseUrl', p_credentials => b->'credentials',
+         p_config => b->'config', p_default_discount_factor => (b->>'defaultDiscountFactor')::numeric,
+         p_default_pricing_mode => b->>'defaultPricingMode', p_priority => (b->>'priority')::int,
+         p_runtime_policy_key => b->>'runtimePolicyKey', p_retry_policy => b->'retryPolicy',
+         p_rate_limit_policy => b->'rateLimitPolicy');
+  IF b ? 'status' THEN
+    p := aigw.set_platform_status(id, b->>'status', b->>'disabledReason', 'update');
+  END IF;
   RETURN aigw.http_resop(aigw.http_platform_json(p));
 END
 $$;
@@ -132,10 +128,8 @@ CREATE FUNCTION aigw.http_h_platform_delete(ctx aigw.http_ctx) RETURNS aigw.http
   SET search_path = aigw, pg_catalog
 AS $$
 DECLARE
-  p aigw.integration_platforms := aigw.http_platform_get(aigw.http_param_uuid(ctx, 'id'));
+  p aigw.integration_platforms := aigw.delete_platform(aigw.http_param_uuid(ctx, 'id'));
 BEGIN
-  UPDATE aigw.integration_platforms SET deleted_at = now(), status = 'disabled',
-         disabled_reason = 'deleted', updated_at = now() WHERE id = p.id;
   RETURN aigw.http_resop(jsonb_build_object('id', p.id, 'deleted', true));
 END
 $$;
@@ -146,14 +140,11 @@ CREATE FUNCTION aigw.http_platform_set_status(p_id uuid, p_status text, p_reason
   LANGUAGE plpgsql
   SET search_path = aigw, pg_catalog
 AS $$
-DECLARE
-  p aigw.integration_platforms := aigw.http_platform_get(p_id);
 BEGIN
-  UPDATE aigw.integration_platforms SET status = p_status, disabled_reason = p_reason,
-         cooldown_until = CASE WHEN p_status = 'enabled' THEN NULL ELSE cooldown_until END,
-         updated_at = now()
-   WHERE id = p.id RETURNING * INTO p;
-  RETURN aigw.http_resop(aigw.http_platform_json(p));
+  RETURN aigw.http_resop(aigw.http_platform_json(CASE p_status
+    WHEN 'enabled' THEN aigw.enable_platform(p_id)
+    WHEN 'exception-reset' THEN aigw.reset_platform_exception(p_id)
+    ELSE aigw.disable_platform(p_id, p_reason) END));
 END
 $$;
 
@@ -168,7 +159,7 @@ CREATE FUNCTION aigw.http_h_platform_disable(ctx aigw.http_ctx) RETURNS aigw.htt
 CREATE FUNCTION aigw.http_h_platform_reset_exception(ctx aigw.http_ctx) RETURNS aigw.http_response
   LANGUAGE sql
   SET search_path = aigw, pg_catalog
-  RETURN aigw.http_platform_set_status(aigw.http_param_uuid(ctx, 'id'), 'enabled', NULL);
+  RETURN aigw.http_platform_set_status(aigw.http_param_uuid(ctx, 'id'), 'exception-reset', NULL);
 
 -- PATCH /integration-platform/:action/:id (enable | disable)
 CREATE FUNCTION aigw.http_h_platform_action(ctx aigw.http_ctx) RETURNS aigw.http_response
@@ -196,31 +187,21 @@ CREATE FUNCTION aigw.http_h_platform_dynamic_priority_set(ctx aigw.http_ctx) RET
 AS $$
 DECLARE
   b jsonb := aigw.http_body_object(ctx);
-  p aigw.integration_platforms := aigw.http_platform_get(aigw.http_param_uuid(ctx, 'id'));
+  id uuid := aigw.http_param_uuid(ctx, 'id');
   v jsonb := coalesce(b->'dynamicPriority', b->'priority');
 BEGIN
   IF v IS NULL OR jsonb_typeof(v) <> 'number' OR (v#>>'{}')::numeric <> trunc((v#>>'{}')::numeric) THEN
     RAISE EXCEPTION 'dynamicPriority must be an integer' USING ERRCODE = 'AG422';
   END IF;
-  UPDATE aigw.integration_platforms SET dynamic_priority = (v#>>'{}')::numeric::int, updated_at = now()
-   WHERE id = p.id RETURNING * INTO p;
-  RETURN aigw.http_resop(aigw.http_platform_json(p));
+  RETURN aigw.http_resop(aigw.http_platform_json(aigw.set_platform_dynamic_priority(id, (v#>>'{}')::numeric::int)));
 END
 $$;
 
 -- DELETE /integration-platform/dynamic-priority/:id
 CREATE FUNCTION aigw.http_h_platform_dynamic_priority_clear(ctx aigw.http_ctx) RETURNS aigw.http_response
-  LANGUAGE plpgsql
+  LANGUAGE sql
   SET search_path = aigw, pg_catalog
-AS $$
-DECLARE
-  p aigw.integration_platforms := aigw.http_platform_get(aigw.http_param_uuid(ctx, 'id'));
-BEGIN
-  UPDATE aigw.integration_platforms SET dynamic_priority = NULL, updated_at = now()
-   WHERE id = p.id RETURNING * INTO p;
-  RETURN aigw.http_resop(aigw.http_platform_json(p));
-END
-$$;
+  RETURN aigw.http_resop(aigw.http_platform_json(aigw.clear_platform_dynamic_priority(aigw.http_param_uuid(ctx, 'id'))));
 
 -- PATCH /integration-platform/scene-script/:id/partial: merges into config.sceneScript.
 CREATE FUNCTION aigw.http_h_platform_scene_script(ctx aigw.http_ctx) RETURNS aigw.http_response
@@ -231,29 +212,16 @@ DECLARE
   b jsonb := aigw.http_body_object(ctx);
   p aigw.integration_platforms := aigw.http_platform_get(aigw.http_param_uuid(ctx, 'id'));
 BEGIN
-  UPDATE aigw.integration_platforms
-     SET config = jsonb_set(config, '{sceneScript}', coalesce(config->'sceneScript', '{}') || b), updated_at = now()
-   WHERE id = p.id RETURNING * INTO p;
+  p := aigw.update_platform(p.id, p_config => jsonb_set(p.config, '{sceneScript}', coalesce(p.config->'sceneScript', '{}') || b));
   RETURN aigw.http_resop(aigw.http_platform_json(p));
 END
 $$;
 
 -- POST /integration-platform/enable-model/:id (a platform model id)
 CREATE FUNCTION aigw.http_h_platform_enable_model(ctx aigw.http_ctx) RETURNS aigw.http_response
-  LANGUAGE plpgsql
+  LANGUAGE sql
   SET search_path = aigw, pg_catalog
-AS $$
-DECLARE
-  m aigw.platform_models;
-BEGIN
-  UPDATE aigw.platform_models SET enabled = true, updated_at = now()
-   WHERE id = aigw.http_param_uuid(ctx, 'id') RETURNING * INTO m;
-  IF NOT FOUND THEN
-    RAISE EXCEPTION 'platform model % not found', ctx.params->>'id' USING ERRCODE = 'AG404';
-  END IF;
-  RETURN aigw.http_resop(to_jsonb(m));
-END
-$$;
+  RETURN aigw.http_resop(to_jsonb(aigw.set_platform_model_enabled(aigw.http_param_uuid(ctx, 'id'), true)));
 
 -- Models of enabled platforms, optionally of one type; strict: only that type's enabled models.
 CREATE FUNCTION aigw.http_models_json(p_type text, p_only_enabled boolean) RETURNS jsonb
@@ -345,25 +313,11 @@ CREATE FUNCTION aigw.http_h_platform_copy(ctx aigw.http_ctx) RETURNS aigw.http_r
 AS $$
 DECLARE
   src aigw.integration_platforms := aigw.http_platform_get(aigw.http_param_uuid(ctx, 'id'));
-  dst aigw.integration_platforms;
-  suffix text := substr(replace(gen_random_uuid()::text, '-', ''), 1, 8);
+  b jsonb := CASE WHEN coalesce(btrim(ctx.body), '') = '' THEN '{}'::jsonb ELSE aigw.http_body_object(ctx) END;
 BEGIN
-  INSERT INTO aigw.integration_platforms (provider, platform_key, name, base_url, auth_type, config,
-         visibility_scope, tenant_id, tenant_key, default_pricing_mode, default_discount_factor, retry_policy,
-         rate_limit_policy, runtime_policy_set_id, priority, status, disabled_reason)
-  VALUES (src.provider, src.platform_key || '-copy-' || suffix, src.name || ' (copy)', src.base_url, src.auth_type,
-          src.config, src.visibility_scope, src.tenant_id, src.tenant_key, src.default_pricing_mode,
-          src.default_discount_factor, src.retry_policy, src.rate_limit_policy, src.runtime_policy_set_id,
-          src.priority, 'disabled', 'copy: set credentials, then enable')
-  RETURNING * INTO dst;
-  INSERT INTO aigw.platform_models (platform_id, base_model_id, model_name, model_alias, model_type, display_name,
-         capability_override, pricing_mode, discount_factor, billing_config_override, permission_config,
-         retry_policy, rate_limit_policy, runtime_policy_set_id, runtime_policy_override, enabled)
-  SELECT dst.id, base_model_id, model_name, model_alias, model_type, display_name, capability_override,
-         pricing_mode, discount_factor, billing_config_override, permission_config, retry_policy,
-         rate_limit_policy, runtime_policy_set_id, runtime_policy_override, enabled
-    FROM aigw.platform_models WHERE platform_id = src.id;
-  RETURN aigw.http_resop(aigw.http_platform_json(dst), 201);
+  RETURN aigw.http_resop(aigw.http_platform_json(aigw.copy_platform(src.id,
+    coalesce(b->>'platformKey', src.platform_key || '-copy-' || substr(replace(gen_random_uuid()::text, '-', ''), 1, 8)),
+    coalesce(b->>'name', src.name || ' (copy)'))), 201);
 END
 $$;
 

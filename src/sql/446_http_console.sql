@@ -94,3 +94,25 @@ INSERT INTO aigw.http_routes (method, pattern, handler, permission, admin_only) 
   ('POST', '/api/v1/runtime/tasks/:taskId/callbacks/replay', 'runtime_callbacks_replay', 'power', false),
   ('GET', '/integration-platform/queue-stats', 'platform_queue_stats', 'power', false),
   ('POST', '/integration-platform/clear-queue/:platformId', 'platform_clear_queue', 'power', true);
+
+-- GET /api/v1/runtime/rate-limit-windows: current TPM/RPM windows (shared
+-- memory) and open concurrency leases by scope.
+CREATE FUNCTION aigw.http_h_runtime_rate_limit_windows(ctx aigw.http_ctx) RETURNS aigw.http_response
+  LANGUAGE sql VOLATILE
+  SET search_path = aigw, pg_catalog
+  RETURN aigw.http_json(200, jsonb_build_object(
+    'windows', (SELECT coalesce(jsonb_agg(jsonb_build_object(
+                  'scopeType', w.scope_type, 'scopeKey', w.scope_key, 'metric', w.metric,
+                  'windowStart', w.window_start, 'windowSeconds', w.window_seconds, 'resetAt', w.reset_at,
+                  'used', w.used, 'reserved', w.reserved, 'limit', w.limit_value)
+                  ORDER BY w.scope_type, w.scope_key, w.metric), '[]')
+                  FROM aigw.ratelimit_windows() w
+                 WHERE ctx.query->>'scopeType' IS NULL OR w.scope_type = ctx.query->>'scopeType'),
+    'concurrencyLeases', (SELECT coalesce(jsonb_agg(jsonb_build_object(
+                  'scopeType', l.scope_type, 'scopeKey', l.scope_key, 'leases', l.n, 'value', l.v)
+                  ORDER BY l.scope_type, l.scope_key), '[]')
+                  FROM (SELECT scope_type, scope_key, count(*) AS n, sum(lease_value) AS v
+                          FROM aigw.gateway_concurrency_leases GROUP BY 1, 2) l)));
+
+INSERT INTO aigw.http_routes (method, pattern, handler, permission) VALUES
+  ('GET', '/api/v1/runtime/rate-limit-windows', 'runtime_rate_limit_windows', 'power');

@@ -108,20 +108,16 @@ CREATE FUNCTION aigw.http_h_platform_create(ctx aigw.http_ctx) RETURNS aigw.http
 AS $$
 DECLARE
   b jsonb := aigw.http_body_object(ctx);
-  p aigw.integration_platforms;
 BEGIN
   IF b->>'provider' IS NULL OR b->>'platformKey' IS NULL OR b->>'name' IS NULL THEN
     RAISE EXCEPTION 'provider, platformKey and name are required' USING ERRCODE = 'AG422';
   END IF;
-  INSERT INTO aigw.integration_platforms (provider, platform_key, name, base_url, auth_type, credentials, config,
-         priority, status, default_pricing_mode, default_discount_factor, retry_policy, rate_limit_policy)
-  VALUES (b->>'provider', b->>'platformKey', b->>'name', b->>'baseUrl', coalesce(b->>'authType', 'bearer'),
-          coalesce(b->'credentials', '{}'), coalesce(b->'config', '{}'), coalesce((b->>'priority')::int, 100),
-          coalesce(b->>'status', 'enabled'), coalesce(b->>'defaultPricingMode', 'inherit_discount'),
-          coalesce((b->>'defaultDiscountFactor')::numeric, 1), coalesce(b->'retryPolicy', '{}'),
-          coalesce(b->'rateLimitPolicy', '{}'))
-  RETURNING * INTO p;
-  RETURN aigw.http_resop(aigw.http_platform_json(p), 201);
+  RETURN aigw.http_resop(aigw.http_platform_json(aigw.create_platform(
+    b->>'provider', b->>'platformKey', b->>'name', b->>'baseUrl', coalesce(b->>'authType', 'bearer'),
+    coalesce(b->'credentials', '{}'), coalesce(b->'config', '{}'), coalesce((b->>'defaultDiscountFactor')::numeric, 1),
+    coalesce(b->>'defaultPricingMode', 'inherit_discount'), coalesce(b->>'visibilityScope', 'global'),
+    b->>'tenantId', b->>'tenantKey', coalesce((b->>'priority')::int, 100), b->>'runtimePolicyKey',
+    coalesce(b->'retryPolicy', '{}'), coalesce(b->'rateLimitPolicy', '{}'))), 201);
 EXCEPTION WHEN invalid_text_representation THEN
   RAISE EXCEPTION 'priority and defaultDiscountFactor must be numbers' USING ERRCODE = 'AG400';
 END

@@ -40,6 +40,11 @@ BEGIN
     WHEN 'platform_find_by_ids' THEN RETURN aigw.http_h_platform_find_by_ids(ctx);
     WHEN 'platform_find_by_model' THEN RETURN aigw.http_h_platform_find_by_model(ctx);
     WHEN 'platform_copy' THEN RETURN aigw.http_h_platform_copy(ctx);
+    WHEN 'auth_register' THEN RETURN aigw.http_h_auth_register(ctx);
+    WHEN 'auth_login' THEN RETURN aigw.http_h_auth_login(ctx);
+    WHEN 'api_keys_list' THEN RETURN aigw.http_h_api_keys_list(ctx);
+    WHEN 'api_keys_create' THEN RETURN aigw.http_h_api_keys_create(ctx);
+    WHEN 'api_keys_disable' THEN RETURN aigw.http_h_api_keys_disable(ctx);
     WHEN 'v1_models' THEN RETURN aigw.http_h_v1_models(ctx);
     WHEN 'models_list' THEN RETURN aigw.http_h_models_list(ctx);
     WHEN 'embedding_models' THEN RETURN aigw.http_h_embedding_models(ctx);
@@ -52,6 +57,7 @@ BEGIN
     WHEN 'platform_clear_queue' THEN RETURN aigw.http_h_platform_clear_queue(ctx);
     WHEN 'runtime_task_replay' THEN RETURN aigw.http_h_runtime_task_replay(ctx);
     WHEN 'runtime_callbacks_replay' THEN RETURN aigw.http_h_runtime_callbacks_replay(ctx);
+    WHEN 'runtime_rate_limit_windows' THEN RETURN aigw.http_h_runtime_rate_limit_windows(ctx);
     WHEN 'api_config_list' THEN RETURN aigw.http_h_api_config_list(ctx);
     WHEN 'api_config_get' THEN RETURN aigw.http_h_api_config_get(ctx);
     WHEN 'api_config_create' THEN RETURN aigw.http_h_api_config_create(ctx);
@@ -59,6 +65,9 @@ BEGIN
     WHEN 'api_config_delete' THEN RETURN aigw.http_h_api_config_delete(ctx);
     WHEN 'platform_snapshots' THEN RETURN aigw.http_h_platform_snapshots(ctx);
     WHEN 'platform_create' THEN RETURN aigw.http_h_platform_create(ctx);
+    WHEN 'pricing_estimate' THEN RETURN aigw.http_h_pricing_estimate(ctx);
+    WHEN 'estimated_billing' THEN RETURN aigw.http_h_estimated_billing(ctx);
+    WHEN 'pricing_rules' THEN RETURN aigw.http_h_pricing_rules(ctx);
     ELSE
       RAISE EXCEPTION 'route handler % is not defined', handler USING ERRCODE = 'AG500';
   END CASE;

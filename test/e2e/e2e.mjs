@@ -109,6 +109,15 @@ await check('SDK chat through the mock OpenAI provider (JSON and stream)', async
     && response.headers.get('x-aigw-platform') === 'mock' && response.headers.get('x-aigw-simulated') === null
     && chunks >= 3 && text.length > 0) || { data, chunks, text };
 });
+await check('a wallet without balance is a 402 insufficient_quota (SDK APIError status 402)', async () => {
+  const poor = new OpenAI({ baseURL: `${URL_}/v1`, apiKey: USER_KEY, maxRetries: 0 });
+  try {
+    await poor.chat.completions.create({ model: 'gpt-e2e', messages: [{ role: 'user', content: 'x' }] });
+    return 'no error';
+  } catch (e) {
+    return (e instanceof OpenAI.APIError && e.status === 402 && e.error.type === 'insufficient_quota') || `${e.status} ${e.message}`;
+  }
+});
 await expectError('a provider 429 surfaces as RateLimitError (429)', OpenAI.RateLimitError, 429, () =>
   client.chat.completions.create({ model: 'gpt-e2e-429', messages: [{ role: 'user', content: 'x' }] }));
 await check('a provider 500 surfaces as an SDK InternalServerError (5xx)', async () => {
@@ -164,6 +173,26 @@ await check('JWT (HS256, server-main claims) authenticates /api/v1/me', async ()
   const b = await r.json();
   return (r.status === 200 && b.userId === 'sm-user-7' && b.permission === 'creat' && b.tenantId === 'tn-1') || b;
 });
+await check('local accounts: register, login, token, own API keys (create, use, list, disable); wrong password 401, duplicate 409', async () => {
+  const post = (p, b) => fetch(URL_ + p, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(b) });
+  const r = await post('/api/v1/auth/register', { username: 'dora', password: 'long enough pw' });
+  const rb = await r.json();
+  const l = await (await post('/api/v1/auth/login', { username: 'dora', password: 'long enough pw' })).json();
+  const me = await (await fetch(`${URL_}/api/v1/me`, { headers: { authorization: `Bearer ${l.accessToken}` } })).json();
+  const bad = await post('/api/v1/auth/login', { username: 'dora', password: 'wrong password' });
+  const dup = await post('/api/v1/auth/register', { username: 'dora', password: 'long enough pw' });
+  const short = await post('/api/v1/auth/register', { username: 'eve', password: 'short' });
+  const auth = { authorization: `Bearer ${l.accessToken}`, 'content-type': 'application/json' };
+  const ck = await (await fetch(`${URL_}/api/v1/api-keys`, { method: 'POST', headers: auth, body: JSON.stringify({ name: 'dora key' }) })).json();
+  const viaKey = await (await fetch(`${URL_}/api/v1/me`, { headers: { authorization: `Bearer ${ck.key}` } })).json();
+  const list = await (await fetch(`${URL_}/api/v1/api-keys`, { headers: auth })).json();
+  const dis = await fetch(`${URL_}/api/v1/api-keys/${ck.id}/disable`, { method: 'PATCH', headers: auth });
+  const after = await fetch(`${URL_}/api/v1/me`, { headers: { authorization: `Bearer ${ck.key}` } });
+  if (!(viaKey.username === 'dora' && list.data.length === 1 && !JSON.stringify(list).includes(ck.key)
+        && dis.status === 200 && after.status === 401)) return { ck, viaKey, list, dis: dis.status, after: after.status };
+  return (r.status === 201 && typeof rb.accessToken === 'string' && me.username === 'dora' && me.permission === 'basic'
+    && bad.status === 401 && dup.status === 409 && short.status === 422) || { rb, me, bad: bad.status, dup: dup.status };
+});
 await check('the internal service token with X-EasyAI-Actor authenticates', async () => {
   const r = await fetch(`${URL_}/api/v1/me`, { headers: { authorization: 'Bearer e2e-internal-token', 'x-easyai-actor': 'easyai-server-main' } });
   const b = await r.json();
@@ -210,6 +239,15 @@ await check('platform create, platform-api CRUD and snapshots; credentials never
   return (c.code === 201 && c.data.hasCredentials === true && g.data.path === '/chat/completions' && u.data.timeout_ms === 5000
     && d.status === 200 && gone.status === 404 && Array.isArray(snaps.data) && !detail.includes('sk-secret-e2e')) || { c, g, u };
 });
+await check('pricing: estimate (console and estimatedBilling forms) and rules', async () => {
+  const e = await (await api('/api/v1/pricing/estimate', { method: 'POST', body: JSON.stringify({ model: 'sim-image', prompt: 'x', n: 2 }) })).json();
+  const w = await (await api('/integration-platform/models/estimatedBilling/wf-7', { method: 'POST',
+    body: JSON.stringify({ model: 'sim-image', prompt: 'x', n: 2 }) })).json();
+  const r = await api('/api/v1/pricing/rules');
+  const bad = await api('/api/v1/pricing/estimate', { method: 'POST', body: JSON.stringify({ prompt: 'x' }) });
+  return (e.phase === 'estimate' && Number(e.total) > 0 && w.code === 200 && w.data.total === e.total
+    && r.status === 200 && bad.status === 422) || { e, w, bad: bad.status };
+});
 let videoId = null;
 await check('POST /v1/video/generations answers 202 with a task id at once', async () => {
   const r = await api('/v1/video/generations', { method: 'POST', body: JSON.stringify({ model: 'sim-video', prompt: 'waves', seconds: 5 }) });
@@ -252,6 +290,8 @@ await check('console runtime routes: clients, queues, task replay, callback repl
   const q = await (await api('/api/v1/runtime/queues')).json();
   const r = await (await api(`/api/v1/runtime/tasks/${chatTaskId}/replay`, { method: 'POST' })).json();
   const cb = await (await api(`/api/v1/runtime/tasks/${chatTaskId}/callbacks/replay`, { method: 'POST' })).json();
+  const w = await (await api('/api/v1/runtime/rate-limit-windows')).json();
+  if (!Array.isArray(w.windows) || !Array.isArray(w.concurrencyLeases)) return w;
   const denied = await fetch(`${URL_}/api/v1/runtime/queues`, { headers: { authorization: `Bearer ${USER_KEY}` } });
   return (c.status === 200 && Array.isArray(q.data) && r.events.length >= 2 && r.events[0].seq === 1
     && typeof cb.requeued === 'number' && denied.status === 403) || { q, r, cb };
@@ -262,6 +302,16 @@ await check('/readyz is ready and /metrics has request counters, latency histogr
   return (rz.status === 200 && m.includes('aigw_http_requests_total{route="/v1/chat/completions",method="POST",status="200"}')
     && m.includes('aigw_http_request_duration_seconds_bucket') && m.includes('aigw_queue_depth')
     && m.includes('aigw_http_in_flight')) || m.slice(0, 500);
+});
+
+await check('the console is served at / (files, index.html for client routes) with x-request-id; API paths stay JSON', async () => {
+  const a = await fetch(`${URL_}/assets/app.js`);
+  const i = await fetch(`${URL_}/settings/platforms`);
+  const api404 = await fetch(`${URL_}/v1/nothing-here`);
+  const body = await i.text();
+  return (a.status === 200 && (await a.text()).includes('console.log') && !!a.headers.get('x-request-id')
+    && i.status === 200 && body.includes('aigw console') && api404.status === 404
+    && (await api404.json()).error.type === 'not_found_error') || { a: a.status, i: i.status, api: api404.status };
 });
 
 // Malformed and hostile requests: clear 4xx answers, never a crash.

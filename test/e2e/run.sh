@@ -28,13 +28,15 @@ psql_e2e() { psql -X -q -At -v ON_ERROR_STOP=1 -h "$SOCK" -p "$PGPORT_E2E" -U po
 start_front() {
   "$BIN" --listen "127.0.0.1:$HTTP_PORT" --conninfo "host=$SOCK port=$PGPORT_E2E dbname=aigw user=aigw_http" \
     --pool-size 4 --threads 64 --max-body 1048576 --request-timeout-ms 2000 --wait-timeout-ms 20000 \
-    --drain-timeout-ms 5000 "$@" >>"$OUT/front.log" 2>&1 &
+    --drain-timeout-ms 5000 --static-dir "$W/tmp_e2e_static" "$@" >>"$OUT/front.log" 2>&1 &
   FRONT_PID=$!
   for _ in $(seq 1 50); do curl -fsS "http://127.0.0.1:$HTTP_PORT/healthz" >/dev/null 2>&1 && return 0; sleep 0.1; done
   return 1
 }
 
-rm -rf "$DATA" "$SOCK"; mkdir -p "$SOCK"
+rm -rf "$DATA" "$SOCK"; mkdir -p "$SOCK" "$W/tmp_e2e_static/assets"
+echo '<!doctype html><title>aigw console</title>' > "$W/tmp_e2e_static/index.html"
+echo 'console.log(1)' > "$W/tmp_e2e_static/assets/app.js"
 initdb -D "$DATA" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >"$OUT/initdb.log" 2>&1 || { echo "not ok 1 - initdb"; exit 1; }
 { cat "${AIGW_TEST_CONF:?}"; echo "port = $PGPORT_E2E"; echo "listen_addresses = ''"; echo "unix_socket_directories = '$SOCK'";
   echo "aigw.database = 'aigw'"; echo "aigw.jwt_secret = 'e2e-jwt-secret'"; echo "aigw.internal_token = 'e2e-internal-token'"; } >>"$DATA/postgresql.conf"
@@ -69,6 +71,9 @@ SELECT p.id, m.name, 'chat', m.name, 'custom', '{"currency": "resource", "text":
   JOIN (VALUES ('mock', 'gpt-e2e'), ('mock429', 'gpt-e2e-429'), ('mock500', 'gpt-e2e-500')) AS m(platform, name)
     ON m.platform = p.platform_key;
 SQL
+# The administrator pays from a local wallet: give it credit; the basic user has none.
+psql_e2e -c "SELECT aigw.wallet_adjust(aigw.wallet_account(u.id, NULL, 'resource'), 1000, 'e2e-credit')
+               FROM aigw.gateway_users u WHERE u.user_key = 'local:admin'" >/dev/null
 # wait for the launcher so tasks run
 for _ in $(seq 1 40); do
   [ "$(psql_e2e -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'aigw launcher'")" -ge 1 ] && break
@@ -84,8 +89,25 @@ cat "$OUT/node.tap"
 N=$(grep -Ec '^(not )?ok [0-9]+' "$OUT/node.tap" | awk -v n="$N" '{print n + $1}')
 if [ $rc -ne 0 ] && ! grep -q '^not ok' "$OUT/node.tap"; then tap not "e2e.mjs ran to the end (rc $rc)"; cat "$OUT/node.err"; fi
 
-# PostgreSQL restarts under the front: the pool reconnects, GETs are retried.
+# PostgreSQL restarts under the front while a committed task is pending: the
+# client gets the result, or a 503 that names the task.
+curl -s -i "http://127.0.0.1:$HTTP_PORT/v1/chat/completions" -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' \
+  -d '{"model":"sim-chat","messages":[{"role":"user","content":"survive the restart"}],"simulation_profile":{"latencyMs":2500}}' \
+  > "$OUT/restart.out" 2>&1 &
+CURL_PID=$!
+sleep 1
 pg_ctl -D "$DATA" -l "$OUT/postgresql.log" -w -m fast restart >/dev/null
+wait "$CURL_PID"
+if grep -q 'survive the restart' "$OUT/restart.out"; then
+  tap ok "a task pending across a PostgreSQL restart still delivers its result"
+elif head -1 "$OUT/restart.out" | grep -q ' 503' && grep -qi 'x-aigw-task-id' "$OUT/restart.out" \
+     && grep -q "task $(grep -i '^x-aigw-task-id' "$OUT/restart.out" | tr -d '\r' | awk '{print $2}')" "$OUT/restart.out"; then
+  tap ok "a task pending across a PostgreSQL restart answers 503 naming the task"
+else
+  tap not "a task pending across a PostgreSQL restart: result or 503 naming the task ($(head -c 400 "$OUT/restart.out"))"
+fi
+
+# After the restart the pool reconnects, GETs are retried.
 code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$HTTP_PORT/healthz")
 [ "$code" = 200 ] && tap ok "after a PostgreSQL restart the front answers again (GET retried on a fresh connection)" \
   || tap not "after a PostgreSQL restart the front answers again (got $code)"
