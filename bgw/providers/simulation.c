@@ -44,11 +44,12 @@ LatencyAt(Jsonb *sim, int i)
 static char *
 NextPiece(const char *content, int *pos)
 {
-	int			start = *pos;
-	int			i = start;
+	int			start;
+	int			i = *pos;
 
 	while (content[i] == ' ')
 		i++;
+	start = i;
 	while (content[i] != '\0' && content[i] != ' ')
 		i++;
 	*pos = i;

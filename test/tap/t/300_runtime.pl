@@ -159,6 +159,23 @@ is(attempts($id), '1:sim-1:failed:server_error 2:sim-2:succeeded', 'simulation: 
 is($node->safe_psql('postgres', "SELECT run_mode || ':' || (result->>'simulated') FROM aigw.gateway_tasks WHERE id = '$id'"),
 	'simulation:true', 'simulated tasks and results are marked');
 
+# A simulated stream: its chunks add up to exactly the simulated answer.
+$node->safe_psql('postgres', "SELECT count(*) FROM aigw.channel_wait('sim-ch', 0)");
+($id) = $node->safe_psql('postgres', q{SELECT aigw.submit_task('chat.completions',
+	'{"model": "tap-sim-chat", "stream": true, "messages": [{"role": "user", "content": "say three words"}]}',
+	'{"user_id": "tap"}', '{"channel": "sim-ch"}')});
+my $streamed = '';
+for (1 .. 50)
+{
+	my $rows = $node->safe_psql('postgres',
+		"SELECT string_agg(coalesce(data::jsonb->'choices'->0->'delta'->>'content', ''), '' ORDER BY seq) || '|' || bool_or(event = 'result') FROM aigw.channel_wait('sim-ch', 200) WHERE event = 'chunk' OR event = 'result'");
+	my ($text, $done) = split /\|/, $rows, 2;
+	$streamed .= $text // '';
+	last if ($done // '') eq 't';
+}
+is($streamed, $node->safe_psql('postgres', "SELECT result->'choices'->0->'message'->>'content' FROM aigw.gateway_tasks WHERE id = '$id'"),
+	'a simulated stream adds up to the simulated answer');
+
 # route_explain says why a platform is left out.
 $node->safe_psql('postgres', "UPDATE aigw.integration_platforms SET cooldown_until = now() + interval '1 hour' WHERE platform_key = 'sim-1'");
 like($node->safe_psql('postgres', q{SELECT aigw.route_explain('{"model": "tap-sim-chat", "messages": []}')->'excluded'->0->>'reason'}),
@@ -167,8 +184,9 @@ $node->safe_psql('postgres', "UPDATE aigw.integration_platforms SET cooldown_unt
 
 # Rate limits: with 2 requests per minute on the simulation platforms' client,
 # the third task waits in the queue (next_run_at moved forward) instead of running.
-$node->safe_psql('postgres', q{SELECT aigw.ratelimit_policy_set('platform', 'sim-1', '{"rules": [{"metric": "rpm", "limit": 2, "windowSeconds": 60}]}');
-	SELECT aigw.ratelimit_policy_set('platform', 'sim-2', '{"rules": [{"metric": "rpm", "limit": 0, "windowSeconds": 60}]}')});
+# Hour-long windows keep a window boundary from falling inside the test.
+$node->safe_psql('postgres', q{SELECT aigw.ratelimit_policy_set('platform', 'sim-1', '{"rules": [{"metric": "rpm", "limit": 2, "windowSeconds": 3600}]}');
+	SELECT aigw.ratelimit_policy_set('platform', 'sim-2', '{"rules": [{"metric": "rpm", "limit": 0, "windowSeconds": 3600}]}')});
 my @ids = map { $node->safe_psql('postgres', q{SELECT aigw.submit_task('chat.completions',
 	'{"model": "tap-sim-chat", "messages": [{"role": "user", "content": "rl"}]}', '{"user_id": "tap"}')}) } 1 .. 3;
 ok($node->poll_query_until('postgres', "SELECT count(*) = 2 FROM aigw.gateway_tasks WHERE id IN ('" . join("','", @ids) . "') AND status = 'succeeded'"),
@@ -178,7 +196,7 @@ is($node->safe_psql('postgres', "SELECT status || ':' || (next_run_at > now()) F
 	'queued:true', 'the third waits in the queue with next_run_at moved forward');
 is($node->safe_psql('postgres', "SELECT count(*) FROM aigw.gateway_task_attempts WHERE task_id = '$ids[2]'"), '0',
 	'no attempt was made for the waiting task');
-is($node->safe_psql('postgres', "SELECT used FROM aigw.rate_limit_windows WHERE scope_type = 'platform' AND scope_key = 'sim-1' AND metric = 'rpm'"),
+is($node->safe_psql('postgres', "SELECT used FROM aigw.rate_limit_windows WHERE scope_type = 'platform' AND scope_key = 'sim-1' AND metric = 'rpm' AND window_seconds = 3600"),
 	'2', 'the live window shows the two requests');
 is($node->safe_psql('postgres', "SELECT count(*) FROM aigw.gateway_concurrency_leases WHERE released_at IS NULL"), '0',
 	'every concurrency lease was released at completion');
