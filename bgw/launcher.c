@@ -28,6 +28,7 @@ PGDLLEXPORT void AigwLauncherMain(Datum main_arg);
 static uint32 launcher_wait_event = 0;
 static BackgroundWorkerHandle *task_workers[AIGW_MAX_WORKERS];
 static BackgroundWorkerHandle *reaper = NULL;
+static BackgroundWorkerHandle *outbox = NULL;
 
 /* Starts a dynamic worker running function fn of this library */
 static BackgroundWorkerHandle *
@@ -70,7 +71,7 @@ ChildAlive(BackgroundWorkerHandle *h)
 	return st == BGWH_STARTED || st == BGWH_NOT_YET_STARTED;
 }
 
-/* Keeps aigw.workers task workers and one reaper running */
+/* Keeps aigw.workers task workers, one reaper and one outbox worker running */
 static void
 SuperviseChildren(void)
 {
@@ -89,6 +90,8 @@ SuperviseChildren(void)
 	}
 	if (!ChildAlive(reaper) && !AigwReaperRunning())
 		reaper = StartChild("AigwReaperMain", "aigw reaper", 0);
+	if (!ChildAlive(outbox) && !AigwOutboxRunning())
+		outbox = StartChild("AigwOutboxMain", "aigw outbox", 0);
 }
 
 /* Registers the launcher with the postmaster; called from _PG_init */

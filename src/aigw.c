@@ -23,6 +23,8 @@ int			aigw_launcher_naptime_ms = 10000;
 char	   *aigw_run_mode = NULL;
 int			aigw_task_lease_timeout_ms = 30000;
 char	   *aigw_task_progress_callback_url = NULL;
+char	   *aigw_settlement_url = NULL;
+int			aigw_outbox_max_attempts = 10;
 
 /* aigw.run_mode accepts production or simulation */
 static bool
@@ -74,6 +76,22 @@ DefineGucs(void)
 							   "URL task events are delivered to (server-main mode); empty: none.",
 							   NULL, &aigw_task_progress_callback_url, "",
 							   PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("aigw.settlement_url",
+							   "server-main endpoint settlement events are delivered to; empty: not delivered (standalone).",
+							   NULL, &aigw_settlement_url, "",
+							   PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("aigw.server_main_token",
+							   "Bearer token sent with callbacks and settlement events.",
+							   NULL, &aigw_server_main_token, "",
+							   PGC_SIGHUP, GUC_SUPERUSER_ONLY, NULL, NULL, NULL);
+	DefineCustomIntVariable("aigw.outbox_interval",
+							"How often the outbox worker looks for due deliveries.",
+							NULL, &aigw_outbox_interval_ms, 1000, 10, 3600000,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("aigw.outbox_max_attempts",
+							"Deliveries of one outbox row before it is marked failed.",
+							NULL, &aigw_outbox_max_attempts, 10, 1, 1000,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
 	AigwRuntimeShmemInit();
 	MarkGUCPrefixReserved("aigw");
 }

@@ -62,6 +62,7 @@ typedef struct AigwShared
 	pg_atomic_uint64 submitted;
 	pg_atomic_uint64 completed;
 	pid_t		reaper_pid;
+	pid_t		outbox_pid;
 	TimestampTz started_at;		/* when this shared memory was initialised */
 	int			nworkers;
 	AigwWorkerSlot workers[AIGW_MAX_WORKERS];
@@ -84,6 +85,9 @@ extern void AigwAttachShmem(void);
 extern int	aigw_reaper_interval_ms;
 extern int	aigw_task_lease_timeout_ms;
 extern bool AigwReaperRunning(void);
+extern int	aigw_outbox_interval_ms;
+extern char *aigw_server_main_token;
+extern bool AigwOutboxRunning(void);
 extern void AigwWakeWorker(void);
 extern void AigwWakeAllWorkers(void);
 extern int	AigwClaimWorkerSlot(int index);

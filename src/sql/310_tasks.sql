@@ -185,7 +185,8 @@ BEGIN
                     || jsonb_build_object('phase', 'estimate')
    WHERE id = v_task;
   PERFORM aigw.append_task_event(v_task, 'queue_status', 'queued', 'queued', 0, 'queued',
-                                 jsonb_build_object('model', v_model, 'kind', kind), v_run_mode = 'simulation');
+                                 jsonb_build_object('model', v_model, 'kind', kind),
+                                 v_run_mode = 'simulation' OR first_candidate.provider_type = 'simulation');
   PERFORM aigw.wake_workers_at_commit();
   RETURN v_task;
 END;

@@ -10,6 +10,9 @@
 //   mock-slow                 answers after 3 s
 //   mock-malformed            HTTP 200 with a body that is not JSON
 //   mock-truncated            a stream that stops before finishing
+// It also receives deliveries: POST /hooks/NAME records the body and headers
+// (a NAME starting with "flaky" answers 503 to its first delivery of each
+// Idempotency-Key); GET /hooks lists what was received.
 // Streams send MOCK_CHUNKS chunks (default 8) every MOCK_INTERVAL_MS (default 0).
 // Usage: node openai-mock.mjs PORT  (prints "listening PORT" when ready)
 import http from 'node:http';
@@ -18,6 +21,8 @@ const port = Number(process.argv[2] || 0);
 const chunks = Number(process.env.MOCK_CHUNKS || 8);
 const interval = Number(process.env.MOCK_INTERVAL_MS || 0);
 let requests = 0;
+const hooks = [];
+const flakySeen = new Set();
 
 function send(res, status, body, headers = {}) {
   const text = typeof body === 'string' ? body : JSON.stringify(body);
@@ -68,6 +73,14 @@ const server = http.createServer((hreq, res) => {
   hreq.on('end', () => {
     requests++;
     if (hreq.method === 'GET' && hreq.url === '/stats') return send(res, 200, { requests });
+    if (hreq.method === 'GET' && hreq.url === '/hooks') return send(res, 200, hooks);
+    if (hreq.method === 'POST' && hreq.url.startsWith('/hooks/')) {
+      const name = hreq.url.slice(7);
+      const key = hreq.headers['idempotency-key'] || '';
+      if (name.startsWith('flaky') && !flakySeen.has(key)) { flakySeen.add(key); return send(res, 503, { error: 'try again' }); }
+      hooks.push({ name, key, type: hreq.headers['x-easyai-event-type'], auth: hreq.headers.authorization || null, body: JSON.parse(raw || '{}') });
+      return send(res, 200, { ok: true });
+    }
     if ((hreq.headers.authorization || '') !== 'Bearer sk-mock')
       return error(res, 401, 'Incorrect API key provided.', 'invalid_request_error', 'invalid_api_key');
     let req;

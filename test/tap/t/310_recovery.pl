@@ -87,7 +87,9 @@ is($node->safe_psql('postgres', q{SELECT count(*) FROM aigw.gateway_tasks t
 	WHERE t.attempt_count <> (SELECT count(*) FROM aigw.gateway_task_attempts a WHERE a.task_id = t.id)}),
 	'0', 'no attempt is lost: attempt_count matches the recorded attempts');
 is($node->safe_psql('postgres', q{SELECT count(*) FROM aigw.gateway_task_attempts WHERE finished_at IS NULL}),
-	'0', 'no attempt is left open');
+	'0', 'no attempt is left open')
+  or diag($node->safe_psql('postgres', q{SELECT a.attempt_no, a.status, t.status, t.error_code, t.attempt_count
+	FROM aigw.gateway_task_attempts a JOIN aigw.gateway_tasks t ON t.id = a.task_id WHERE a.finished_at IS NULL}));
 
 $node->stop;
 $mock->kill_kill;
