@@ -237,7 +237,12 @@ BEGIN
             FOR UPDATE SKIP LOCKED
   LOOP
     IF r.status = 'leased' THEN
-      -- leased but never started: release the lock
+      -- leased but never started: release the lock (an attempt already written is closed)
+      UPDATE aigw.gateway_task_attempts
+         SET status = 'failed', finished_at = now(), error_code = 'network',
+             error_message = 'the worker stopped before the call'
+       WHERE task_id = r.id AND finished_at IS NULL;
+      PERFORM aigw.concurrency_release(r.id);
       UPDATE aigw.gateway_tasks SET status = 'queued', locked_by = NULL, updated_at = now() WHERE id = r.id;
       PERFORM aigw.append_task_event(r.id, 'queue_status', 'queued', 'queued', NULL,
                                      'lease expired; back in the queue', '{}', r.run_mode = 'simulation');

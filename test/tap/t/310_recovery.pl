@@ -65,7 +65,7 @@ $node->safe_psql('postgres', "SELECT aigw.cancel_task('$cancelled')");
 ok($node->poll_query_until('postgres',
 	"SELECT count(*) >= 3 FROM aigw.gateway_tasks WHERE status = 'running'"), 'tasks are running');
 $node->safe_psql('postgres', q{UPDATE aigw.gateway_tasks SET status = 'leased', locked_by = 'worker-9-1'
-	WHERE id = (SELECT id FROM aigw.gateway_tasks WHERE status = 'queued' LIMIT 1)});
+	WHERE id = (SELECT id FROM aigw.gateway_tasks WHERE status = 'queued' LIMIT 1) AND status = 'queued'});
 my $before = $node->safe_psql('postgres', "SELECT string_agg(DISTINCT status, ',' ORDER BY status) FROM aigw.gateway_tasks");
 note "statuses before the restart: $before";
 $node->restart(mode => 'immediate');
