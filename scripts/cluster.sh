@@ -85,10 +85,24 @@ CONF
   if ! as_runuser "${psqlc[@]}" -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$DBNAME'" | grep -q 1; then
     as_runuser "${psqlc[@]}" -d postgres -c "CREATE DATABASE $DBNAME" >/dev/null
   fi
+  # An install script that changed under the same version (unreleased work) cannot be
+  # applied by ALTER EXTENSION UPDATE: say so, or recreate when asked to.
+  local schema_sum; schema_sum=$(cat "$AIGW_STAGE"/share/extension/aigw--*.sql | sha1sum | cut -c1-40)
+  local installed; installed=$(as_runuser "${psqlc[@]}" -d "$DBNAME" -tAc "SELECT extversion FROM pg_extension WHERE extname = 'aigw'")
+  if [ -n "$installed" ] && [ -f "$AIGW_STATE/schema.sha1" ] && [ "$(cat "$AIGW_STATE/schema.sha1")" != "$schema_sum" ] \
+     && [ ! -f "$AIGW_STAGE/share/extension/aigw--$installed--$(sed -n "s/^default_version = '\(.*\)'/\1/p" "$AIGW_ROOT/aigw.control").sql" ]; then
+    if [ "${AIGW_RECREATE:-}" = 1 ]; then
+      say "recreating extension aigw in $DBNAME (AIGW_RECREATE=1): its data is dropped"
+      as_runuser "${psqlc[@]}" -d "$DBNAME" -c "DROP EXTENSION aigw CASCADE" >/dev/null
+    else
+      fail "the installed aigw $installed was made by a different install script of the same version; run AIGW_RECREATE=1 make run to drop and recreate it (its data is lost)"
+    fi
+  fi
   as_runuser "${psqlc[@]}" -d "$DBNAME" >/dev/null <<SQL
 CREATE EXTENSION IF NOT EXISTS aigw CASCADE;
 ALTER EXTENSION aigw UPDATE;
 SQL
+  echo "$schema_sum" > "$AIGW_STATE/schema.sha1"
   # The launcher connects once the database exists (it retries every 5 s).
   for _ in $(seq 1 40); do
     as_runuser "${psqlc[@]}" -d "$DBNAME" -tAc \
