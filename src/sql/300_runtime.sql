@@ -40,8 +40,12 @@ CREATE FUNCTION aigw.route_consider(model text, model_type text, identity jsonb,
   RETURNS TABLE (platform_model_id uuid, platform_id uuid, platform_key text, provider text,
                  provider_type text, model_name text, group_priority int, effective_priority int,
                  limiter_ratio numeric, waiting_count int, last_assigned_at timestamptz, reason text)
-  LANGUAGE sql STABLE
+  LANGUAGE plpgsql STABLE
 AS $$
+#variable_conflict use_variable
+BEGIN
+  -- PL/pgSQL keeps this query's plan; as a SQL function it was planned on every call
+  RETURN QUERY
   WITH grp AS (
     SELECT g.id, g.failover_strategy FROM aigw.model_groups g WHERE g.name = model AND g.enabled
   ), named AS (
@@ -80,7 +84,8 @@ AS $$
     JOIN aigw.platform_models pm ON pm.id = n.pm_id
     JOIN aigw.integration_platforms p ON p.id = pm.platform_id
     LEFT JOIN aigw.model_catalog_providers cp ON cp.provider_key = p.provider
-    LEFT JOIN aigw.runtime_client_states cs ON cs.client_id = p.platform_key || '/' || pm.model_name
+    LEFT JOIN aigw.runtime_client_states cs ON cs.client_id = p.platform_key || '/' || pm.model_name;
+END;
 $$;
 
 -- Eligible candidates in routing order (seed 003 §8.2, seed 002): group member
@@ -90,8 +95,11 @@ CREATE FUNCTION aigw.route_candidates(model text, model_type text, identity json
                                       exclude uuid[] DEFAULT '{}')
   RETURNS TABLE (platform_model_id uuid, platform_id uuid, platform_key text, provider text,
                  provider_type text, model_name text, rank int)
-  LANGUAGE sql VOLATILE
+  LANGUAGE plpgsql VOLATILE
 AS $$
+#variable_conflict use_variable
+BEGIN
+  RETURN QUERY
   SELECT c.platform_model_id, c.platform_id, c.platform_key, c.provider, c.provider_type, c.model_name,
          (row_number() OVER (ORDER BY
             CASE WHEN g.failover_strategy = 'quota_aware' THEN c.limiter_ratio END NULLS LAST,
@@ -105,7 +113,8 @@ AS $$
     FROM aigw.route_consider(model, model_type, identity, options, exclude) c
     LEFT JOIN aigw.model_groups g ON g.name = model AND g.enabled
    WHERE c.reason IS NULL
-   ORDER BY 7
+   ORDER BY 7;
+END;
 $$;
 
 -- aigw.route_explain: the ordered candidates for a request and why every
