@@ -88,9 +88,9 @@ SuperviseChildren(void)
 			continue;
 		task_workers[i] = StartChild("AigwTaskWorkerMain", "aigw task worker", i);
 	}
-	if (!ChildAlive(reaper) && !AigwReaperRunning())
+	if (!ChildAlive(reaper) && !AigwPidSlotAlive(&AigwShmem->reaper_pid))
 		reaper = StartChild("AigwReaperMain", "aigw reaper", 0);
-	if (!ChildAlive(outbox) && !AigwOutboxRunning())
+	if (!ChildAlive(outbox) && !AigwPidSlotAlive(&AigwShmem->outbox_pid))
 		outbox = StartChild("AigwOutboxMain", "aigw outbox", 0);
 }
 
@@ -133,16 +133,9 @@ ExtensionInstalled(void)
 void
 AigwLauncherMain(Datum main_arg)
 {
-	pqsignal(SIGHUP, SignalHandlerForConfigReload);
-	pqsignal(SIGTERM, die);
-	BackgroundWorkerUnblockSignals();
-
-	BackgroundWorkerInitializeConnection(aigw_database,
-										 (aigw_role && aigw_role[0]) ? aigw_role : NULL, 0);
+	AigwWorkerConnect();
 	if (launcher_wait_event == 0)
 		launcher_wait_event = WaitEventExtensionNew("AigwLauncherMain");
-
-	AigwAttachShmem();
 	pgstat_report_appname("aigw launcher");
 	elog(LOG, "aigw launcher started in database \"%s\"", aigw_database);
 

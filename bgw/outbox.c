@@ -36,20 +36,6 @@ PGDLLEXPORT void AigwOutboxMain(Datum main_arg);
 int			aigw_outbox_interval_ms = 1000;
 char	   *aigw_server_main_token = NULL;
 
-/* True when an outbox worker process is alive (checked by the launcher) */
-bool
-AigwOutboxRunning(void)
-{
-	return AigwShmem != NULL && AigwShmem->outbox_pid != 0 && kill(AigwShmem->outbox_pid, 0) == 0;
-}
-
-/* Clears the outbox worker's pid at exit */
-static void
-OutboxExit(int code, Datum arg)
-{
-	AigwShmem->outbox_pid = 0;
-}
-
 /* Claims due rows; NIL when the extension is absent */
 static List *
 Claim(MemoryContext target, bool *installed)
@@ -174,14 +160,8 @@ AigwOutboxMain(Datum main_arg)
 	MemoryContext cxt;
 	CURL	   *easy;
 
-	pqsignal(SIGHUP, SignalHandlerForConfigReload);
-	pqsignal(SIGTERM, die);
-	BackgroundWorkerUnblockSignals();
-	BackgroundWorkerInitializeConnection(aigw_database,
-										 (aigw_role && aigw_role[0]) ? aigw_role : NULL, 0);
-	AigwAttachShmem();
-	AigwShmem->outbox_pid = MyProcPid;
-	before_shmem_exit(OutboxExit, (Datum) 0);
+	AigwWorkerConnect();
+	AigwClaimPidSlot(&AigwShmem->outbox_pid);
 	wait_event = WaitEventExtensionNew("AigwOutboxMain");
 	pgstat_report_appname("aigw outbox");
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || (easy = curl_easy_init()) == NULL)

@@ -25,20 +25,6 @@ PGDLLEXPORT void AigwReaperMain(Datum main_arg);
 
 int			aigw_reaper_interval_ms = 1000;
 
-/* True when a reaper process is alive (checked by the launcher) */
-bool
-AigwReaperRunning(void)
-{
-	return AigwShmem != NULL && AigwShmem->reaper_pid != 0 && kill(AigwShmem->reaper_pid, 0) == 0;
-}
-
-/* Clears the reaper's pid at exit */
-static void
-ReaperExit(int code, Datum arg)
-{
-	AigwShmem->reaper_pid = 0;
-}
-
 /* One reaper pass: recovery, then whatever housekeeping is installed */
 static int
 ReapOnce(void)
@@ -75,14 +61,8 @@ AigwReaperMain(Datum main_arg)
 {
 	uint32		wait_event;
 
-	pqsignal(SIGHUP, SignalHandlerForConfigReload);
-	pqsignal(SIGTERM, die);
-	BackgroundWorkerUnblockSignals();
-	BackgroundWorkerInitializeConnection(aigw_database,
-										 (aigw_role && aigw_role[0]) ? aigw_role : NULL, 0);
-	AigwAttachShmem();
-	AigwShmem->reaper_pid = MyProcPid;
-	before_shmem_exit(ReaperExit, (Datum) 0);
+	AigwWorkerConnect();
+	AigwClaimPidSlot(&AigwShmem->reaper_pid);
 	wait_event = WaitEventExtensionNew("AigwReaperMain");
 	pgstat_report_appname("aigw reaper");
 

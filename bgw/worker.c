@@ -643,12 +643,7 @@ AigwTaskWorkerMain(Datum main_arg)
 	uint32		wait_event;
 
 	worker_index = DatumGetInt32(main_arg);
-	pqsignal(SIGHUP, SignalHandlerForConfigReload);
-	pqsignal(SIGTERM, die);
-	BackgroundWorkerUnblockSignals();
-	BackgroundWorkerInitializeConnection(aigw_database,
-										 (aigw_role && aigw_role[0]) ? aigw_role : NULL, 0);
-	AigwAttachShmem();
+	AigwWorkerConnect();
 	snprintf(worker_id, sizeof(worker_id), "worker-%d-%d", worker_index, MyProcPid);
 	pgstat_report_appname(worker_id);
 	AigwClaimWorkerSlot(worker_index);

@@ -84,10 +84,11 @@ extern void AigwAttachShmem(void);
 /* Workers */
 extern int	aigw_reaper_interval_ms;
 extern int	aigw_task_lease_timeout_ms;
-extern bool AigwReaperRunning(void);
+extern void AigwWorkerConnect(void);
+extern void AigwClaimPidSlot(pid_t *slot);
+extern bool AigwPidSlotAlive(pid_t *slot);
 extern int	aigw_outbox_interval_ms;
 extern char *aigw_server_main_token;
-extern bool AigwOutboxRunning(void);
 extern void AigwWakeWorker(void);
 extern void AigwWakeAllWorkers(void);
 extern int	AigwClaimWorkerSlot(int index);
