@@ -44,8 +44,11 @@ CREATE FUNCTION aigw.estimate_tokens(t text) RETURNS bigint
 
 -- The deterministic simulated response of a task's attempt (seed 003 §13.3):
 -- latency, chunk interval, the failure injected for this attempt, the result
--- body in the vendor's shape, unified usage and, for chat, the content.
-CREATE FUNCTION aigw.simulate_response(t aigw.gateway_tasks, p_attempt_no int) RETURNS jsonb
+-- body in the vendor's shape, unified usage and, for chat, the content. The
+-- usage is the pricing resolver's estimate of the request, so a simulated task
+-- is billed exactly what it was estimated at.
+CREATE FUNCTION aigw.simulate_response(t aigw.gateway_tasks, p_attempt_no int,
+                                       p_capabilities jsonb DEFAULT '{}') RETURNS jsonb
   LANGUAGE plpgsql STABLE
 AS $$
 DECLARE
@@ -58,6 +61,7 @@ DECLARE
   usage jsonb;
   created bigint := extract(epoch FROM now())::bigint;
   marks jsonb := jsonb_build_object('simulated', true, 'assetSource', 'simulation', 'provider', 'simulation');
+  est jsonb;
 BEGIN
   SELECT f INTO failure FROM jsonb_array_elements(coalesce(profile->'failures', '[]')) f
    WHERE (f->>'attempt')::int = p_attempt_no LIMIT 1;
@@ -119,6 +123,16 @@ BEGIN
     usage := jsonb_build_object('audio_characters', length(t.request->>'input'));
     result := jsonb_build_object('object', 'audio', 'model', t.model,
                                  'url', '/static/simulation/audio.mp3?seed=' || md5(seed)) || marks;
+  END IF;
+  est := aigw.estimate_usage(aigw.model_type_of_kind(t.kind), t.request, coalesce(p_capabilities, '{}'));
+  IF est IS NOT NULL THEN
+    usage := est;
+    IF t.kind IN ('chat.completions', 'embeddings') THEN
+      result := result || jsonb_build_object('usage', jsonb_strip_nulls(jsonb_build_object(
+                  'prompt_tokens', est->'prompt_tokens',
+                  'completion_tokens', CASE WHEN t.kind = 'chat.completions' THEN est->'completion_tokens' END,
+                  'total_tokens', est->'total_tokens')));
+    END IF;
   END IF;
   RETURN jsonb_strip_nulls(jsonb_build_object(
     'latencyMs', coalesce(profile->'latencyMs', '0'::jsonb),
@@ -313,7 +327,7 @@ BEGIN
       'simulated', v_sim,
       'timeout_ms', coalesce((p.config->>'timeoutMs')::int, 600000),
       'seq', v_seq,
-      'simulation_profile', CASE WHEN v_sim THEN aigw.simulate_response(t, v_no) END));
+      'simulation_profile', CASE WHEN v_sim THEN aigw.simulate_response(t, v_no, pm.capabilities) END));
    EXCEPTION WHEN OTHERS THEN
     -- one broken task must not stop the queue: it ends failed_final with the reason
     GET STACKED DIAGNOSTICS v_err = MESSAGE_TEXT;

@@ -176,6 +176,28 @@ for (1 .. 50)
 is($streamed, $node->safe_psql('postgres', "SELECT result->'choices'->0->'message'->>'content' FROM aigw.gateway_tasks WHERE id = '$id'"),
 	'a simulated stream adds up to the simulated answer');
 
+# For every seeded model type, the estimate of a request equals the billing of the
+# same request run on the seeded simulation platform.
+$node->safe_psql('postgres', q{
+	CREATE TABLE est_check AS
+	SELECT r.kind, r.req, aigw.estimate_billing(r.req || jsonb_build_object('kind', r.kind, 'platform', 'simulation'))->>'total' AS estimate,
+	       aigw.submit_task(r.kind, r.req, '{"user_id": "est"}', '{"platform": "simulation"}') AS id
+	  FROM (VALUES
+	    ('chat.completions', '{"model": "sim-chat", "messages": [{"role": "user", "content": "Hello there"}], "max_tokens": 50}'::jsonb),
+	    ('chat.completions', '{"model": "sim-chat", "messages": [{"role": "user", "content": "no max_tokens"}]}'),
+	    ('embeddings', '{"model": "sim-embedding", "input": ["hello", "world"]}'),
+	    ('images.generations', '{"model": "sim-image", "prompt": "a cat", "n": 2, "size": "1024x1024", "quality": "high"}'),
+	    ('images.edits', '{"model": "sim-image", "prompt": "a hat", "image": "data:image/png;base64,AA=="}'),
+	    ('videos.generations', '{"model": "sim-video", "prompt": "waves", "seconds": 10, "resolution": "1080p", "audio": true}'),
+	    ('videos.generations', '{"model": "sim-video", "prompt": "waves"}'),
+	    ('audio.speech', '{"model": "sim-tts", "input": "Hello world"}')) r(kind, req)});
+ok($node->poll_query_until('postgres', q{SELECT count(*) = 0 FROM est_check e JOIN aigw.gateway_tasks t ON t.id = e.id
+	WHERE t.status NOT IN ('succeeded', 'failed_final', 'cancelled')}), 'the estimate-check tasks finish');
+is($node->safe_psql('postgres', q{SELECT string_agg(e.kind || ' ' || coalesce(e.estimate, 'null') || ' <> ' || coalesce(t.billings->>'total', t.status), '; ')
+	FROM est_check e JOIN aigw.gateway_tasks t ON t.id = e.id
+	WHERE t.status <> 'succeeded' OR e.estimate IS DISTINCT FROM t.billings->>'total'}), '',
+	'every seeded model type: estimate = billing of the simulated run');
+
 # route_explain says why a platform is left out.
 $node->safe_psql('postgres', "UPDATE aigw.integration_platforms SET cooldown_until = now() + interval '1 hour' WHERE platform_key = 'sim-1'");
 like($node->safe_psql('postgres', q{SELECT aigw.route_explain('{"model": "tap-sim-chat", "messages": []}')->'excluded'->0->>'reason'}),
