@@ -120,6 +120,7 @@ DECLARE
   v_opts jsonb;
   first_candidate record;
   v_max_attempts int;
+  v_queue jsonb;
 BEGIN
   PERFORM aigw.validate_task_request(kind, request);
   v_mtype := aigw.model_type_of_kind(kind);
@@ -146,6 +147,21 @@ BEGIN
                         FROM aigw.route_consider(v_model, v_mtype, identity, v_opts) c),
             HINT = 'aigw.route_explain(request) tells why each platform was left out.';
   END IF;
+  -- a slot in the task's queue (queue_size at every scope that limits it): a full
+  -- queue answers 429 with Retry-After before anything is written
+  v_queue := aigw.ratelimit_admit(aigw.ratelimit_requirements(jsonb_strip_nulls(jsonb_build_object(
+               'queue', first_candidate.platform_key || '/' || first_candidate.model_name,
+               'provider', first_candidate.provider, 'platform', first_candidate.platform_key,
+               'platformModel', first_candidate.platform_model_id, 'method', kind,
+               'tenant', coalesce(identity->>'tenant_key', identity->>'tenantKey', identity->>'tenant_id', identity->>'tenantId'),
+               'userGroup', coalesce(identity->>'user_group_key', identity->>'userGroupKey'),
+               'user', v_user, 'apiKey', coalesce(identity->>'api_key_id', identity->>'apiKeyId'),
+               'metrics', '["queue_size"]'::jsonb))));
+  IF NOT (v_queue->>'admitted')::boolean THEN
+    RAISE EXCEPTION '%', aigw.ratelimit_refusal_response(v_queue)->'body'->'error'->>'message'
+      USING ERRCODE = CASE WHEN v_queue->>'reason' = 'exceeds_limit' THEN 'AG413' ELSE 'AG429' END,
+            HINT = 'retry-after: ' || coalesce(v_queue->>'retryAfterSeconds', '1');
+  END IF;
   SELECT greatest(1, least(coalesce((r.failover_policy->>'maxPlatforms')::int, 99), 99)
                      * greatest(1, coalesce((s.retry_policy->>'maxAttempts')::int, 1)))
     INTO v_max_attempts
@@ -165,7 +181,7 @@ BEGIN
      jsonb_strip_nulls(jsonb_build_object(
        'channel', options->>'channel', 'stream', v_stream, 'platform', options->>'platform',
        'clientIncludeUsage', coalesce((request #>> '{stream_options,include_usage}')::boolean, false),
-       'identity', identity, 'exclude', '[]'::jsonb)),
+       'identity', identity, 'exclude', '[]'::jsonb, 'queueAdmission', v_queue)),
      'queued', first_candidate.platform_key || '/' || first_candidate.model_name,
      coalesce((options->>'priority')::int, 100), options->>'idempotencyKey',
      coalesce(options->'simulationProfile', request->'simulation_profile'),
@@ -189,6 +205,24 @@ BEGIN
                                  v_run_mode = 'simulation' OR first_candidate.provider_type = 'simulation');
   PERFORM aigw.wake_workers_at_commit();
   RETURN v_task;
+END;
+$$;
+
+-- Gives back a task's queue slot the first time it leaves the queue (started,
+-- ended or cancelled); later calls do nothing.
+CREATE FUNCTION aigw.task_leaves_queue(p_task uuid) RETURNS void
+  LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+  adm jsonb;
+BEGIN
+  UPDATE aigw.gateway_tasks t SET normalized_request = t.normalized_request - 'queueAdmission'
+    FROM (SELECT id, normalized_request->'queueAdmission' AS a FROM aigw.gateway_tasks WHERE id = p_task) o
+   WHERE t.id = o.id AND o.a IS NOT NULL
+  RETURNING o.a INTO adm;
+  IF adm IS NOT NULL AND (adm->>'admitted')::boolean THEN
+    PERFORM aigw.ratelimit_release(adm);
+  END IF;
 END;
 $$;
 
@@ -216,6 +250,7 @@ BEGIN
    WHERE task_id = p_task AND finished_at IS NULL;
   PERFORM aigw.release_task(p_task, 'cancelled');
   PERFORM aigw.concurrency_release(p_task);
+  PERFORM aigw.task_leaves_queue(p_task);
   PERFORM aigw.append_task_event(p_task, 'failed', 'cancelled', NULL, NULL, p_reason, '{}',
                                  t.run_mode = 'simulation');
   RETURN true;

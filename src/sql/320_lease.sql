@@ -217,6 +217,7 @@ DECLARE
   v_client text;
   v_err text;
   v_admission jsonb;
+  v_reqs jsonb;
   v_retry_after numeric;
 BEGIN
   FOR t IN SELECT * FROM aigw.gateway_tasks
@@ -242,7 +243,8 @@ BEGIN
               ORDER BY (rc.platform_model_id = v_prefer) DESC NULLS LAST, rc.rank
     LOOP
       -- the lease row names the task (the attempt row is written after admission)
-      v_admission := aigw.ratelimit_admit(aigw.attempt_rate_limits(t, c.platform_model_id), t.id, NULL);
+      v_reqs := aigw.attempt_rate_limits(t, c.platform_model_id);
+      v_admission := aigw.ratelimit_admit(v_reqs, t.id, NULL);
       IF (v_admission->>'admitted')::boolean THEN
         found_candidate := true;
         EXIT;
@@ -275,6 +277,7 @@ BEGIN
                                       'no platform is available for model ' || t.model)
        WHERE id = t.id;
       PERFORM aigw.release_task(t.id, 'failed');
+      PERFORM aigw.task_leaves_queue(t.id);
       v_seq := aigw.append_task_event(t.id, 'failed', 'failed_final', 'routing', NULL,
                                       coalesce(t.error_message, 'no platform is available for model ' || t.model),
                                       jsonb_build_object('code', coalesce(t.error_code, 'no_available_candidate')),
@@ -306,11 +309,14 @@ BEGIN
            attempt_count = v_no, queue_key = v_client, updated_at = now(),
            run_mode = CASE WHEN v_sim THEN 'simulation' ELSE run_mode END
      WHERE id = t.id;
+    PERFORM aigw.task_leaves_queue(t.id);
     INSERT INTO aigw.runtime_client_states AS s
-      (client_id, platform_id, provider, method_name, queue_key, running_count, last_assigned_at, updated_at)
-    VALUES (v_client, p.id, p.provider, t.kind, v_client, 1, now(), now())
+      (client_id, platform_id, provider, method_name, queue_key, running_count, limiter_ratio,
+       last_assigned_at, updated_at)
+    VALUES (v_client, p.id, p.provider, t.kind, v_client, 1, 1 - aigw.ratelimit_headroom(v_reqs), now(), now())
     ON CONFLICT (client_id) DO UPDATE
-      SET running_count = s.running_count + 1, last_assigned_at = now(), updated_at = now();
+      SET running_count = s.running_count + 1, limiter_ratio = EXCLUDED.limiter_ratio,
+          last_assigned_at = now(), updated_at = now();
     v_seq := aigw.append_task_event(t.id, 'queue_status', 'running', 'submit', NULL,
                                     'submitted to ' || p.platform_key,
                                     jsonb_build_object('platform', p.platform_key, 'attempt', v_no,
@@ -336,6 +342,7 @@ BEGIN
            error_code = 'internal_error', error_message = 'could not start the task: ' || v_err
      WHERE id = t.id;
     PERFORM aigw.release_task(t.id, 'failed');
+    PERFORM aigw.task_leaves_queue(t.id);
     v_seq := aigw.append_task_event(t.id, 'failed', 'failed_final', 'routing', NULL,
                                     'could not start the task: ' || v_err, '{}', t.run_mode = 'simulation');
     RETURN NEXT jsonb_build_object('terminal', true, 'task_id', t.id,

@@ -9,7 +9,7 @@ use AigwTest;
 my $node = aigw_node('launcher', conf => "aigw.launcher_naptime = 200\nrestart_after_crash = on\n");
 my $q = "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'aigw launcher'";
 
-ok($node->poll_query_until('postgres', "SELECT ($q) = 1"), 'launcher shows in pg_stat_activity');
+ok(aigw_poll($node, 'postgres', "SELECT ($q) = 1"), 'launcher shows in pg_stat_activity');
 is($node->safe_psql('postgres',
 	"SELECT datname FROM pg_stat_activity WHERE backend_type = 'aigw launcher'"),
 	'postgres', 'launcher connects to the database named by aigw.database');
@@ -23,14 +23,14 @@ is($node->safe_psql('postgres', "SELECT wait_event FROM pg_stat_activity WHERE b
 # Terminated: the postmaster restarts it.
 my $pid = $node->safe_psql('postgres', "SELECT pid FROM pg_stat_activity WHERE backend_type = 'aigw launcher'");
 $node->safe_psql('postgres', "SELECT pg_terminate_backend($pid)");
-ok($node->poll_query_until('postgres',
+ok(aigw_poll($node, 'postgres',
 	"SELECT count(*) = 1 AND min(pid) <> $pid FROM pg_stat_activity WHERE backend_type = 'aigw launcher'"),
 	'launcher is restarted after pg_terminate_backend');
 
 # Killed with SIGKILL: crash restart brings everything back.
 $pid = $node->safe_psql('postgres', "SELECT pid FROM pg_stat_activity WHERE backend_type = 'aigw launcher'");
 kill 'KILL', $pid;
-ok($node->poll_query_until('postgres',
+ok(aigw_poll($node, 'postgres',
 	"SELECT count(*) = 1 AND min(pid) <> $pid FROM pg_stat_activity WHERE backend_type = 'aigw launcher'"),
 	'launcher is back after kill -9 and crash restart');
 

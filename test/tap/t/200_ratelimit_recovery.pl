@@ -54,15 +54,8 @@ is($node->safe_psql('postgres', $gauge), '2', 'two leases held before the crash'
 # kill -9 the backend holding the uncommitted lease: the postmaster restarts everything.
 kill 'KILL', $pid;
 eval { $bg->quit };
-# psql fails while the server restarts: retry until it answers
-my $back = 0;
-for (1 .. 600)
-{
-	my $r = eval { $node->safe_psql('postgres', "SELECT ($gauge) = 1") };
-	if (defined $r && $r eq 't') { $back = 1; last; }
-	select(undef, undef, undef, 0.1);
-}
-ok($back, 'after the crash restart only the committed lease is held');
+ok(aigw_poll($node, 'postgres', "SELECT ($gauge) = 1"),
+	'after the crash restart only the committed lease is held');
 ok($node->log_contains(qr/terminated by signal 9/), 'the server went through a crash restart');
 is($node->safe_psql('postgres',
 	"SELECT string_agg(task_id::text, ',') FROM aigw.gateway_concurrency_leases WHERE released_at IS NULL"),

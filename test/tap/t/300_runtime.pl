@@ -220,9 +220,28 @@ is($node->safe_psql('postgres', "SELECT count(*) FROM aigw.gateway_task_attempts
 	'no attempt was made for the waiting task');
 is($node->safe_psql('postgres', "SELECT used FROM aigw.rate_limit_windows WHERE scope_type = 'platform' AND scope_key = 'sim-1' AND metric = 'rpm' AND window_seconds = 3600"),
 	'2', 'the live window shows the two requests');
+is($node->safe_psql('postgres', "SELECT limiter_ratio FROM aigw.runtime_client_states WHERE client_id = 'sim-1/tap-sim-chat'"),
+	'1', 'the client whose window is full has load 1: quota-aware order puts it last');
 is($node->safe_psql('postgres', "SELECT count(*) FROM aigw.gateway_concurrency_leases WHERE released_at IS NULL"), '0',
 	'every concurrency lease was released at completion');
 $node->safe_psql('postgres', "SELECT aigw.cancel_task('$ids[2]')");
+
+# Queue size at submit: a user allowed one waiting task gets 429 (SQLSTATE AG429 with a
+# Retry-After hint) for a second one, and the slot comes back when the first leaves the queue.
+$node->safe_psql('postgres', q{SELECT aigw.ratelimit_policy_set('user', 'qtest', '{"rules": [{"metric": "queue_size", "limit": 1}]}')});
+my $q1 = $node->safe_psql('postgres', q{SELECT aigw.submit_task('chat.completions',
+	'{"model": "tap-sim-chat", "messages": [{"role": "user", "content": "q"}]}', '{"user_id": "qtest"}')});
+sleep 1;
+is($node->safe_psql('postgres', "SELECT status FROM aigw.gateway_tasks WHERE id = '$q1'"), 'queued', 'the first task waits in the queue');
+my ($rc, $stdout, $stderr) = $node->psql('postgres', q{\set VERBOSITY verbose
+	SELECT aigw.submit_task('chat.completions', '{"model": "tap-sim-chat", "messages": [{"role": "user", "content": "q"}]}', '{"user_id": "qtest"}')});
+like($stderr, qr/AG429/, 'a second task for that user is refused with AG429 (HTTP 429)');
+like($stderr, qr/retry-after: \d+/, 'with a Retry-After hint');
+$node->safe_psql('postgres', "SELECT aigw.cancel_task('$q1')");
+my $q3 = $node->safe_psql('postgres', q{SELECT aigw.submit_task('chat.completions',
+	'{"model": "tap-sim-chat", "messages": [{"role": "user", "content": "q"}]}', '{"user_id": "qtest"}')});
+like($q3, qr/^[0-9a-f-]{36}$/, 'after the first is cancelled its queue slot is free again');
+$node->safe_psql('postgres', "SELECT aigw.cancel_task('$q3')");
 
 $node->stop;
 $mock->kill_kill;

@@ -30,18 +30,18 @@ SELECT p.id, CASE p.platform_key WHEN 'slow' THEN 'gpt-slow' ELSE 'tap-sim-chat'
        '{"currency": "resource", "text": {"inputPer1k": 1, "outputPer1k": 2}}'
   FROM aigw.integration_platforms p WHERE p.platform_key IN ('slow', 'sim');
 SQL
-ok($node->poll_query_until('postgres',
+ok(aigw_poll($node, 'postgres',
 	"SELECT count(*) = 2 FROM pg_stat_activity WHERE backend_type = 'aigw task worker'"), 'workers up');
 
 # 1. kill -9 the worker holding a slow provider call.
 my $id = $node->safe_psql('postgres', q{SELECT aigw.submit_task('chat.completions',
 	'{"model": "gpt-slow", "messages": [{"role": "user", "content": "hi"}]}', '{"user_id": "rec"}')});
-ok($node->poll_query_until('postgres', "SELECT status = 'running' FROM aigw.gateway_tasks WHERE id = '$id'"),
+ok(aigw_poll($node, 'postgres', "SELECT status = 'running' FROM aigw.gateway_tasks WHERE id = '$id'"),
 	'the slow task is running');
 my $worker = $node->safe_psql('postgres',
 	"SELECT split_part(locked_by, '-', 3) FROM aigw.gateway_tasks WHERE id = '$id'");
 kill 'KILL', $worker;
-ok($node->poll_query_until('postgres', "SELECT status = 'succeeded' FROM aigw.gateway_tasks WHERE id = '$id'"),
+ok(aigw_poll($node, 'postgres', "SELECT status = 'succeeded' FROM aigw.gateway_tasks WHERE id = '$id'"),
 	'after kill -9 of its worker, the task is recovered and succeeds');
 my $attempts = $node->safe_psql('postgres',
 	"SELECT string_agg(status || ':' || coalesce(error_code, ''), ' ' ORDER BY attempt_no) FROM aigw.gateway_task_attempts WHERE task_id = '$id'");
@@ -62,7 +62,7 @@ $node->safe_psql('postgres', q{
 my $cancelled = $node->safe_psql('postgres', q{SELECT aigw.submit_task('chat.completions',
 	'{"model": "tap-sim-chat", "messages": [{"role": "user", "content": "d"}], "simulation_profile": {"latencyMs": 60000}}', '{"user_id": "rec"}')});
 $node->safe_psql('postgres', "SELECT aigw.cancel_task('$cancelled')");
-ok($node->poll_query_until('postgres',
+ok(aigw_poll($node, 'postgres',
 	"SELECT count(*) >= 3 FROM aigw.gateway_tasks WHERE status = 'running'"), 'tasks are running');
 $node->safe_psql('postgres', q{UPDATE aigw.gateway_tasks SET status = 'leased', locked_by = 'worker-9-1'
 	WHERE id = (SELECT id FROM aigw.gateway_tasks WHERE status = 'queued' LIMIT 1) AND status = 'queued'});
@@ -70,7 +70,7 @@ my $before = $node->safe_psql('postgres', "SELECT string_agg(DISTINCT status, ',
 note "statuses before the restart: $before";
 $node->restart(mode => 'immediate');
 
-ok($node->poll_query_until('postgres',
+ok(aigw_poll($node, 'postgres',
 	"SELECT count(*) = 0 FROM aigw.gateway_tasks WHERE status NOT IN ('succeeded', 'failed_final', 'cancelled')"),
 	'after an immediate restart every task reaches a terminal state');
 is($node->safe_psql('postgres', "SELECT status FROM aigw.gateway_tasks WHERE id = '$cancelled'"), 'cancelled',
