@@ -377,25 +377,83 @@ CollectJsonbRows(List *rows, MemoryContext target)
 	return rows;
 }
 
-/* Leases up to n tasks and starts them; returns how many rows came back */
-static int
-LeaseAndStart(int n)
+/* True for errors that say "try again", never "this task is broken" */
+static bool
+TransientError(int sqlerrcode)
 {
-	MemoryContext batch = AllocSetContextCreate(TopMemoryContext, "aigw lease", ALLOCSET_DEFAULT_SIZES);
+	return sqlerrcode == ERRCODE_T_R_DEADLOCK_DETECTED ||
+		sqlerrcode == ERRCODE_T_R_SERIALIZATION_FAILURE ||
+		sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE;
+}
+
+/*
+ * Runs fn, a whole transaction, retrying it (up to 5 times) when it fails
+ * with a transient error such as a deadlock with another worker; any other
+ * error is raised. Returns false when every try failed (the work is left for
+ * the next pass of the loop).
+ */
+static bool
+RunTransaction(void (*fn) (void *), void *arg)
+{
+	for (int tries = 1;; tries++)
+	{
+		volatile bool ok = false;
+
+		PG_TRY();
+		{
+			fn(arg);
+			ok = true;
+		}
+		PG_CATCH();
+		{
+			ErrorData  *edata;
+
+			MemoryContextSwitchTo(loop_cxt);
+			edata = CopyErrorData();
+			if (!TransientError(edata->sqlerrcode))
+				PG_RE_THROW();
+			FlushErrorState();
+			AbortCurrentTransaction();
+			MemoryContextSwitchTo(loop_cxt);
+			pgstat_report_activity(STATE_IDLE, NULL);
+			elog(LOG, "aigw: transaction try %d failed, %s: %s", tries,
+				 tries < 5 ? "retrying" : "leaving it for the next pass", edata->message);
+			FreeErrorData(edata);
+		}
+		PG_END_TRY();
+		if (ok)
+			return true;
+		if (tries >= 5)
+			return false;
+		(void) WaitLatch(MyLatch, WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 5 * tries, PG_WAIT_EXTENSION);
+		CHECK_FOR_INTERRUPTS();
+	}
+}
+
+typedef struct LeaseWork
+{
+	int			n;
+	MemoryContext batch;
+	List	   *rows;
+} LeaseWork;
+
+/* The lease transaction: leased rows, and when the next delayed task is due */
+static void
+LeaseTransaction(void *arg)
+{
+	LeaseWork  *w = arg;
 	Oid			argtypes[2] = {TEXTOID, INT4OID};
 	Datum		values[2];
-	List	   *rows = NIL;
-	List	   *terminal = NIL;
-	ListCell   *lc;
-	int			count = 0;
 
+	w->rows = NIL;
+	MemoryContextReset(w->batch);
 	values[0] = CStringGetTextDatum(worker_id);
-	values[1] = Int32GetDatum(n);
+	values[1] = Int32GetDatum(w->n);
 	BeginWork("aigw: lease tasks");
 	if (SPI_execute_with_args("SELECT aigw.lease_tasks($1, $2)", 2, argtypes, values, NULL, false, 0)
 		!= SPI_OK_SELECT)
 		elog(ERROR, "aigw.lease_tasks failed");
-	rows = CollectJsonbRows(NIL, batch);
+	w->rows = CollectJsonbRows(NIL, w->batch);
 	next_queued_at = 0;
 	if (SPI_execute("SELECT extract(epoch FROM min(next_run_at) - now()) * 1000 FROM aigw.gateway_tasks "
 					"WHERE status = 'queued' AND next_run_at > now()", true, 1) == SPI_OK_SELECT
@@ -409,6 +467,27 @@ LeaseAndStart(int n)
 														 (int64) DatumGetFloat8(DirectFunctionCall1(numeric_float8, d)) + 1);
 	}
 	EndWork();
+}
+
+/* Leases up to n tasks and starts them; returns how many rows came back */
+static int
+LeaseAndStart(int n)
+{
+	LeaseWork	w;
+	List	   *rows;
+	List	   *terminal = NIL;
+	ListCell   *lc;
+	int			count = 0;
+
+	w.n = n;
+	w.rows = NIL;
+	w.batch = AllocSetContextCreate(TopMemoryContext, "aigw lease", ALLOCSET_DEFAULT_SIZES);
+	if (!RunTransaction(LeaseTransaction, &w))
+	{
+		MemoryContextDelete(w.batch);
+		return 0;
+	}
+	rows = w.rows;
 
 	foreach(lc, rows)
 	{
@@ -422,7 +501,7 @@ LeaseAndStart(int n)
 	}
 	if (terminal != NIL)
 		DeliverOutcomes(terminal);
-	MemoryContextDelete(batch);
+	MemoryContextDelete(w.batch);
 	return count;
 }
 
@@ -460,6 +539,9 @@ RecordOutcome(List *outcomes, Oid *argtypes, Datum *values, MemoryContext batch)
 		RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(cxt);
 		CurrentResourceOwner = owner;
+		/* a deadlock says nothing about the task: the whole batch is retried */
+		if (TransientError(edata->sqlerrcode))
+			ReThrowError(edata);
 		elog(WARNING, "aigw: could not record an attempt outcome: %s", edata->message);
 		args[0] = values[0];
 		args[1] = CStringGetTextDatum(edata->message);
@@ -471,37 +553,63 @@ RecordOutcome(List *outcomes, Oid *argtypes, Datum *values, MemoryContext batch)
 	return outcomes;
 }
 
-/* Records every finished transfer in one transaction, then delivers outcomes */
-static void
-FinishBatch(void)
+typedef struct FinishWork
 {
 	MemoryContext batch;
-	List	   *outcomes = NIL;
-	dlist_mutable_iter it;
+	List	   *outcomes;
+} FinishWork;
+
+/* The outcome transaction: every finished transfer recorded */
+static void
+FinishTransaction(void *arg)
+{
+	FinishWork *w = arg;
+	dlist_iter	it;
 	Oid			argtypes[2] = {UUIDOID, JSONBOID};
 
-	if (dlist_is_empty(&finished))
-		return;
-	batch = AllocSetContextCreate(TopMemoryContext, "aigw finish", ALLOCSET_DEFAULT_SIZES);
+	w->outcomes = NIL;
+	MemoryContextReset(w->batch);
 	BeginWork("aigw: record outcomes");
-	dlist_foreach_modify(it, &finished)
+	dlist_foreach(it, &finished)
 	{
 		AigwTransfer *t = dlist_container(AigwTransfer, node, it.cur);
 		Datum		values[2];
 
 		values[0] = UUIDPGetDatum(&t->attempt_id);
 		values[1] = DirectFunctionCall1(jsonb_in, CStringGetDatum(t->outcome_json));
-		outcomes = RecordOutcome(outcomes, argtypes, values, batch);
+		w->outcomes = RecordOutcome(w->outcomes, argtypes, values, w->batch);
 	}
 	EndWork();
+}
+
+/*
+ * Records every finished transfer in one transaction, then delivers outcomes.
+ * If every try hits a deadlock the transfers stay finished and are recorded
+ * on the next pass.
+ */
+static void
+FinishBatch(void)
+{
+	FinishWork	w;
+	dlist_mutable_iter it;
+
+	if (dlist_is_empty(&finished))
+		return;
+	w.outcomes = NIL;
+	w.batch = AllocSetContextCreate(TopMemoryContext, "aigw finish", ALLOCSET_DEFAULT_SIZES);
+	if (!RunTransaction(FinishTransaction, &w))
+	{
+		MemoryContextDelete(w.batch);
+		return;
+	}
 	dlist_foreach_modify(it, &finished)
 	{
 		AigwTransfer *t = dlist_container(AigwTransfer, node, it.cur);
 
 		FreeTransfer(t);
 	}
-	DeliverOutcomes(outcomes);
-	MemoryContextDelete(batch);
+	DeliverOutcomes(w.outcomes);
+	MemoryContextDelete(w.batch);
 }
 
 /* Refreshes heartbeat_at of this worker's tasks */

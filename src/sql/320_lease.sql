@@ -334,7 +334,10 @@ BEGIN
       'timeout_ms', coalesce((p.config->>'timeoutMs')::int, 600000),
       'seq', v_seq,
       'simulation_profile', CASE WHEN v_sim THEN aigw.simulate_response(t, v_no, pm.capabilities) END));
-   EXCEPTION WHEN OTHERS THEN
+   EXCEPTION
+    WHEN deadlock_detected OR serialization_failure OR lock_not_available THEN
+      RAISE;  -- transient: the worker retries the whole lease
+    WHEN OTHERS THEN
     -- one broken task must not stop the queue: it ends failed_final with the reason
     GET STACKED DIAGNOSTICS v_err = MESSAGE_TEXT;
     UPDATE aigw.gateway_tasks

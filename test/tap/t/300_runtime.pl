@@ -243,6 +243,27 @@ my $q3 = $node->safe_psql('postgres', q{SELECT aigw.submit_task('chat.completion
 like($q3, qr/^[0-9a-f-]{36}$/, 'after the first is cancelled its queue slot is free again');
 $node->safe_psql('postgres', "SELECT aigw.cancel_task('$q3')");
 
+# A deadlock while recording an outcome (forced once by a trigger) makes the
+# worker retry the whole transaction: the task still succeeds, exactly once.
+$node->safe_psql('postgres', q{SELECT aigw.ratelimit_policy_delete('platform', 'sim-1'), aigw.ratelimit_policy_delete('platform', 'sim-2')});
+$node->safe_psql('postgres', q{
+	CREATE SEQUENCE deadlock_once;
+	CREATE FUNCTION force_deadlock() RETURNS trigger LANGUAGE plpgsql AS $$
+	BEGIN
+	  IF NEW.status = 'succeeded' AND nextval('deadlock_once') = 1 THEN
+	    RAISE EXCEPTION 'deadlock forced by the test' USING ERRCODE = '40P01';
+	  END IF;
+	  RETURN NEW;
+	END $$;
+	CREATE TRIGGER force_deadlock BEFORE UPDATE ON aigw.gateway_task_attempts
+	  FOR EACH ROW EXECUTE FUNCTION force_deadlock();});
+($id, $status) = run_task('tap-sim-chat');
+is($status, 'succeeded', 'a deadlock while recording the outcome is retried, not turned into a failure');
+is($node->safe_psql('postgres', "SELECT count(*) || ':' || count(*) FILTER (WHERE status = 'succeeded') FROM aigw.gateway_task_attempts WHERE task_id = '$id'"),
+	'1:1', 'one attempt, recorded once');
+ok($node->log_contains(qr/transaction try 1 failed, retrying: deadlock forced by the test/), 'the retry is logged');
+$node->safe_psql('postgres', 'DROP TRIGGER force_deadlock ON aigw.gateway_task_attempts');
+
 $node->stop;
 $mock->kill_kill;
 done_testing();
