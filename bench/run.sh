@@ -90,6 +90,12 @@ chmod -R a+rX "$AIGW_STAGE"
 PIDS=()
 PGDATA="$B/data"
 SOCK="$B/sock"
+# Processes a previous run left (BENCH_KEEP=1 or a kill) are stopped by their recorded ids.
+if [ -f "$B/pids" ]; then
+  while read -r p; do kill -TERM "$p" 2>/dev/null || true; done < "$B/pids"
+  rm -f "$B/pids"
+fi
+[ -f "$B/nginx/nginx.pid" ] && kill -QUIT "$(cat "$B/nginx/nginx.pid")" 2>/dev/null || true
 cleanup() {
   local p
   for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
@@ -169,7 +175,7 @@ ulimit -n 65536 2>/dev/null || ulimit -n 16384 2>/dev/null || true
 start_mock() {  # mode port args... ; waits for "listening"
   local log="$B/mock-$1.log"
   node "$HERE/compare/mock.mjs" "$@" >"$log" 2>&1 &
-  PIDS+=($!)
+  PIDS+=($!); echo $! >> "$B/pids"
   for _ in $(seq 1 50); do grep -q listening "$log" && return 0; sleep 0.1; done
   fail "mock $1 did not start: $(cat "$log")"
 }
@@ -221,7 +227,7 @@ AIGW_PORT=$(aigw_free_port $((18700 + OFF)))
   --conninfo "host=$SOCK port=$PGPORT dbname=aigw user=aigw_http application_name=aigw-http" \
   --pool-size "$FRONT_POOL" --threads "$FRONT_THREADS" --quiet >"$B/aigw-http.log" 2>&1 &
 FRONT_PID=$!
-PIDS+=("$FRONT_PID")
+PIDS+=("$FRONT_PID"); echo "$FRONT_PID" >> "$B/pids"
 for _ in $(seq 1 50); do curl -fsS "http://127.0.0.1:$AIGW_PORT/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
 curl -fsS "http://127.0.0.1:$AIGW_PORT/healthz" >/dev/null || { cat "$B/aigw-http.log" >&2; fail "aigw-http did not start"; }
 
@@ -230,14 +236,19 @@ curl -fsS "http://127.0.0.1:$AIGW_PORT/healthz" >/dev/null || { cat "$B/aigw-htt
 if (echo >/dev/tcp/127.0.0.1/8787) 2>/dev/null; then fail "port 8787 (Portkey's fixed port) is taken"; fi
 (cd "$HERE" && exec node node_modules/@portkey-ai/gateway/build/start-server.js >"$B/portkey.log" 2>&1) &
 PORTKEY_PID=$!
-PIDS+=("$PORTKEY_PID")
+PIDS+=("$PORTKEY_PID"); echo "$PORTKEY_PID" >> "$B/pids"
 for _ in $(seq 1 100); do (echo >/dev/tcp/127.0.0.1/8787) 2>/dev/null && break; sleep 0.1; done
 PORTKEY_URL="http://127.0.0.1:8787"
 
 PM_PID=$(head -n 1 "$PGDATA/postmaster.pid")
+# What bench/compare/profile.sh needs to reach this set-up (with BENCH_KEEP=1).
+cat > "$B/env" <<ENV
+PG_BINDIR='$PG_BINDIR'; PGDATA='$PGDATA'; SOCK='$SOCK'; PGPORT=$PGPORT; AIGW_URL='http://127.0.0.1:$AIGW_PORT'
+FRONT_PID=$FRONT_PID; PORTKEY_PID=$PORTKEY_PID; PM_PID=$PM_PID; NGINX_PORT=$NGINX_PORT; KEYS='$KEYS'; AIGW_RUNUSER='$AIGW_RUNUSER'
+ENV
 node "$HERE/compare/memwatch.mjs" "$FRONT_PID" "$PORTKEY_PID" "$PM_PID" "$B/mem.json" &
 MEM_PID=$!
-PIDS+=("$MEM_PID")
+PIDS+=("$MEM_PID"); echo "$MEM_PID" >> "$B/pids"
 
 # ------------------------------------------------------------------- scenarios
 body() { printf '{"model":"%s","max_tokens":16,%s"messages":[{"role":"user","content":"Say hello."}]}' "$1" "${2:-}"; }
@@ -271,15 +282,22 @@ RESULTS="$B/results.tsv"
 : > "$RESULTS"
 record() { printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$5" >> "$RESULTS"; }
 
+cpu_ticks() { node "$HERE/compare/memwatch.mjs" cpu "$FRONT_PID" "$PORTKEY_PID" "$PM_PID"; }
+
 # wrk run: round sys scenario kind model connections seconds
 run_wrk() {
   local round=$1 sys=$2 scen=$3 kind=$4 model=$5 conns=$6 secs=$7 t url hdrs keys threads out
   t=$(target "$sys" "$kind"); url=${t%%|*}; hdrs=${t#*|}; keys=${hdrs##*|}; hdrs=${hdrs%|*}
   threads=2; [ "$conns" -lt 2 ] && threads=1
+  # CPU used by each process group during the 32-connection runs (per request, in the table).
+  local cpu0=""; [ "$conns" = 32 ] && cpu0=$(cpu_ticks)
   out=$(BENCH_BODY=$(body "$model") BENCH_HEADERS="$hdrs" BENCH_KEYS="$keys" \
     wrk -t"$threads" -c"$conns" -d"${secs}s" --timeout 10s -s "$HERE/compare/post.lua" "$url" 2>&1 | tee -a "$RUNS/wrk.log" | grep '^RESULT' || true)
   [ -n "$out" ] || { record "$round" "$sys" "$scen" error 1; return; }
   set -- $out
+  if [ -n "$cpu0" ]; then
+    record "$round" "$sys" "$scen" cpu "{\"before\":$cpu0,\"after\":$(cpu_ticks),\"requests\":$2}"
+  fi
   record "$round" "$sys" "$scen" rps "$4"
   record "$round" "$sys" "$scen" p50_us "$5"
   record "$round" "$sys" "$scen" p99_us "$6"

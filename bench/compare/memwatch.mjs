@@ -6,14 +6,20 @@
 // For each group: peak of the summed VmRSS and of the summed proportional set
 // size (Pss, /proc/PID/smaps_rollup, which splits shared_buffers pages among the
 // processes that touched them) and the largest single-process VmHWM.
-//   node memwatch.mjs FRONT_PID PORTKEY_PID POSTMASTER_PID
+//   node memwatch.mjs FRONT_PID PORTKEY_PID POSTMASTER_PID OUTFILE
+//   node memwatch.mjs cpu FRONT_PID PORTKEY_PID POSTMASTER_PID
+//     prints each group's CPU ticks (1/100 s) so far, at once
 import fs from 'node:fs';
 
-const [frontPid, portkeyPid, pmPid] = process.argv.slice(2).map(Number);
+const cpuOnly = process.argv[2] === 'cpu';
+const args = process.argv.slice(cpuOnly ? 3 : 2);
+const [frontPid, portkeyPid, pmPid] = args.slice(0, 3).map(Number);
 const read = (p) => { try { return fs.readFileSync(p, 'utf8'); } catch { return ''; } };
 const kb = (text, field) => { const m = new RegExp(`${field}:\\s+(\\d+)`).exec(text); return m ? Number(m[1]) : 0; };
 const ppid = (pid) => { const s = read(`/proc/${pid}/stat`); const m = /\) \S (\d+)/.exec(s); return m ? Number(m[1]) : 0; };
 const groups = {};
+const cpu0 = new Map(); const cpu1 = new Map(); const groupOf = new Map();
+const ticks = (pid) => { const s = read(`/proc/${pid}/stat`); const f = s.slice(s.lastIndexOf(')') + 2).split(' '); return Number(f[11]) + Number(f[12]); };
 const note = (g, rss, pss, hwm) => {
   const e = groups[g] || (groups[g] = { peakRssKb: 0, peakPssKb: 0, maxHwmKb: 0, procs: 0, cur: null });
   if (!e.cur) e.cur = { rss: 0, pss: 0, procs: 0 };
@@ -39,6 +45,9 @@ function sample() {
     const st = read(`/proc/${pid}/status`);
     const pss = kb(read(`/proc/${pid}/smaps_rollup`), 'Pss');
     note(g, kb(st, 'VmRSS'), pss, kb(st, 'VmHWM'));
+    const t = ticks(pid);
+    if (!cpu0.has(pid)) cpu0.set(pid, t);
+    cpu1.set(pid, t); groupOf.set(pid, g);
   }
   for (const e of Object.values(groups)) {
     if (!e.cur) continue;
@@ -47,12 +56,20 @@ function sample() {
     e.procs = Math.max(e.procs, e.cur.procs);
   }
 }
+if (cpuOnly) {
+  sample();
+  const out = {};
+  for (const [pid, g] of groupOf) out[g] = (out[g] || 0) + cpu1.get(pid);
+  console.log(JSON.stringify(out));
+  process.exit(0);
+}
 sample();
 const timer = setInterval(sample, 500);
 process.on('SIGTERM', () => {
   clearInterval(timer);
   sample();
-  for (const e of Object.values(groups)) delete e.cur;
-  fs.writeFileSync(process.argv[5] || '/dev/stdout', `${JSON.stringify(groups)}\n`);
+  for (const e of Object.values(groups)) { delete e.cur; e.cpuSeconds = 0; }
+  for (const [pid, g] of groupOf) groups[g].cpuSeconds += (cpu1.get(pid) - cpu0.get(pid)) / 100;
+  fs.writeFileSync(args[3] || '/dev/stdout', `${JSON.stringify(groups)}\n`);
   process.exit(0);
 });

@@ -16,10 +16,11 @@ for (const line of fs.readFileSync(resultsFile, 'utf8').split('\n')) {
   const [round, sys, scen, metric, ...rest] = line.split('\t');
   const raw = rest.join('\t');
   let value = raw;
-  if (metric === 'json') { try { value = JSON.parse(raw); } catch { value = { parseError: raw.slice(0, 120) }; } }
+  if (metric === 'json' || metric === 'cpu') { try { value = JSON.parse(raw); } catch { value = { parseError: raw.slice(0, 120) }; } }
   else value = Number(raw);
   ((R[scen] ??= {})[sys] ??= {})[round] ??= {};
   if (metric === 'json') Object.assign(R[scen][sys][round], value);
+  else if (metric === 'cpu') R[scen][sys][round].cpu = value;
   else R[scen][sys][round][metric] = value;
 }
 const median = (xs) => {
@@ -76,6 +77,20 @@ for (const [kind, label] of [['fast', 'mock answers at once'], ['slow', 'mock an
       s === 'fast32' && ar !== null && pr ? `${target} (${(ar / pr).toFixed(2)}×)` : target);
     row(`p99, ${c} connections, ${label}`, ms(ap), ms(pp), ms(med(s, 'direct', 'p99_us')), '');
   }
+}
+// CPU per request in the 32-connection runs: ticks (1/100 s) of each process group.
+const cpuPer = (scen, sys, groups) => median(rounds(scen, sys).map((r) => {
+  if (!r.cpu || !r.cpu.requests) return NaN;
+  const d = groups.reduce((s, g) => s + ((r.cpu.after[g] || 0) - (r.cpu.before[g] || 0)), 0);
+  return (d * 10) / r.cpu.requests;   // ms per request
+}));
+for (const [kind, label] of [['fast', 'mock at once'], ['slow', 'mock after 20 ms']]) {
+  const s = `${kind}32`;
+  if (!rounds(s, 'aigw').some((r) => r.cpu)) continue;
+  const parts = [['aigw-http', 'aigw-http'], ['pg-backends', 'backends'], ['pg-workers', 'workers'], ['pg-other', 'other PostgreSQL']]
+    .map(([g, name]) => `${name} ${msm(cpuPer(s, 'aigw', [g]))}`).join(', ');
+  row(`CPU per request, 32 connections, ${label}`, `${msm(cpuPer(s, 'aigw', ['aigw-http', 'pg-backends', 'pg-workers', 'pg-other']))} (${parts})`,
+    msm(cpuPer(s, 'portkey', ['portkey'])), '', '');
 }
 // Streams.
 for (const n of Object.keys(R).filter((k) => k.startsWith('stream')).map((k) => Number(k.slice(6))).sort((x, y) => x - y)) {
