@@ -7,7 +7,7 @@
 # insert), leases them with aigw.lease_tasks and records a successful provider
 # answer for each with aigw.finish_attempt (settlement) — the statements the
 # front's pool connection and a task worker run per request, minus the network.
-#   bench/compare/callgrind.sh [N]   (default 100)
+#   bench/compare/callgrind.sh [N]   (default 200)
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/../../scripts/lib.sh"
@@ -16,7 +16,7 @@ aigw_resolve_statedir
 B="$AIGW_STATE/bench"
 [ -f "$B/env" ] || fail "no benchmark set-up: run BENCH_KEEP=1 bench/run.sh first"
 . "$B/env"
-N=${1:-100}
+N=${1:-200}
 command -v valgrind >/dev/null || fail "valgrind is needed (apt-get install valgrind)"
 if [ -f "$B/pids" ]; then while read -r p; do kill -TERM "$p" 2>/dev/null || true; done < "$B/pids"; rm -f "$B/pids"; fi
 [ -f "$PGDATA/postmaster.pid" ] && as_runuser "$PG_BINDIR/pg_ctl" -D "$PGDATA" -w -m fast stop >/dev/null
@@ -24,22 +24,38 @@ KEY=$(head -n 1 "$KEYS")
 FIXED=$(tr -d '\n' < "$HERE/fixed.json")
 SQL="$B/callgrind.sql"
 {
+  # single-user mode with -j: a statement ends with a semicolon and an empty line;
+  # one profile dump per statement, the first one (start-up) is left out
+  echo "SELECT 1;"
+  echo
   echo "SELECT count(*) FROM (SELECT aigw.http_request('POST', '/v1/chat/completions', '{\"authorization\": \"Bearer $KEY\", \"content-type\": \"application/json\"}', '{}', '{\"model\":\"bench-fast\",\"max_tokens\":16,\"messages\":[{\"role\":\"user\",\"content\":\"Say hello.\"}]}', 'callgrind') FROM generate_series(1, $N)) s;"
+  echo
   echo "CREATE TEMP TABLE leased AS SELECT aigw.lease_tasks('callgrind', $N) AS l;"
-  echo "SELECT count(aigw.finish_attempt((l->>'attempt_id')::uuid, jsonb_build_object('ok', true, 'result', '$FIXED'::jsonb, 'usage', '$FIXED'::jsonb->'usage'))) FROM leased;"
+  echo
+  echo "SELECT count(*) FROM leased, LATERAL aigw.finish_attempt((l->>'attempt_id')::uuid, jsonb_build_object('ok', true, 'result', '$FIXED'::jsonb, 'usage', '$FIXED'::jsonb->'usage')) f;"
+  echo
   echo "SELECT status, count(*) FROM aigw.gateway_tasks WHERE id IN (SELECT (l->>'task_id')::uuid FROM leased) GROUP BY 1;"
+  echo
 } > "$SQL"
 chmod a+r "$SQL"
-OUT="$B/callgrind.out"
-rm -f "$OUT"; touch "$OUT"; chown "$AIGW_RUNUSER" "$OUT" 2>/dev/null || true
+OUT="$B/callgrind/out"
+rm -rf "$B/callgrind"; mkdir -p "$B/callgrind"; chown "$AIGW_RUNUSER" "$B/callgrind" 2>/dev/null || true
 say "running $N requests' SQL under callgrind (slow)"
-as_runuser valgrind --tool=callgrind --callgrind-out-file="$OUT" --dump-instr=no --trace-children=no \
+as_runuser valgrind --tool=callgrind --callgrind-out-file="$OUT" --dump-instr=no --trace-children=no --dump-after=exec_simple_query \
   "$PG_BINDIR/postgres" --single -j -D "$PGDATA" -c log_min_messages=warning aigw < "$SQL" > "$B/callgrind.log" 2>&1 \
   || { tail -n 20 "$B/callgrind.log"; fail "callgrind run failed"; }
-grep -E 'status|count|succeeded|^ *[0-9]' "$B/callgrind.log" | grep -v '^==' | head -12
-echo "== instructions: total and per request"
-callgrind_annotate "$OUT" 2>/dev/null | awk -v n="$N" '/PROGRAM TOTALS/ {gsub(",", "", $1); printf "%s total, %.1f M per request\n", $1, $1 / n / 1e6}'
-echo "== by function, inclusive (share of all instructions)"
-callgrind_annotate --inclusive=yes "$OUT" 2>/dev/null | grep -E '^ *[0-9,]+ \(' | head -40
-echo "== by function, self"
-callgrind_annotate "$OUT" 2>/dev/null | grep -E '^ *[0-9,]+ \(' | head -25
+grep -E 'ERROR|count = |status = ' "$B/callgrind.log" | head -12
+total() { callgrind_annotate "$1" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}'; }
+echo "== instructions per request (one dump per statement)"
+i=0
+DUMPS=$(cd "$B/callgrind" && ls out.* | sort -t. -k2 -n | sed "s|^|$B/callgrind/|")
+for f in $DUMPS; do
+  i=$((i + 1))
+  case $i in 2) what="submit (aigw.http_request)";; 3) what="lease (aigw.lease_tasks)";; 4) what="finish (aigw.finish_attempt + settlement)";; *) continue;; esac
+  awk -v w="$what" -v t="$(total "$f")" -v n="$N" 'BEGIN { printf "%-45s %6.2f M instructions per request\n", w, t / n / 1e6 }' 
+done
+ALL=$(echo "$DUMPS" | sed -n '2,4p')
+echo "== the three statements together, by function, self cost"
+callgrind_annotate $ALL 2>/dev/null | grep -E '^ *[0-9,]+ \(' | sed -n '2,30p'
+echo "== inclusive"
+callgrind_annotate --inclusive=yes $ALL 2>/dev/null | grep -E '^ *[0-9,]+ \(' | grep -v "'" | sed -n '2,60p'

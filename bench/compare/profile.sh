@@ -53,5 +53,5 @@ if [ -n "$PERF" ]; then
   echo "== callers of the hottest one"
   top=$(perf report -i "$B/perf-workers.data" --no-children --sort sym -g none --stdio 2>/dev/null | grep -E '^ +[0-9]' | head -1 | awk '{print $NF}')
   perf report -i "$B/perf-workers.data" --no-children --sort sym -G --stdio --symbol-filter="$top" 2>/dev/null \
-    | grep -E -- '--[0-9.]+%--|HeapTupleSatisfies|heap_hot_search|ExecCheckIndex|ExecInsert|ExecUpdate|index_fetch' | head -20
+    | grep -v '^#' | grep -E '%|Exec|heap_|Satisf|plpgsql|SPI|fmgr_sql|Index|_bt|Lock' | head -40
 fi
