@@ -350,7 +350,9 @@ SELECT json_build_object(
   'byStatus', (SELECT json_object_agg(status, n) FROM (SELECT status, count(*) n FROM aigw.gateway_tasks GROUP BY 1) s),
   'attempts', (SELECT count(*) FROM aigw.gateway_task_attempts),
   'events', (SELECT count(*) FROM aigw.gateway_task_events),
-  'walletTx', (SELECT count(*) FROM aigw.gateway_wallet_transactions WHERE idempotency_key IS DISTINCT FROM 'bench-credit'),
+  'walletTx', (SELECT count(*) FROM aigw.gateway_wallet_transactions WHERE transaction_type <> 'adjustment'),
+  'walletTxTypes', (SELECT json_object_agg(k, n) FROM (SELECT transaction_type || '/' || direction k, count(*) n
+                      FROM aigw.gateway_wallet_transactions WHERE transaction_type <> 'adjustment' GROUP BY 1) w),
   'settlementOutbox', (SELECT count(*) FROM aigw.settlement_outbox),
   'callbackOutbox', (SELECT count(*) FROM aigw.gateway_task_callback_outbox),
   'ins', (SELECT json_object_agg(relname, n_tup_ins) FROM pg_stat_user_tables WHERE schemaname = 'aigw' AND n_tup_ins > 0),

@@ -138,8 +138,8 @@ if (rows.tasks) {
   const ins = Object.entries(rows.ins || {}).filter(([, v]) => v >= rows.tasks / 2).map(([k, v]) => `${k} ${per(v)}`).join(', ');
   const upd = Object.entries(rows.upd || {}).filter(([, v]) => v >= rows.tasks / 2).map(([k, v]) => `${k} ${per(v)}`).join(', ');
   row('aigw rows per request (all runs)', `${num(rows.tasks)} tasks, ${num(rows.succeeded)} succeeded, ${num(rows.finalBilled)} with a final billing; per task: ` +
-    `attempts ${per(rows.attempts)}, events ${per(rows.events)}, wallet transactions ${per(rows.walletTx)}, settlement outbox ${per(rows.settlementOutbox)}`,
+    `attempts ${per(rows.attempts)}, events ${per(rows.events)}, wallet transactions ${per(rows.walletTx)} (${Object.keys(rows.walletTxTypes || {}).join(', ')}), settlement outbox ${per(rows.settlementOutbox)}`,
   '— (nothing stored)', '', 'task, attempt, billing committed for each');
-  row('aigw writes per request (pg_stat)', `inserts: ${ins}; updates: ${upd}; commits ${per(rows.xactCommit)}; WAL ${(rows.walBytes / rows.tasks / 1024).toFixed(1)} kB`, '', '', '');
+  row('aigw writes per request (pg_stat)', `rows inserted: ${ins}; rows updated: ${upd}; transactions committed ${per(rows.xactCommit)} (synchronous_commit ${rows.settings?.synchronous_commit}); WAL ${(rows.walBytes / rows.tasks / 1024).toFixed(1)} kB`, '', '', '');
 }
 console.log(out.join('\n'));
