@@ -54,8 +54,16 @@ for f in $DUMPS; do
   case $i in 2) what="submit (aigw.http_request)";; 3) what="lease (aigw.lease_tasks)";; 4) what="finish (aigw.finish_attempt + settlement)";; *) continue;; esac
   awk -v w="$what" -v t="$(total "$f")" -v n="$N" 'BEGIN { printf "%-45s %6.2f M instructions per request\n", w, t / n / 1e6 }' 
 done
-ALL=$(echo "$DUMPS" | sed -n '2,4p')
-echo "== the three statements together, by function, self cost"
-callgrind_annotate $ALL 2>/dev/null | grep -E '^ *[0-9,]+ \(' | sed -n '2,30p'
-echo "== inclusive"
-callgrind_annotate --inclusive=yes $ALL 2>/dev/null | grep -E '^ *[0-9,]+ \(' | grep -v "'" | sed -n '2,60p'
+# Per phase: the inclusive share of a few costs worth naming, then the hottest functions (inclusive).
+KNOWN='HeapTupleGetUpdateXid|GetMultiXactIdMembers|heap_hot_search_buffer|ExecConstraints|stringToNode|GetCachedPlan|BuildCachedPlan|pglz_compress|XLogInsert|jsonb_in|JsonbValueToJsonb|pg_parse_query|BeginInternalSubTransaction|AtEOSubXact|exec_stmt_block'
+i=0
+for f in $DUMPS; do
+  i=$((i + 1))
+  case $i in 2) what="submit";; 3) what="lease";; 4) what="finish";; *) continue;; esac
+  echo "== $what: inclusive share of named costs"
+  callgrind_annotate --inclusive=yes "$f" 2>/dev/null | grep -E '^ *[0-9,]+ \(' | grep -v "'" | grep -E ":($KNOWN) " \
+    | sed -E 's/ \[[^]]*\]$//; s/\?\?\?://' | head -12
+  echo "== $what: hottest functions, inclusive"
+  callgrind_annotate --inclusive=yes "$f" 2>/dev/null | grep -E '^ *[0-9,]+ \(' | grep -v "'" \
+    | sed -E 's/ \[[^]]*\]$//; s/\?\?\?://' | grep -vE 'libc|main|Postgres|exec_simple_query|Portal|ExecutorRun|ExecProcNode|ExecAgg|fetch_input|ExecFunctionScan|ExecScan|ExecInterpExpr$|fmgr_security|plpgsql_|exec_toplevel|exec_stmts|exec_assign|exec_eval|exec_stmt_block|0x0' | head -25
+done
