@@ -123,8 +123,11 @@ for (const n of Object.keys(R).filter((k) => k.startsWith('stream')).map((k) => 
   const astalled = med(s, 'aigw', 'stalled');
   row(`streams ×${n}: stalled (gap > 100 ms) / dropped chunks`, sd('aigw'), sd('portkey'), sd('direct'),
     n === 1000 ? `zero stalled: ${verdict(astalled === null ? null : astalled === 0 && okAll('aigw'))}` : '');
-  row(`streams ×${n}: streams completed with [DONE]`, `${num(med(s, 'aigw', 'ok'))} of ${n}`,
-    `${num(med(s, 'portkey', 'ok'))} of ${n}`, `${num(med(s, 'direct', 'ok'))} of ${n}`, '');
+  const done = (sys) => `${num(med(s, sys, 'ok'))} of ${n}; at most ${num(med(s, sys, 'maxOpen'))} open at once` +
+    (sys === 'aigw' ? ` (failures over all rounds: ${Object.entries(rounds(s, sys).reduce((acc, r) => {
+      for (const [k, v] of Object.entries(r.failures || {})) acc[k.slice(0, 70).replace(/\|/g, '/')] = (acc[k.slice(0, 70).replace(/\|/g, '/')] || 0) + v;
+      return acc; }, {})).map(([k, v]) => `${v}× ${k}…`).join('; ') || 'none'})` : '');
+  row(`streams ×${n}: streams completed with [DONE]`, done('aigw'), describe('portkey') ?? done('portkey'), done('direct'), '');
 }
 // Memory.
 const g = (k) => mem[k] || {};
