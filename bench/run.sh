@@ -106,7 +106,7 @@ if [ "${BENCH_KEEP:-0}" != 1 ]; then trap cleanup EXIT; fi
 
 # A fresh cluster every run, so that row counts start from the seed.
 [ -f "$PGDATA/postmaster.pid" ] && as_runuser "$PG_BINDIR/pg_ctl" -D "$PGDATA" -w -m immediate stop >/dev/null 2>&1 || true
-rm -rf "$PGDATA" "$SOCK" "$RUNS"
+rm -rf "$PGDATA" "$SOCK" "$RUNS" "$B/postgresql.log"
 mkdir -p "$SOCK" "$RUNS"
 chmod 700 "$SOCK"
 [ "$(id -u)" -eq 0 ] && chown "$AIGW_RUNUSER" "$B" "$SOCK"
