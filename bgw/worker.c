@@ -304,6 +304,8 @@ EndWork(void)
 	PopActiveSnapshot();
 	CommitTransactionCommand();
 	MemoryContextSwitchTo(loop_cxt);
+	/* flush table statistics (at most once a second), or autovacuum never sees our dead rows */
+	pgstat_report_stat(false);
 	pgstat_report_activity(STATE_IDLE, NULL);
 }
 
