@@ -1,7 +1,7 @@
 -- Privileges and backups of the data model.
 
 -- The data model's functions are for the extension owner and for the
--- extension's own SECURITY DEFINER entry points: no EXECUTE for PUBLIC.
+-- extension's own definer-rights entry points: no EXECUTE for PUBLIC.
 -- (Files of later ranges grant what aigw_front may call.)
 DO $$
 DECLARE

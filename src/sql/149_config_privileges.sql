@@ -1,5 +1,5 @@
 -- The configuration functions are for the extension owner and for the extension's own
--- SECURITY DEFINER entry points (the HTTP entry resolves configuration on a caller's behalf):
+-- definer-rights entry points (the HTTP entry resolves configuration on a caller's behalf):
 -- no EXECUTE for PUBLIC. Writers of the configuration tables are the owner or roles it grants.
 DO $$
 DECLARE

@@ -498,7 +498,7 @@ END
 $$;
 
 -- No EXECUTE for PUBLIC: counters move only through the extension owner and
--- the extension's own SECURITY DEFINER entry points.
+-- the extension's own definer-rights entry points.
 DO $$
 DECLARE
   f regprocedure;

@@ -1,5 +1,5 @@
 -- Pricing and wallet functions move money or read prices for any identity:
--- they are for the extension owner and aigw's own SECURITY DEFINER entry
+-- they are for the extension owner and aigw's own definer-rights entry
 -- points, never for PUBLIC (the HTTP routes grant what aigw_front may reach).
 DO $$
 DECLARE
