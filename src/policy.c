@@ -10,6 +10,7 @@
  */
 #include "postgres.h"
 
+#include "jsonb_build.h"
 #include "policy.h"
 
 #include <math.h>
@@ -1028,75 +1029,21 @@ AigwRunnerPolicyFromJsonb(Jsonb *row, AigwRunnerPolicy *out)
 	out->priority_demote_policy = RowPolicy(&row->root, "priority_demote_policy");
 }
 
-/* Pushes an object key */
-static void
-PushKey(JsonbParseState **st, const char *key)
-{
-	JsonbValue	k;
-
-	k.type = jbvString;
-	k.val.string.val = (char *) key;
-	k.val.string.len = strlen(key);
-	pushJsonbValue(st, WJB_KEY, &k);
-}
-
-/* Pushes key: string (null when s is NULL) */
-static void
-PushString(JsonbParseState **st, const char *key, const char *s)
-{
-	JsonbValue	v;
-
-	PushKey(st, key);
-	if (s == NULL)
-		v.type = jbvNull;
-	else
-	{
-		v.type = jbvString;
-		v.val.string.val = (char *) s;
-		v.val.string.len = strlen(s);
-	}
-	pushJsonbValue(st, WJB_VALUE, &v);
-}
-
-/* Pushes key: integer */
-static void
-PushInt(JsonbParseState **st, const char *key, int64 n)
-{
-	JsonbValue	v;
-
-	PushKey(st, key);
-	v.type = jbvNumeric;
-	v.val.numeric = int64_to_numeric(n);
-	pushJsonbValue(st, WJB_VALUE, &v);
-}
-
-/* Pushes key: boolean */
-static void
-PushBool(JsonbParseState **st, const char *key, bool b)
-{
-	JsonbValue	v;
-
-	PushKey(st, key);
-	v.type = jbvBool;
-	v.val.boolean = b;
-	pushJsonbValue(st, WJB_VALUE, &v);
-}
-
 /* Pushes "match": {source, policy, rule, value} or null */
 static void
 PushMatch(JsonbParseState **st, const AigwRuleMatch *m)
 {
 	if (m->source == NULL)
 	{
-		PushString(st, "match", NULL);
+		AigwPushText(st, "match", NULL);
 		return;
 	}
-	PushKey(st, "match");
+	AigwPushKey(st, "match");
 	pushJsonbValue(st, WJB_BEGIN_OBJECT, NULL);
-	PushString(st, "source", m->source);
-	PushString(st, "policy", m->policy);
-	PushString(st, "rule", m->rule);
-	PushString(st, "value", m->value);
+	AigwPushText(st, "source", m->source);
+	AigwPushText(st, "policy", m->policy);
+	AigwPushText(st, "rule", m->rule);
+	AigwPushText(st, "value", m->value);
 	pushJsonbValue(st, WJB_END_OBJECT, NULL);
 }
 
@@ -1104,21 +1051,21 @@ PushMatch(JsonbParseState **st, const AigwRuleMatch *m)
 static void
 PushInfoFields(JsonbParseState **st, const AigwFailureInfo *info)
 {
-	PushString(st, "code", info->code);
-	PushString(st, "message", ValidText(info->message));
-	PushInt(st, "status", info->status);
-	PushString(st, "category", info->category);
-	PushString(st, "target", info->target);
-	PushBool(st, "retryable", info->retryable);
-	PushBool(st, "localRateLimit", info->local_rate_limit);
-	PushBool(st, "localRateLimitRetryable", info->local_rate_limit_retryable);
+	AigwPushText(st, "code", info->code);
+	AigwPushText(st, "message", ValidText(info->message));
+	AigwPushInt(st, "status", info->status);
+	AigwPushText(st, "category", info->category);
+	AigwPushText(st, "target", info->target);
+	AigwPushBool(st, "retryable", info->retryable);
+	AigwPushBool(st, "localRateLimit", info->local_rate_limit);
+	AigwPushBool(st, "localRateLimitRetryable", info->local_rate_limit_retryable);
 }
 
 /* Pushes "info": {...} */
 static void
 PushInfo(JsonbParseState **st, const AigwFailureInfo *info)
 {
-	PushKey(st, "info");
+	AigwPushKey(st, "info");
 	pushJsonbValue(st, WJB_BEGIN_OBJECT, NULL);
 	PushInfoFields(st, info);
 	pushJsonbValue(st, WJB_END_OBJECT, NULL);
@@ -1142,8 +1089,8 @@ AigwRetryDecisionToJsonb(const AigwRetryDecision *d, const AigwFailureInfo *info
 	JsonbParseState *st = NULL;
 
 	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
-	PushBool(&st, "retry", d->retry);
-	PushString(&st, "reason", d->reason);
+	AigwPushBool(&st, "retry", d->retry);
+	AigwPushText(&st, "reason", d->reason);
 	PushMatch(&st, &d->match);
 	PushInfo(&st, info);
 	return JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_OBJECT, NULL));
@@ -1156,10 +1103,10 @@ AigwFailoverDecisionToJsonb(const AigwFailoverDecision *d, const AigwFailureInfo
 	JsonbParseState *st = NULL;
 
 	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
-	PushBool(&st, "retry", d->retry);
-	PushString(&st, "action", d->action);
-	PushString(&st, "reason", d->reason);
-	PushInt(&st, "cooldownSeconds", d->cooldown_seconds);
+	AigwPushBool(&st, "retry", d->retry);
+	AigwPushText(&st, "action", d->action);
+	AigwPushText(&st, "reason", d->reason);
+	AigwPushInt(&st, "cooldownSeconds", d->cooldown_seconds);
 	PushMatch(&st, &d->match);
 	PushInfo(&st, info);
 	return JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_OBJECT, NULL));
@@ -1172,9 +1119,9 @@ AigwDemoteDecisionToJsonb(const AigwDemoteDecision *d, const AigwFailureInfo *in
 	JsonbParseState *st = NULL;
 
 	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
-	PushBool(&st, "demote", d->demote);
-	PushString(&st, "reason", d->reason);
-	PushInt(&st, "step", d->step);
+	AigwPushBool(&st, "demote", d->demote);
+	AigwPushText(&st, "reason", d->reason);
+	AigwPushInt(&st, "step", d->step);
 	PushMatch(&st, &d->match);
 	PushInfo(&st, info);
 	return JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_OBJECT, NULL));
@@ -1352,14 +1299,14 @@ aigw_bench_failover_decisions(PG_FUNCTION_ARGS)
 	secs = INSTR_TIME_GET_DOUBLE(elapsed);
 
 	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
-	PushInt(&st, "decisions", n);
-	PushInt(&st, "retryDecisions", retries);
-	PushKey(&st, "elapsedSeconds");
+	AigwPushInt(&st, "decisions", n);
+	AigwPushInt(&st, "retryDecisions", retries);
+	AigwPushKey(&st, "elapsedSeconds");
 	v.type = jbvNumeric;
 	v.val.numeric = DatumGetNumeric(DirectFunctionCall1(float8_numeric, Float8GetDatum(secs)));
 	pushJsonbValue(&st, WJB_VALUE, &v);
-	PushInt(&st, "decisionsPerSecond", secs > 0 ? (int64) (n / secs) : 0);
-	PushKey(&st, "microsecondsPerDecision");
+	AigwPushInt(&st, "decisionsPerSecond", secs > 0 ? (int64) (n / secs) : 0);
+	AigwPushKey(&st, "microsecondsPerDecision");
 	v.val.numeric = DatumGetNumeric(DirectFunctionCall1(float8_numeric,
 														Float8GetDatum(secs * 1e6 / n)));
 	pushJsonbValue(&st, WJB_VALUE, &v);

@@ -220,10 +220,10 @@ EstimateChat(JsonbParseState **st, JsonbContainer *req, JsonbContainer *caps)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("\"n\" must be at least 1")));
 	completion *= choices;
-	PricingPushInt(st, "prompt_tokens", prompt);
-	PricingPushInt(st, "completion_tokens", completion);
-	PricingPushInt(st, "total_tokens", prompt + completion);
-	PricingPushInt(st, "cached_tokens", 0);
+	AigwPushInt(st, "prompt_tokens", prompt);
+	AigwPushInt(st, "completion_tokens", completion);
+	AigwPushInt(st, "total_tokens", prompt + completion);
+	AigwPushInt(st, "cached_tokens", 0);
 }
 
 /* Estimated usage of an embedding request */
@@ -232,9 +232,9 @@ EstimateEmbedding(JsonbParseState **st, JsonbContainer *req)
 {
 	int64		tokens = EmbeddingTokens(req);
 
-	PricingPushInt(st, "prompt_tokens", tokens);
-	PricingPushInt(st, "total_tokens", tokens);
-	PricingPushInt(st, "embedding_tokens", tokens);
+	AigwPushInt(st, "prompt_tokens", tokens);
+	AigwPushInt(st, "total_tokens", tokens);
+	AigwPushInt(st, "embedding_tokens", tokens);
 }
 
 /* Estimated usage of an image request */
@@ -263,12 +263,12 @@ EstimateImage(JsonbParseState **st, JsonbContainer *req, JsonbContainer *caps)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("image \"mode\" must be \"generate\" or \"edit\", not \"%s\"", mode)));
-	PricingPushInt(st, "images", n);
+	AigwPushInt(st, "images", n);
 	if (size != NULL)
-		PricingPushText(st, "image_size", size);
+		AigwPushText(st, "image_size", size);
 	if (quality != NULL)
-		PricingPushText(st, "image_quality", quality);
-	PricingPushText(st, "image_mode", mode);
+		AigwPushText(st, "image_quality", quality);
+	AigwPushText(st, "image_mode", mode);
 }
 
 /* Estimated usage of a video request */
@@ -307,12 +307,12 @@ EstimateVideo(JsonbParseState **st, JsonbContainer *req, JsonbContainer *caps)
 		reference = "image";
 	else
 		reference = "none";
-	PricingPushInt(st, "videos", n);
-	PricingPushNumeric(st, "video_seconds", seconds);
+	AigwPushInt(st, "videos", n);
+	AigwPushNumeric(st, "video_seconds", seconds);
 	if (resolution != NULL)
-		PricingPushText(st, "video_resolution", resolution);
-	PricingPushBool(st, "video_audio", audio);
-	PricingPushText(st, "video_reference", reference);
+		AigwPushText(st, "video_resolution", resolution);
+	AigwPushBool(st, "video_audio", audio);
+	AigwPushText(st, "video_reference", reference);
 }
 
 /* Estimated usage of an audio request (speech from text, or a duration) */
@@ -338,8 +338,8 @@ EstimateAudio(JsonbParseState **st, JsonbContainer *req)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("audio request has neither \"input\" text nor a \"duration\"")));
 	if (chars >= 0)
-		PricingPushInt(st, "audio_characters", chars);
-	PricingPushNumeric(st, "audio_seconds", seconds);
+		AigwPushInt(st, "audio_characters", chars);
+	AigwPushNumeric(st, "audio_seconds", seconds);
 }
 
 /* Unified usage a request is expected to consume */
@@ -653,10 +653,10 @@ CostItems(Pricing *p)
 static void
 PushDiscounts(Pricing *p, JsonbParseState **st)
 {
-	PricingPushKey(st, "discounts");
+	AigwPushKey(st, "discounts");
 	pushJsonbValue(st, WJB_BEGIN_OBJECT, NULL);
-	PricingPushNumeric(st, "platform", p->platformFactor);
-	PricingPushNumeric(st, "userGroup", p->groupFactor);
+	AigwPushNumeric(st, "platform", p->platformFactor);
+	AigwPushNumeric(st, "userGroup", p->groupFactor);
 	pushJsonbValue(st, WJB_END_OBJECT, NULL);
 }
 
@@ -666,7 +666,7 @@ PushVersion(Pricing *p, JsonbParseState **st)
 {
 	JsonbValue	nullv;
 
-	PricingPushKey(st, "pricingVersion");
+	AigwPushKey(st, "pricingVersion");
 	nullv.type = jbvNull;
 	pushJsonbValue(st, WJB_VALUE, p->hasPricingVersion ? &p->pricingVersion : &nullv);
 }
@@ -676,32 +676,32 @@ static void
 PushItem(Pricing *p, JsonbParseState **st, LineItem *it, const char *currency)
 {
 	pushJsonbValue(st, WJB_BEGIN_OBJECT, NULL);
-	PricingPushText(st, "resourceType", it->resourceType);
-	PricingPushText(st, "unit", it->unit);
-	PricingPushNumeric(st, "quantity", it->quantity);
-	PricingPushNumeric(st, "amount", it->quantity);
+	AigwPushText(st, "resourceType", it->resourceType);
+	AigwPushText(st, "unit", it->unit);
+	AigwPushNumeric(st, "quantity", it->quantity);
+	AigwPushNumeric(st, "amount", it->quantity);
 	if (it->rawName != NULL)
-		PricingPushNumeric(st, it->rawName, it->rawQuantity);
-	PricingPushNumeric(st, "unitPrice", it->unitPrice);
+		AigwPushNumeric(st, it->rawName, it->rawQuantity);
+	AigwPushNumeric(st, "unitPrice", it->unitPrice);
 	if (it->nweights > 0)
 	{
-		PricingPushKey(st, "weights");
+		AigwPushKey(st, "weights");
 		pushJsonbValue(st, WJB_BEGIN_OBJECT, NULL);
 		for (int w = 0; w < it->nweights; w++)
 		{
-			PricingPushKey(st, it->weights[w].name);
+			AigwPushKey(st, it->weights[w].name);
 			pushJsonbValue(st, WJB_BEGIN_OBJECT, NULL);
-			PricingPushText(st, "key", it->weights[w].key);
-			PricingPushNumeric(st, "weight", it->weights[w].weight);
+			AigwPushText(st, "key", it->weights[w].key);
+			AigwPushNumeric(st, "weight", it->weights[w].weight);
 			pushJsonbValue(st, WJB_END_OBJECT, NULL);
 		}
 		pushJsonbValue(st, WJB_END_OBJECT, NULL);
 	}
 	PushDiscounts(p, st);
-	PricingPushNumeric(st, "cost", it->cost);
-	PricingPushText(st, "currency", currency);
+	AigwPushNumeric(st, "cost", it->cost);
+	AigwPushText(st, "currency", currency);
 	PushVersion(p, st);
-	PricingPushBool(st, "simulated", p->simulated);
+	AigwPushBool(st, "simulated", p->simulated);
 	pushJsonbValue(st, WJB_END_OBJECT, NULL);
 }
 
@@ -776,20 +776,20 @@ AigwPriceUsage(const char *modelType, Jsonb *usage, Jsonb *billingConfig, Jsonb 
 	total = CostItems(&p);
 
 	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
-	PricingPushText(&st, "phase", phase);
-	PricingPushText(&st, "modelType", modelType);
+	AigwPushText(&st, "phase", phase);
+	AigwPushText(&st, "modelType", modelType);
 	if (pmid != NULL)
-		PricingPushText(&st, "platformModelId", pmid);
-	PricingPushText(&st, "currency", currency);
+		AigwPushText(&st, "platformModelId", pmid);
+	AigwPushText(&st, "currency", currency);
 	PushVersion(&p, &st);
-	PricingPushBool(&st, "simulated", p.simulated);
+	AigwPushBool(&st, "simulated", p.simulated);
 	PushDiscounts(&p, &st);
-	PricingPushKey(&st, "lineItems");
+	AigwPushKey(&st, "lineItems");
 	pushJsonbValue(&st, WJB_BEGIN_ARRAY, NULL);
 	for (int i = 0; i < p.nitems; i++)
 		PushItem(&p, &st, &p.items[i], currency);
 	pushJsonbValue(&st, WJB_END_ARRAY, NULL);
-	PricingPushNumeric(&st, "total", total);
+	AigwPushNumeric(&st, "total", total);
 	res = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
 	return JsonbValueToJsonb(res);
 }

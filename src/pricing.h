@@ -9,6 +9,8 @@
 
 #include "postgres.h"
 
+#include "jsonb_build.h"
+
 #include "utils/jsonb.h"
 #include "utils/numeric.h"
 
@@ -73,10 +75,5 @@ extern char *PricingFieldText(JsonbContainer *c, const char *key);
 extern bool PricingFieldBool(JsonbContainer *c, const char *key, bool dflt);
 extern char *PricingFirstArrayText(JsonbContainer *c, const char *key);
 extern JsonbContainer *PricingRootObject(Jsonb *j, const char *what);
-extern void PricingPushKey(JsonbParseState **st, const char *key);
-extern void PricingPushNumeric(JsonbParseState **st, const char *key, Numeric n);
-extern void PricingPushInt(JsonbParseState **st, const char *key, int64 i);
-extern void PricingPushText(JsonbParseState **st, const char *key, const char *s);
-extern void PricingPushBool(JsonbParseState **st, const char *key, bool b);
 
 #endif							/* AIGW_PRICING_H */

@@ -335,7 +335,7 @@ IdentityNamesPrincipal(JsonbContainer *id)
 static void
 PushUuidDatum(JsonbParseState **st, const char *key, Datum d, bool isnull)
 {
-	PricingPushText(st, key, isnull ? NULL : DatumGetCString(DirectFunctionCall1(uuid_out, d)));
+	AigwPushText(st, key, isnull ? NULL : DatumGetCString(DirectFunctionCall1(uuid_out, d)));
 }
 
 /* Pushes key: jsonb datum (JSON null when isnull) */
@@ -344,7 +344,7 @@ PushJsonbDatum(JsonbParseState **st, const char *key, Jsonb *j)
 {
 	JsonbValue	v;
 
-	PricingPushKey(st, key);
+	AigwPushKey(st, key);
 	if (j == NULL)
 	{
 		v.type = jbvNull;
@@ -996,12 +996,12 @@ aigw_estimate_billing(PG_FUNCTION_ARGS)
 
 	/* context of the resolver: discounts, version, simulation, phase */
 	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
-	PricingPushText(&st, "phase", "estimate");
-	PricingPushNumeric(&st, "pricingVersion", c.hasVersion ? int64_to_numeric(c.pricingVersion) : NULL);
-	PricingPushNumeric(&st, "platformDiscountFactor", c.platformFactor);
+	AigwPushText(&st, "phase", "estimate");
+	AigwPushNumeric(&st, "pricingVersion", c.hasVersion ? int64_to_numeric(c.pricingVersion) : NULL);
+	AigwPushNumeric(&st, "platformDiscountFactor", c.platformFactor);
 	PushUuidDatum(&st, "platformModelId", UUIDPGetDatum(&c.platformModelId), false);
 	PushJsonbDatum(&st, "userGroupDiscountPolicy", policy);
-	PricingPushBool(&st, "simulated", simulated);
+	AigwPushBool(&st, "simulated", simulated);
 	context = JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_OBJECT, NULL));
 
 	usage = AigwEstimateUsage(c.modelType, request, c.capabilities);
@@ -1010,11 +1010,11 @@ aigw_estimate_billing(PG_FUNCTION_ARGS)
 	st = NULL;
 	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
 	PushJsonbDatum(&st, "usage", usage);
-	PricingPushText(&st, "model", c.modelName);
-	PricingPushText(&st, "platformKey", c.platformKey);
+	AigwPushText(&st, "model", c.modelName);
+	AigwPushText(&st, "platformKey", c.platformKey);
 	PushUuidDatum(&st, "platformId", UUIDPGetDatum(&c.platformId), false);
 	PushUuidDatum(&st, "userGroupId", groupId, groupIdNull);
-	PricingPushText(&st, "userGroupKey", groupKeyNull ? NULL : (char *) DatumGetPointer(groupKey));
+	AigwPushText(&st, "userGroupKey", groupKeyNull ? NULL : (char *) DatumGetPointer(groupKey));
 	res = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
 	PG_RETURN_DATUM(DirectFunctionCall2(jsonb_concat, JsonbPGetDatum(bill),
 										JsonbPGetDatum(JsonbValueToJsonb(res))));

@@ -2,6 +2,7 @@
  * ratelimit_sql.c: the SQL interface of the rate limits (src/ratelimit.c):
  * requirements and admissions as jsonb, the windows view, the benchmark.
  */
+#include "jsonb_build.h"
 #include "ratelimit.h"
 
 #include "fmgr.h"
@@ -184,62 +185,6 @@ AigwRlParseRequirements(Jsonb *j, AigwRlRequirement *reqs, bool grants)
 	return n;
 }
 
-/* Pushes "key": value pairs into a jsonb object being built */
-static void
-RlPushKey(JsonbParseState **st, const char *key)
-{
-	JsonbValue	k;
-
-	k.type = jbvString;
-	k.val.string.val = (char *) key;
-	k.val.string.len = strlen(key);
-	pushJsonbValue(st, WJB_KEY, &k);
-}
-
-static void
-RlPushStr(JsonbParseState **st, const char *key, const char *val)
-{
-	JsonbValue	v;
-
-	RlPushKey(st, key);
-	v.type = jbvString;
-	v.val.string.val = (char *) val;
-	v.val.string.len = strlen(val);
-	pushJsonbValue(st, WJB_VALUE, &v);
-}
-
-static void
-RlPushInt(JsonbParseState **st, const char *key, int64 val)
-{
-	JsonbValue	v;
-
-	RlPushKey(st, key);
-	v.type = jbvNumeric;
-	v.val.numeric = int64_to_numeric(val);
-	pushJsonbValue(st, WJB_VALUE, &v);
-}
-
-static void
-RlPushBool(JsonbParseState **st, const char *key, bool val)
-{
-	JsonbValue	v;
-
-	RlPushKey(st, key);
-	v.type = jbvBool;
-	v.val.boolean = val;
-	pushJsonbValue(st, WJB_VALUE, &v);
-}
-
-static void
-RlPushNull(JsonbParseState **st, const char *key)
-{
-	JsonbValue	v;
-
-	RlPushKey(st, key);
-	v.type = jbvNull;
-	pushJsonbValue(st, WJB_VALUE, &v);
-}
-
 /* The admission result: grants when admitted, the refusing scope otherwise */
 Jsonb *
 AigwRlAdmissionJson(bool admitted, const AigwRlRequirement *reqs, int n, const AigwRlRefusal *ref)
@@ -248,29 +193,29 @@ AigwRlAdmissionJson(bool admitted, const AigwRlRequirement *reqs, int n, const A
 	JsonbValue *res;
 
 	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
-	RlPushBool(&st, "admitted", admitted);
+	AigwPushBool(&st, "admitted", admitted);
 	if (admitted)
 	{
-		RlPushKey(&st, "grants");
+		AigwPushKey(&st, "grants");
 		pushJsonbValue(&st, WJB_BEGIN_ARRAY, NULL);
 		for (int i = 0; i < n; i++)
 		{
 			const AigwRlRequirement *r = &reqs[i];
 
 			pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
-			RlPushStr(&st, "scopeType", AigwRlScopeName(r->scope_type));
-			RlPushStr(&st, "scopeKey", r->scope_key);
-			RlPushStr(&st, "metric", AigwRlMetricName(r->metric));
-			RlPushInt(&st, "limit", r->limit);
-			RlPushInt(&st, "amount", r->amount);
+			AigwPushText(&st, "scopeType", AigwRlScopeName(r->scope_type));
+			AigwPushText(&st, "scopeKey", r->scope_key);
+			AigwPushText(&st, "metric", AigwRlMetricName(r->metric));
+			AigwPushInt(&st, "limit", r->limit);
+			AigwPushInt(&st, "amount", r->amount);
 			if (AigwRlMetricIsWindowed(r->metric))
 			{
-				RlPushInt(&st, "windowSeconds", r->window_seconds);
-				RlPushInt(&st, "windowStart", AigwRlUnixSeconds(r->window_start));
-				RlPushBool(&st, "reserve", r->reserve);
+				AigwPushInt(&st, "windowSeconds", r->window_seconds);
+				AigwPushInt(&st, "windowStart", AigwRlUnixSeconds(r->window_start));
+				AigwPushBool(&st, "reserve", r->reserve);
 			}
 			else if (r->metric == AIGW_RL_CONCURRENT)
-				RlPushInt(&st, "leaseTtlSeconds", r->lease_ttl_seconds);
+				AigwPushInt(&st, "leaseTtlSeconds", r->lease_ttl_seconds);
 			pushJsonbValue(&st, WJB_END_OBJECT, NULL);
 		}
 		pushJsonbValue(&st, WJB_END_ARRAY, NULL);
@@ -279,20 +224,20 @@ AigwRlAdmissionJson(bool admitted, const AigwRlRequirement *reqs, int n, const A
 	{
 		const AigwRlRequirement *r = &reqs[ref->index];
 
-		RlPushKey(&st, "refusedScope");
+		AigwPushKey(&st, "refusedScope");
 		pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
-		RlPushStr(&st, "scopeType", AigwRlScopeName(r->scope_type));
-		RlPushStr(&st, "scopeKey", r->scope_key);
+		AigwPushText(&st, "scopeType", AigwRlScopeName(r->scope_type));
+		AigwPushText(&st, "scopeKey", r->scope_key);
 		pushJsonbValue(&st, WJB_END_OBJECT, NULL);
-		RlPushStr(&st, "metric", AigwRlMetricName(r->metric));
-		RlPushInt(&st, "limit", ref->limit);
-		RlPushInt(&st, "used", ref->used);
-		RlPushInt(&st, "requested", r->amount);
-		RlPushStr(&st, "reason", ref->reason);
+		AigwPushText(&st, "metric", AigwRlMetricName(r->metric));
+		AigwPushInt(&st, "limit", ref->limit);
+		AigwPushInt(&st, "used", ref->used);
+		AigwPushInt(&st, "requested", r->amount);
+		AigwPushText(&st, "reason", ref->reason);
 		if (ref->retry_after_seconds >= 0)
-			RlPushInt(&st, "retryAfterSeconds", ref->retry_after_seconds);
+			AigwPushInt(&st, "retryAfterSeconds", ref->retry_after_seconds);
 		else
-			RlPushNull(&st, "retryAfterSeconds");
+			AigwPushNull(&st, "retryAfterSeconds");
 	}
 	res = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
 	return JsonbValueToJsonb(res);
