@@ -52,6 +52,9 @@ static TimestampTz last_heartbeat = 0;
 static TimestampTz next_queued_at = 0;	/* earliest future next_run_at seen; 0 = none */
 static bool lease_wanted = true;
 static MemoryContext loop_cxt = NULL;
+static AigwKeptPlan lease_plan = NULL;
+static AigwKeptPlan next_due_plan = NULL;
+static AigwKeptPlan finish_plan = NULL;
 
 /* Returns the worker's curl multi handle */
 CURLM *
@@ -452,13 +455,15 @@ LeaseTransaction(void *arg)
 	values[0] = CStringGetTextDatum(worker_id);
 	values[1] = Int32GetDatum(w->n);
 	BeginWork("aigw: lease tasks");
-	if (SPI_execute_with_args("SELECT aigw.lease_tasks($1, $2)", 2, argtypes, values, NULL, false, 0)
-		!= SPI_OK_SELECT)
+	if (SPI_execute_plan(AigwKeepPlan(&lease_plan, "SELECT aigw.lease_tasks($1, $2)", 2, argtypes),
+						 values, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "aigw.lease_tasks failed");
 	w->rows = CollectJsonbRows(NIL, w->batch);
 	next_queued_at = 0;
-	if (SPI_execute("SELECT extract(epoch FROM min(next_run_at) - now()) * 1000 FROM aigw.gateway_tasks "
-					"WHERE status = 'queued' AND next_run_at > now()", true, 1) == SPI_OK_SELECT
+	if (SPI_execute_plan(AigwKeepPlan(&next_due_plan,
+									  "SELECT extract(epoch FROM min(next_run_at) - now()) * 1000 FROM aigw.gateway_tasks "
+									  "WHERE status = 'queued' AND next_run_at > now()", 0, NULL),
+						 NULL, NULL, true, 1) == SPI_OK_SELECT
 		&& SPI_processed == 1)
 	{
 		bool		isnull;
@@ -521,8 +526,8 @@ RecordOutcome(List *outcomes, Oid *argtypes, Datum *values, MemoryContext batch)
 	MemoryContextSwitchTo(cxt);
 	PG_TRY();
 	{
-		if (SPI_execute_with_args("SELECT aigw.finish_attempt($1, $2)", 2, argtypes, values,
-								  NULL, false, 1) != SPI_OK_SELECT)
+		if (SPI_execute_plan(AigwKeepPlan(&finish_plan, "SELECT aigw.finish_attempt($1, $2)", 2, argtypes),
+							 values, NULL, false, 1) != SPI_OK_SELECT)
 			elog(ERROR, "aigw.finish_attempt failed");
 		outcomes = CollectJsonbRows(outcomes, batch);
 		ReleaseCurrentSubTransaction();

@@ -15,6 +15,10 @@ extern int	aigw_workers;
 extern int	aigw_worker_max_inflight;
 extern int	aigw_launcher_naptime_ms;
 
+/* Plans kept for the life of the backend (spi_plans.c) */
+typedef struct _SPI_plan *AigwKeptPlan;
+extern AigwKeptPlan AigwKeepPlan(AigwKeptPlan *slot, const char *sql, int nargs, Oid *argtypes);
+
 /* Launcher (bgw/launcher.c) */
 extern void AigwRegisterLauncher(void);
 

@@ -13,6 +13,7 @@
  * the first user of the table reloads both into shared memory.
  * The SQL interface is in ratelimit_sql.c.
  */
+#include "aigw.h"
 #include "ratelimit.h"
 
 #include <math.h>
@@ -968,6 +969,8 @@ RlReleaseLeaseRows(void)
 	return released;
 }
 
+static AigwKeptPlan release_plan = NULL;
+
 /* Releases the task's (or the attempt's) unreleased leases */
 int64
 AigwConcurrencyRelease(const pg_uuid_t *task_id, const pg_uuid_t *attempt_id)
@@ -988,11 +991,13 @@ AigwConcurrencyRelease(const pg_uuid_t *task_id, const pg_uuid_t *attempt_id)
 		nulls[1] = 'n';
 	}
 	SPI_connect();
-	ret = SPI_execute_with_args("UPDATE aigw.gateway_concurrency_leases SET released_at = clock_timestamp() "
-								"WHERE task_id = $1 AND ($2::uuid IS NULL OR attempt_id = $2) "
-								"AND released_at IS NULL "
-								"RETURNING scope_type, scope_key, lease_value::int8",
-								2, types, v, nulls, false, 0);
+	ret = SPI_execute_plan(AigwKeepPlan(&release_plan,
+										"UPDATE aigw.gateway_concurrency_leases SET released_at = clock_timestamp() "
+										"WHERE task_id = $1 AND ($2::uuid IS NULL OR attempt_id = $2) "
+										"AND released_at IS NULL "
+										"RETURNING scope_type, scope_key, lease_value::int8",
+										2, types),
+						   v, nulls, false, 0);
 	if (ret != SPI_OK_UPDATE_RETURNING)
 		elog(ERROR, "releasing concurrency leases failed: %s", SPI_result_code_string(ret));
 	released = RlReleaseLeaseRows();

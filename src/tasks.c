@@ -55,6 +55,8 @@ aigw_wake_workers_at_commit(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
+static AigwKeptPlan outcome_plan = NULL;
+
 /* Reads the task's outcome (NULL while it is not terminal) with a fresh snapshot */
 static Jsonb *
 TaskOutcome(Datum task_id)
@@ -66,8 +68,8 @@ TaskOutcome(Datum task_id)
 	int			rc;
 
 	SPI_connect();
-	rc = SPI_execute_with_args("SELECT aigw.task_outcome($1)", 1, argtypes, values,
-							   NULL, false, 1);
+	rc = SPI_execute_plan(AigwKeepPlan(&outcome_plan, "SELECT aigw.task_outcome($1)", 1, argtypes),
+						  values, NULL, false, 1);
 	if (rc == SPI_OK_SELECT && SPI_processed == 1)
 	{
 		bool		isnull;
