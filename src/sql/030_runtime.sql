@@ -49,10 +49,16 @@ CREATE TABLE aigw.gateway_tasks (
   CONSTRAINT gateway_tasks_user_source_check CHECK (user_source IN ('gateway', 'server-main', 'sync')),
   CONSTRAINT gateway_tasks_attempts_check CHECK (attempt_count >= 0 AND max_attempts >= 1)
 );
-CREATE INDEX idx_gateway_tasks_queue ON aigw.gateway_tasks (status, next_run_at, priority, created_at);
-CREATE INDEX idx_gateway_tasks_lease ON aigw.gateway_tasks (status, heartbeat_at);
+-- Partial indexes: a task gets an entry in the queue index only while queued
+-- and in the lease index only while a worker holds it, so the status changes
+-- of a task's life add few index entries and the lease scans stay small.
+CREATE INDEX idx_gateway_tasks_queue ON aigw.gateway_tasks (next_run_at, priority, created_at)
+  WHERE status = 'queued';
+CREATE INDEX idx_gateway_tasks_lease ON aigw.gateway_tasks (heartbeat_at)
+  WHERE status IN ('leased', 'running', 'polling');
 CREATE INDEX idx_gateway_tasks_user_created ON aigw.gateway_tasks (user_id, created_at DESC);
-CREATE INDEX idx_gateway_tasks_external ON aigw.gateway_tasks (external_task_id);
+CREATE INDEX idx_gateway_tasks_external ON aigw.gateway_tasks (external_task_id)
+  WHERE external_task_id IS NOT NULL;
 CREATE UNIQUE INDEX uniq_gateway_tasks_idempotency ON aigw.gateway_tasks (user_id, idempotency_key)
   WHERE idempotency_key IS NOT NULL;
 -- The reaper scans finished tasks by age.
