@@ -10,7 +10,8 @@
  *
  * gateway_rate_limit_counters is written by aigw.ratelimit_flush() and
  * gateway_concurrency_leases in the admitting transaction; after a restart
- * the first user of the table reloads both into shared memory.
+ * the first user of the table reloads both into shared memory, and recounts
+ * the queue gauges from the queued tasks.
  * The SQL interface is in ratelimit_sql.c.
  */
 #include "ratelimit.h"
@@ -565,6 +566,34 @@ RlReload(void)
 		if (!AigwRlParseScope(SPI_getvalue(t, d, 1), &scope))
 			continue;
 		RlReloadOne(scope, SPI_getvalue(t, d, 2), AIGW_RL_CONCURRENT, 0, 0, -1,
+					DatumGetInt64(SPI_getbinval(t, d, 3, &isnull)), 0);
+	}
+
+	/*
+	 * Queue gauges are recounted from the tasks that still hold their queue
+	 * admission (normalized_request.queueAdmission, given back when the task
+	 * leaves the queue), so the gauge equals what later releases subtract.
+	 */
+	ret = SPI_execute("SELECT g->>'scopeType', g->>'scopeKey', sum((g->>'amount')::int8)::int8 "
+					  "FROM aigw.gateway_tasks t, "
+					  "     jsonb_array_elements(t.normalized_request->'queueAdmission'->'grants') g "
+					  "WHERE t.status IN ('queued', 'leased', 'running', 'polling', 'failed_retryable') "
+					  "  AND t.normalized_request->'queueAdmission'->>'admitted' = 'true' "
+					  "  AND g->>'metric' = 'queue_size' "
+					  "GROUP BY 1, 2", true, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "recounting queued tasks failed: %s", SPI_result_code_string(ret));
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	t = SPI_tuptable->vals[i];
+		TupleDesc	d = SPI_tuptable->tupdesc;
+		bool		isnull;
+		AigwRlScope scope;
+		char	   *scope_key = SPI_getvalue(t, d, 2);
+
+		if (scope_key == NULL || !AigwRlParseScope(SPI_getvalue(t, d, 1), &scope))
+			continue;
+		RlReloadOne(scope, scope_key, AIGW_RL_QUEUE_SIZE, 0, 0, -1,
 					DatumGetInt64(SPI_getbinval(t, d, 3, &isnull)), 0);
 	}
 	SPI_finish();
