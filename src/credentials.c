@@ -49,6 +49,7 @@ typedef struct KeySlot
 	ino_t		ino;
 	off_t		size;
 	struct timespec mtime;
+	struct timespec ctime;		/* changes with the mode, so a chmod is checked again */
 	uint8		key[KEY_BYTES];
 	char		kid[KID_CHARS + 1];
 } KeySlot;
@@ -200,7 +201,8 @@ LoadKey(KeySlot *slot, const char *path, const char *guc)
 		return Failure(ERRCODE_CONFIG_FILE_ERROR, "could not open %s \"%s\": %m", guc, path);
 	if (slot->loaded && strcmp(slot->path, path) == 0 && slot->dev == st.st_dev && slot->ino == st.st_ino &&
 		slot->size == st.st_size && slot->mtime.tv_sec == st.st_mtim.tv_sec &&
-		slot->mtime.tv_nsec == st.st_mtim.tv_nsec)
+		slot->mtime.tv_nsec == st.st_mtim.tv_nsec && slot->ctime.tv_sec == st.st_ctim.tv_sec &&
+		slot->ctime.tv_nsec == st.st_ctim.tv_nsec)
 		return NULL;
 	if ((error = CheckKeyFileMode(path, &st, guc)) != NULL)
 		return error;
@@ -230,6 +232,7 @@ LoadKey(KeySlot *slot, const char *path, const char *guc)
 	slot->ino = st.st_ino;
 	slot->size = st.st_size;
 	slot->mtime = st.st_mtim;
+	slot->ctime = st.st_ctim;
 	slot->loaded = true;
 	return NULL;
 }

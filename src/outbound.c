@@ -17,6 +17,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "fmgr.h"
 #include "utils/builtins.h"
@@ -70,6 +71,9 @@ static const BlockedRange blocked_v6[] = {
 
 char	   *aigw_outbound_allow_hosts = NULL;
 static AllowList *allow_list = NULL;
+/* the allow list as last assigned, and when it last changed in this process */
+static char *allow_text = NULL;
+static time_t allow_changed_at = 0;
 
 /* True when the first bits of a equal those of prefix */
 static bool
@@ -298,11 +302,17 @@ CheckAllowHosts(char **newval, void **extra, GucSource source)
 	return true;
 }
 
-/* GUC assign hook */
+/* GUC assign hook; remembers when the list changed (see AigwOutboundPrepare) */
 static void
 AssignAllowHosts(const char *newval, void *extra)
 {
 	allow_list = extra;
+	if (allow_text == NULL || strcmp(allow_text, newval ? newval : "") != 0)
+	{
+		free(allow_text);
+		allow_text = strdup(newval ? newval : "");
+		allow_changed_at = time(NULL);
+	}
 }
 
 /* Defines aigw.outbound_allow_hosts */
@@ -392,6 +402,22 @@ AigwOutboundPrepare(CURL *easy, const char *url, AigwOutbound *guard, char **err
 	curl_easy_setopt(easy, CURLOPT_PROXY, "");
 	curl_easy_setopt(easy, CURLOPT_OPENSOCKETFUNCTION, OpenSocket);
 	curl_easy_setopt(easy, CURLOPT_OPENSOCKETDATA, guard);
+
+	/*
+	 * A kept-alive connection is reused without a new address check, so one
+	 * opened before the allow list last changed must not be: connections
+	 * older than that change are not reused (curl counts whole seconds, hence
+	 * one second less, and no reuse at all just after the change).
+	 */
+	if (allow_changed_at != 0)
+	{
+		long		since = (long) (time(NULL) - allow_changed_at);
+
+		if (since < 2)
+			curl_easy_setopt(easy, CURLOPT_FRESH_CONNECT, 1L);
+		else
+			curl_easy_setopt(easy, CURLOPT_MAXLIFETIME_CONN, since - 1);
+	}
 	return true;
 }
 
