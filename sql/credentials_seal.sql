@@ -96,16 +96,18 @@ CREATE TEMP TABLE created AS
 SELECT status, body::jsonb->'data'->>'hasCredentials' AS has_credentials,
        body NOT LIKE '%sk-http-secret%' AND body NOT LIKE '%aigw:v1:%' AS hidden
   FROM created;
-SELECT r.route, c.status, c.body NOT LIKE '%sk-http-secret%' AND c.body NOT LIKE '%aigw:v1:%' AS hidden
-  FROM (VALUES ('GET', '/integration-platform', NULL),
-               ('GET', '/integration-platform/' || (SELECT id FROM aigw.integration_platforms WHERE platform_key = 'cred-http'), NULL),
-               ('GET', '/integration-platform/list/ops-compact', NULL),
-               ('PATCH', '/integration-platform/' || (SELECT id FROM aigw.integration_platforms WHERE platform_key = 'cred-http'),
-                '{"credentials": {"apiKey": "sk-http-secret"}}'),
-               ('POST', '/integration-platform/' || (SELECT id FROM aigw.integration_platforms WHERE platform_key = 'cred-http') || '/copy',
-                '{"platformKey": "cred-http-copy"}')) AS r(m, route, b)
-  CROSS JOIN LATERAL pg_temp.call(r.m, r.route, r.b) c
- ORDER BY r.m, r.route ~ 'copy', r.route ~ '[0-9a-f]{8}-';
+SELECT r.m || ' ' || r.label AS route, c.status,
+       c.body NOT LIKE '%sk-http-secret%' AND c.body NOT LIKE '%aigw:v1:%' AS hidden
+  FROM (SELECT id::text AS id FROM aigw.integration_platforms WHERE platform_key = 'cred-http') p,
+       LATERAL (VALUES (1, 'GET', '/integration-platform', '/integration-platform', NULL),
+                       (2, 'GET', '/integration-platform/:id', '/integration-platform/' || p.id, NULL),
+                       (3, 'GET', '/integration-platform/list/ops-compact', '/integration-platform/list/ops-compact', NULL),
+                       (4, 'PATCH', '/integration-platform/:id', '/integration-platform/' || p.id,
+                        '{"credentials": {"apiKey": "sk-http-secret"}}'),
+                       (5, 'POST', '/integration-platform/:id/copy', '/integration-platform/' || p.id || '/copy',
+                        '{"platformKey": "cred-http-copy"}')) AS r(n, m, label, path, b)
+  CROSS JOIN LATERAL pg_temp.call(r.m, r.path, r.b) c
+ ORDER BY r.n;
 SELECT credentials::text NOT LIKE '%sk-http-secret%' AS stored_sealed,
        aigw.credentials_verify(credentials) AS values_ok
   FROM aigw.integration_platforms WHERE platform_key = 'cred-http';

@@ -9,7 +9,7 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use AigwTest;
 
-my $node = aigw_node('queue_restart', conf => "aigw.workers = 0\n");
+my $node = aigw_node('queue_restart', conf => "aigw.workers = 0\naigw.launcher_naptime = 200\n");
 $node->safe_psql('postgres', 'CREATE EXTENSION aigw CASCADE');
 $node->safe_psql('postgres', q{SELECT aigw.ratelimit_policy_set('global', '*', '{"rules": [{"metric": "queue_size", "limit": 100}]}')});
 
@@ -43,6 +43,16 @@ kill 'KILL', $victim;
 eval { $h->quit };
 ok(aigw_poll($node, 'postgres', "SELECT true"), 'the server is back after a crash restart');
 is($node->safe_psql('postgres', $gauges), 'global=4 platform_model=4', 'after a crash restart the gauges are recounted too');
+
+# Drift (a gauge that no longer matches the queued tasks) is corrected by the
+# reaper every aigw.ratelimit_queue_recount_interval.
+$node->safe_psql('postgres', q{SELECT aigw.ratelimit_set_gauge('global', '*', 42)});
+is($node->safe_psql('postgres', $gauges), 'global=42 platform_model=4', 'a drifted gauge');
+$node->append_conf('postgresql.conf', "aigw.ratelimit_queue_recount_interval = 1\n");
+$node->reload;
+ok(aigw_poll($node, 'postgres', "SELECT ($gauges) = 'global=4 platform_model=4'"),
+	'the reaper corrects it from the queued tasks');
+ok($node->log_contains(qr/corrected 1 queue_size gauge\(s\) that had drifted/), 'and logs the correction');
 
 $node->stop;
 done_testing();
