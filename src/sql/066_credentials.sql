@@ -51,22 +51,28 @@ CREATE FUNCTION aigw.rotate_credentials() RETURNS integer
   SET search_path = aigw, pg_catalog
 AS $$
 DECLARE
-  n integer;
+  p record;
+  resealed jsonb;
+  n integer := 0;
+  state text;
 BEGIN
   IF credential_key_id() IS NULL THEN
     RAISE EXCEPTION 'aigw.credential_key_file is not set, so credentials cannot be rotated'
       USING ERRCODE = 'object_not_in_prerequisite_state';
   END IF;
-  WITH resealed AS (
-    SELECT p.id, credentials_reseal(p.credentials) AS credentials
-      FROM integration_platforms p
-     WHERE p.credentials <> '{}'::jsonb
-       FOR UPDATE
-  )
-  UPDATE integration_platforms p SET credentials = r.credentials, updated_at = now()
-    FROM resealed r
-   WHERE p.id = r.id AND p.credentials IS DISTINCT FROM r.credentials;
-  GET DIAGNOSTICS n = ROW_COUNT;
+  FOR p IN SELECT i.id, i.platform_key, i.credentials FROM integration_platforms i
+            WHERE i.credentials <> '{}'::jsonb ORDER BY i.platform_key FOR UPDATE LOOP
+    BEGIN
+      resealed := credentials_reseal(p.credentials);
+    EXCEPTION WHEN OTHERS THEN
+      GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE;
+      RAISE EXCEPTION 'platform "%": %', p.platform_key, SQLERRM USING ERRCODE = state;
+    END;
+    IF resealed IS DISTINCT FROM p.credentials THEN
+      UPDATE integration_platforms SET credentials = resealed, updated_at = now() WHERE id = p.id;
+      n := n + 1;
+    END IF;
+  END LOOP;
   RETURN n;
 END
 $$;
