@@ -420,10 +420,21 @@ AigwCredentialOpen(const char *sealed, char **plain, char **error)
 		*error = pstrdup("no credential");
 		return false;
 	}
+	failure_code = 0;
 	*plain = OpenBytes(sealed, strlen(sealed), &len, error);
 	if (*plain == NULL)
 	{
-		*error = psprintf("platform credentials cannot be opened: %s", *error);
+		/* a key file problem names a server path: the log has it, the attempt (seen by clients) does not */
+		if (failure_code == ERRCODE_CONFIG_FILE_ERROR)
+		{
+			ereport(LOG,
+					(errcode(ERRCODE_CONFIG_FILE_ERROR),
+					 errmsg("aigw: platform credentials cannot be opened: %s", *error)));
+			*error = pstrdup("platform credentials cannot be opened: the credential key file cannot be used "
+							 "(the server log says why)");
+		}
+		else
+			*error = psprintf("platform credentials cannot be opened: %s", *error);
 		return false;
 	}
 	return true;

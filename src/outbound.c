@@ -349,6 +349,7 @@ OpenSocket(void *clientp, curlsocktype purpose, struct curl_sockaddr *address)
 			strlcpy(guard->refused, "(unprintable)", sizeof(guard->refused));
 		return CURL_SOCKET_BAD;
 	}
+	guard->opened = true;
 	return socket(address->family, address->socktype, address->protocol);
 }
 
@@ -425,7 +426,7 @@ AigwOutboundPrepare(CURL *easy, const char *url, AigwOutbound *guard, char **err
 char *
 AigwOutboundRefusal(const AigwOutbound *guard)
 {
-	if (guard == NULL || guard->refused[0] == '\0')
+	if (guard == NULL || guard->refused[0] == '\0' || guard->opened)
 		return NULL;
 	return psprintf("outbound address %s is not allowed (aigw.outbound_allow_hosts)", guard->refused);
 }

@@ -17,6 +17,7 @@ typedef struct AigwOutbound
 {
 	char		host[AIGW_OUTBOUND_HOSTLEN];	/* the URL's host, lower-case */
 	char		refused[AIGW_OUTBOUND_ADDRLEN]; /* an address refused, or "" */
+	bool		opened;			/* a socket to an allowed address was opened */
 } AigwOutbound;
 
 extern char *aigw_outbound_allow_hosts;
@@ -31,7 +32,10 @@ extern void AigwOutboundInit(void);
  */
 extern bool AigwOutboundPrepare(CURL *easy, const char *url, AigwOutbound *guard, char **error);
 
-/* The failure message of a transfer whose connection the guard refused, or NULL */
+/*
+ * The failure message of a transfer whose connection the guard refused, or
+ * NULL (also when another, allowed address was tried: curl's error is the reason)
+ */
 extern char *AigwOutboundRefusal(const AigwOutbound *guard);
 
 #endif							/* AIGW_OUTBOUND_H */

@@ -113,7 +113,10 @@ chmod(0644, $k2);
 my ($rc, $stdout, $stderr) = $node->psql('postgres', 'SELECT aigw.credential_key_id()');
 like($stderr, qr/has group or world access; it must be readable by its owner alone \(chmod 600\)/,
 	'a key file with group or world access is refused');
-like(run_task(), qr/^failed_final credential_error: .*has group or world access/, 'and the worker refuses it too');
+like(run_task(), qr/^failed_final credential_error: platform credentials cannot be opened: the credential key file cannot be used \(the server log says why\)$/,
+	'the worker refuses it too, without naming the path in the attempt');
+ok($node->log_contains(qr/aigw: platform credentials cannot be opened: aigw\.credential_key_file ".*k2\.key" has group or world access/),
+	'the server log names the file and the reason');
 chmod(0600, $k2);
 reset_platform();
 like(run_task(), qr/^succeeded /, 'with mode 0600 again it works');
