@@ -76,6 +76,15 @@ ok($node->poll_query_until('postgres', qq{SELECT bool_and(status = 'delivered') 
 like($r, qr/^(succeeded |failed_final outbound_blocked: outbound address ::1 )/,
 	'localhost is allowed where it resolves to 127.0.0.1 (::1 is another address and stays refused)');
 
+# Redirects are never followed, even to an allowed host: the 302 is the answer.
+$node->safe_psql('postgres', q{INSERT INTO aigw.platform_models (platform_id, model_name, model_type, display_name,
+	pricing_mode, billing_config_override)
+	SELECT id, 'mock-redirect', 'chat', 'm', 'custom', '{"currency": "resource", "text": {"inputPer1k": 1, "outputPer1k": 2}}'
+	  FROM aigw.integration_platforms WHERE platform_key = 'by-ip'});
+(undef, $r) = run_task('mock-redirect');
+like($r, qr/^failed_final /, 'a provider answering 302 fails the attempt');
+unlike(`curl -s http://127.0.0.1:$port/hooks`, qr/"name":"redirected"/, 'and the redirect target was never requested');
+
 # Allowing the host name itself allows whatever it resolves to.
 $node->append_conf('postgresql.conf', "aigw.outbound_allow_hosts = 'localhost'\n");
 $node->reload;
