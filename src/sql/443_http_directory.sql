@@ -129,10 +129,10 @@ DECLARE
   total bigint;
   list jsonb;
 BEGIN
-  SELECT count(*), coalesce(jsonb_agg(aigw.http_tenant_json(t) ORDER BY (t).created_at, (t).id)
+  SELECT count(*), coalesce(jsonb_agg(aigw.http_tenant_json(t) ORDER BY (t).created_at, (t).tenant_key)
                               FILTER (WHERE rn > (pg.page - 1) * pg.page_size AND rn <= pg.page * pg.page_size), '[]')
     INTO total, list
-    FROM (SELECT t, row_number() OVER (ORDER BY t.created_at, t.id) AS rn
+    FROM (SELECT t, row_number() OVER (ORDER BY t.created_at, t.tenant_key) AS rn
             FROM aigw.gateway_tenants t
            WHERE t.deleted_at IS NULL AND (admin OR t.id = mine)
              AND (ctx.query->>'source' IS NULL OR t.source = ctx.query->>'source')
@@ -319,7 +319,7 @@ BEGIN
               'id', i.id, 'tenantId', i.tenant_id, 'tenantKey', t.tenant_key, 'inviteCode', i.invite_code,
               'role', i.role, 'userGroupId', i.user_group_id, 'maxUses', i.max_uses, 'usedCount', i.used_count,
               'expiresAt', i.expires_at, 'status', i.status, 'metadata', i.metadata, 'createdAt', i.created_at)
-              ORDER BY i.created_at, i.id), '[]')
+              ORDER BY i.created_at, i.invite_code), '[]')
        FROM aigw.gateway_tenant_invitations i JOIN aigw.gateway_tenants t ON t.id = i.tenant_id
       WHERE (admin OR i.tenant_id = mine) AND (only_tenant IS NULL OR i.tenant_id = only_tenant))));
 END
@@ -390,10 +390,10 @@ DECLARE
   total bigint;
   list jsonb;
 BEGIN
-  SELECT count(*), coalesce(jsonb_agg(aigw.http_user_json(u) ORDER BY (u).created_at, (u).id)
+  SELECT count(*), coalesce(jsonb_agg(aigw.http_user_json(u) ORDER BY (u).created_at, (u).user_key)
                               FILTER (WHERE rn > (pg.page - 1) * pg.page_size AND rn <= pg.page * pg.page_size), '[]')
     INTO total, list
-    FROM (SELECT u, row_number() OVER (ORDER BY u.created_at, u.id) AS rn
+    FROM (SELECT u, row_number() OVER (ORDER BY u.created_at, u.user_key) AS rn
             FROM aigw.gateway_users u
            WHERE u.deleted_at IS NULL AND (admin OR (mine IS NOT NULL AND u.gateway_tenant_id = mine))
              AND (only_tenant IS NULL OR u.gateway_tenant_id = only_tenant)
