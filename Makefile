@@ -27,7 +27,7 @@ aigw--1.0.sql: $(SQL_PARTS) Makefile
 HTTP_SRCS = $(sort $(wildcard http_front/*.c))
 HTTP_CFLAGS = -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers \
   -I$(shell $(PG_CONFIG) --includedir) -Ihttp_front
-HTTP_LIBS = -L$(shell $(PG_CONFIG) --libdir) -Wl,-rpath,$(shell $(PG_CONFIG) --libdir) -lpq -lcivetweb -lpthread
+HTTP_LIBS = -L$(shell $(PG_CONFIG) --libdir) -Wl,-rpath,$(shell $(PG_CONFIG) --libdir) -lpq -lcivetweb -lcurl -lcrypto -lpthread
 
 ifneq ($(HTTP_SRCS),)
 all: aigw-http

@@ -51,6 +51,9 @@ static const Option options[] = {
 	{"channel", OPT_STR, front_config.channel, sizeof(front_config.channel), "event channel name of this front (default: unique)"},
 	{"pidfile", OPT_STR, front_config.pidfile, sizeof(front_config.pidfile), "write the process id here"},
 	{"quiet", OPT_BOOL, &front_config.quiet, 0, "log only errors"},
+	{"verify-timeout-ms", OPT_INT, &front_config.verify_timeout_ms, 0, "timeout of a server-main API key verification call"},
+	{"verify-ttl-s", OPT_INT, &front_config.verify_ttl_s, 0, "seconds an API key accepted by server-main stays cached"},
+	{"verify-negative-ttl-s", OPT_INT, &front_config.verify_negative_ttl_s, 0, "seconds an API key rejected by server-main stays cached"},
 	{NULL}
 };
 
@@ -222,6 +225,9 @@ Configure(int argc, char **argv)
 	front_config.wait_timeout_ms = 600000;
 	front_config.pool_wait_ms = 5000;
 	front_config.drain_timeout_ms = 30000;
+	front_config.verify_timeout_ms = 5000;
+	front_config.verify_ttl_s = 60;
+	front_config.verify_negative_ttl_s = 5;
 
 	for (int i = 1; i < argc; i++)
 	{
@@ -379,6 +385,7 @@ main(int argc, char **argv)
 				  "(Debian 12's civetweb 1.15 expects the OpenSSL 1.1 API); terminate TLS in a proxy");
 		return 2;
 	}
+	verify_start();
 	pool_start();
 	channel_start();
 
@@ -456,6 +463,7 @@ main(int argc, char **argv)
 	mg_stop(ctx);
 	channel_stop();
 	pool_stop();
+	verify_stop();
 	if (front_config.pidfile[0])
 		unlink(front_config.pidfile);
 	front_log("stopped");
