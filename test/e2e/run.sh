@@ -106,6 +106,28 @@ cat "$OUT/identity.tap"
 N=$(grep -Ec '^(not )?ok [0-9]+' "$OUT/identity.tap" | awk -v n="$N" '{print n + $1}')
 if [ $rc -ne 0 ] && ! grep -q '^not ok' "$OUT/identity.tap"; then tap not "identity.mjs ran to the end (rc $rc)"; cat "$OUT/identity.err"; fi
 
+# TLS: a second front serves HTTPS with a self-signed certificate (--ssl-cert).
+TLS_PORT=$(aigw_free_port $((18700 + ${AIGW_PORT_OFFSET:-0})))
+if openssl req -x509 -newkey rsa:2048 -nodes -keyout "$OUT/tls-key.pem" -out "$OUT/tls-cert.pem" -days 2 \
+     -subj /CN=localhost -addext subjectAltName=DNS:localhost >"$OUT/openssl.log" 2>&1; then
+  cat "$OUT/tls-cert.pem" "$OUT/tls-key.pem" > "$OUT/tls.pem"
+  "$BIN" --listen "127.0.0.1:${TLS_PORT}s" --ssl-cert "$OUT/tls.pem" --pool-size 1 --threads 4 --quiet \
+    --conninfo "host=$SOCK port=$PGPORT_E2E dbname=aigw user=aigw_http" >>"$OUT/front-tls.log" 2>&1 &
+  TLS_PID=$!
+  body=""
+  for _ in $(seq 1 50); do
+    body=$(curl -s --cacert "$OUT/tls-cert.pem" --resolve "localhost:$TLS_PORT:127.0.0.1" "https://localhost:$TLS_PORT/healthz" 2>/dev/null) && break
+    sleep 0.1
+  done
+  echo "$body" | grep -Eq '^\{"status": ?"ok"\}$' && tap ok "--ssl-cert serves HTTPS (certificate verified by curl)" \
+    || tap not "--ssl-cert serves HTTPS (got '$body'; $(tail -n 3 "$OUT/front-tls.log"))"
+  code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 3 "http://127.0.0.1:$TLS_PORT/healthz")
+  [ "$code" != 200 ] && tap ok "the TLS port does not answer plain HTTP" || tap not "the TLS port answers plain HTTP"
+  kill -TERM "$TLS_PID"; wait "$TLS_PID" 2>/dev/null
+else
+  tap not "openssl req makes a self-signed certificate ($(tail -n 2 "$OUT/openssl.log"))"
+fi
+
 # PostgreSQL restarts under the front while a committed task is pending: the
 # client gets the result, or a 503 that names the task.
 curl -s -i "http://127.0.0.1:$HTTP_PORT/v1/chat/completions" -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' \
