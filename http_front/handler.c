@@ -365,7 +365,7 @@ ApiKeyOf(const struct mg_request_info *ri, char *out, size_t outsz)
 	size_t		n;
 
 	for (int i = 0; i < ri->num_headers && !v; i++)
-		if (strcasecmp(ri->http_headers[i].name, "Authorization") == 0 &&
+		if (strcasecmp(ri->http_headers[i].name, "Authorization") == 0 && ri->http_headers[i].value &&
 			strncasecmp(ri->http_headers[i].value, "bearer ", 7) == 0)
 			v = ri->http_headers[i].value + 7;
 	for (int i = 0; i < ri->num_headers && !v; i++)
