@@ -170,10 +170,12 @@ CREATE FUNCTION aigw.http_h_api_keys_create(ctx aigw.http_ctx) RETURNS aigw.http
 AS $$
 DECLARE
   b jsonb := aigw.http_body_object(ctx);
-  uid uuid := aigw.http_local_user(ctx);
+  uid uuid;
   k text := aigw.api_key_generate();
   row aigw.gateway_api_keys;
 BEGIN
+  PERFORM aigw.http_require_local_accounts('creating local API keys');
+  uid := aigw.http_local_user(ctx);
   IF coalesce(btrim(b->>'name'), '') = '' THEN
     RAISE EXCEPTION 'name is required' USING ERRCODE = 'AG422';
   END IF;
