@@ -163,37 +163,44 @@ SELECT status, jsonb_path_query_array(body, '$.userGroups[*].groupKey') AS group
   FROM pg_temp.call('GET', '/api/v1/users/' || (SELECT id FROM aigw.gateway_users WHERE user_key = 'server-main:u-usera'),
                     pg_temp.as_('opA'));
 
--- Wallets and recharge orders: the caller's own only.
-SELECT aigw.wallet_adjust(aigw.wallet_account(id, NULL, 'resource'), 50, 'regress-credit', 'test credit')
-  IS NOT NULL AS credited FROM aigw.gateway_users WHERE user_key = 'server-main:u-usera';
+-- Wallets and recharge orders (local gateway users): the caller's own only.
+INSERT INTO aigw.gateway_users (id, user_key, username, roles)
+VALUES ('00000000-0000-0000-0000-0000000000d2', 'local:dlocal', 'dlocal', '["user"]'),
+       ('00000000-0000-0000-0000-0000000000d3', 'local:dother', 'dother', '["user"]');
+INSERT INTO aigw.gateway_api_keys (gateway_user_id, key_prefix, key_hash, name) VALUES
+  ('00000000-0000-0000-0000-0000000000d2', 'sk-d', aigw.api_key_hash('sk-dlocaldlocaldlocaldlocal01'), 'regress'),
+  ('00000000-0000-0000-0000-0000000000d3', 'sk-d', aigw.api_key_hash('sk-dotherdotherdotherdother01'), 'regress');
+INSERT INTO h VALUES ('local', '{"authorization":"Bearer sk-dlocaldlocaldlocaldlocal01"}'),
+                     ('other', '{"authorization":"Bearer sk-dotherdotherdotherdother01"}');
+SELECT aigw.wallet_adjust(aigw.wallet_account('00000000-0000-0000-0000-0000000000d2', NULL, 'resource'), 50,
+                          'regress-credit', 'test credit') IS NOT NULL AS credited;
 SELECT status, jsonb_array_length(body->'data') AS n, body->'data'->0->>'balance' AS balance, body->'data'->0->>'currency' AS currency
-  FROM pg_temp.call('GET', '/api/v1/wallet/accounts', pg_temp.as_('userA'));
-SELECT status, jsonb_array_length(body->'data') AS n FROM pg_temp.call('GET', '/api/v1/wallet/accounts', pg_temp.as_('opA'));
+  FROM pg_temp.call('GET', '/api/v1/wallet/accounts', pg_temp.as_('local'));
+SELECT status, jsonb_array_length(body->'data') AS n FROM pg_temp.call('GET', '/api/v1/wallet/accounts', pg_temp.as_('other'));
 SELECT status, jsonb_array_length(body->'data') AS n, body->'data'->0->>'transaction_type' AS type,
        body->'data'->0->>'amount' AS amount
-  FROM pg_temp.call('GET', '/api/v1/wallet/transactions', pg_temp.as_('userA'));
-SELECT status, jsonb_array_length(body->'data') AS n FROM pg_temp.call('GET', '/api/v1/wallet/transactions', pg_temp.as_('opA'));
+  FROM pg_temp.call('GET', '/api/v1/wallet/transactions', pg_temp.as_('local'));
+SELECT status, jsonb_array_length(body->'data') AS n FROM pg_temp.call('GET', '/api/v1/wallet/transactions', pg_temp.as_('other'));
 SELECT status, jsonb_array_length(body->'data') AS n
-  FROM pg_temp.call('GET', '/api/v1/wallet/accounts', pg_temp.as_('admin'), NULL,
-                    jsonb_build_object('userId', (SELECT id FROM aigw.gateway_users WHERE user_key = 'server-main:u-usera')));
+  FROM pg_temp.call('GET', '/api/v1/wallet/accounts', pg_temp.as_('admin'), NULL, '{"userId":"00000000-0000-0000-0000-0000000000d2"}');
 SELECT status, jsonb_array_length(body->'data') AS n
-  FROM pg_temp.call('GET', '/api/v1/wallet/accounts', pg_temp.as_('opA'), NULL,
-                    jsonb_build_object('userId', (SELECT id FROM aigw.gateway_users WHERE user_key = 'server-main:u-usera')));
+  FROM pg_temp.call('GET', '/api/v1/wallet/accounts', pg_temp.as_('other'), NULL, '{"userId":"00000000-0000-0000-0000-0000000000d2"}');
 SELECT status, body->'error'->>'message' AS message
-  FROM pg_temp.call('GET', '/api/v1/wallet/transactions', pg_temp.as_('userA'), NULL, '{"limit":"many"}');
+  FROM pg_temp.call('GET', '/api/v1/wallet/transactions', pg_temp.as_('local'), NULL, '{"limit":"many"}');
 SELECT status, body->>'amount' AS amount, body->>'status' AS order_status, body->>'channel' AS channel
-  FROM pg_temp.call('POST', '/api/v1/recharge/orders', pg_temp.as_('userA') || '{"idempotency-key":"r-1"}', '{"amount": 100}');
+  FROM pg_temp.call('POST', '/api/v1/recharge/orders', pg_temp.as_('local') || '{"idempotency-key":"r-1"}', '{"amount": 100}');
 SELECT status, body->>'amount' AS amount
-  FROM pg_temp.call('POST', '/api/v1/recharge/orders', pg_temp.as_('userA') || '{"idempotency-key":"r-1"}', '{"amount": 100}');
+  FROM pg_temp.call('POST', '/api/v1/recharge/orders', pg_temp.as_('local') || '{"idempotency-key":"r-1"}', '{"amount": 100}');
 SELECT status, body->'error'->>'message' AS message
-  FROM pg_temp.call('POST', '/api/v1/recharge/orders', pg_temp.as_('userA'), '{"amount": -5}');
+  FROM pg_temp.call('POST', '/api/v1/recharge/orders', pg_temp.as_('local'), '{"amount": -5}');
 SELECT status, body->'error'->>'message' AS message
-  FROM pg_temp.call('POST', '/api/v1/recharge/orders', pg_temp.as_('userA'), '{"amount": "lots"}');
+  FROM pg_temp.call('POST', '/api/v1/recharge/orders', pg_temp.as_('local'), '{"amount": "lots"}');
 SELECT status, body->'error'->>'message' AS message
-  FROM pg_temp.call('POST', '/api/v1/recharge/orders', pg_temp.as_('userA'), '{"amount": 5, "channel": "cash"}');
-SELECT status, jsonb_array_length(body->'data') AS n FROM pg_temp.call('GET', '/api/v1/recharge/orders', pg_temp.as_('userA'));
-SELECT status, jsonb_array_length(body->'data') AS n FROM pg_temp.call('GET', '/api/v1/recharge/orders', pg_temp.as_('opA'));
--- an identity without a gateway user (a server-main JWT) has no wallet here
+  FROM pg_temp.call('POST', '/api/v1/recharge/orders', pg_temp.as_('local'), '{"amount": 5, "channel": "cash"}');
+SELECT status, jsonb_array_length(body->'data') AS n FROM pg_temp.call('GET', '/api/v1/recharge/orders', pg_temp.as_('local'));
+SELECT status, jsonb_array_length(body->'data') AS n FROM pg_temp.call('GET', '/api/v1/recharge/orders', pg_temp.as_('other'));
+-- server-main's users (even with a local key) and identities without a gateway user have no wallet here
+SELECT status, body->'error'->>'message' AS message FROM pg_temp.call('GET', '/api/v1/wallet/accounts', pg_temp.as_('userA'));
 SELECT status, body->'error'->>'message' AS message
   FROM pg_temp.call('GET', '/api/v1/wallet/accounts', jsonb_build_object('authorization', 'Bearer ' ||
     aigw.jwt_sign_hs256(jsonb_build_object('sub', 'sm-1', 'exp', extract(epoch FROM now())::bigint + 600), 'regress-secret')));

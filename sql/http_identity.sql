@@ -48,6 +48,20 @@ SELECT status, body->>'username' AS username, body->>'identityMode' AS mode
 SELECT status, sqlstate, body->'error'->>'code' AS code
   FROM pg_temp.call('GET', '/api/v1/me', '{"authorization":"Bearer sk-notlocalnotlocalnotlocal01"}');
 SELECT aigw.http_server_main_verify_settings() AS settings_off;
+-- a server-main identity with a synced copy gets its gateway user and tenant; a disabled copy is refused
+INSERT INTO aigw.gateway_tenants (id, tenant_key, source, external_tenant_id, name)
+VALUES ('00000000-0000-0000-0000-0000000000c7', 'org-7', 'server-main', 'org-7', 'Org 7');
+INSERT INTO aigw.gateway_users (id, user_key, source, external_user_id, username, gateway_tenant_id, tenant_key)
+VALUES ('00000000-0000-0000-0000-0000000000c8', 'server-main:sm-7', 'server-main', 'sm-7', 'sam',
+        '00000000-0000-0000-0000-0000000000c7', 'org-7');
+SELECT status, body->>'gatewayUserId' AS gateway_user, body->>'gatewayTenantId' AS gateway_tenant, body->>'tenantKey' AS tenant_key
+  FROM tok, pg_temp.call('GET', '/api/v1/me', jsonb_build_object('authorization', 'Bearer ' || sm_jwt));
+SELECT status, body->'error'->>'message' AS message
+  FROM tok, pg_temp.call('GET', '/api/v1/wallet/accounts', jsonb_build_object('authorization', 'Bearer ' || sm_jwt));
+UPDATE aigw.gateway_users SET status = 'disabled' WHERE id = '00000000-0000-0000-0000-0000000000c8';
+SELECT status, body->'error'->>'message' AS message
+  FROM tok, pg_temp.call('GET', '/api/v1/me', jsonb_build_object('authorization', 'Bearer ' || sm_jwt));
+DELETE FROM aigw.gateway_users WHERE id = '00000000-0000-0000-0000-0000000000c8';
 
 -- server-main: local accounts are off, local tokens and keys refused.
 SET LOCAL aigw.identity_mode = 'server-main';

@@ -62,6 +62,33 @@ CREATE FUNCTION aigw.http_identity_from_claims(claims jsonb) RETURNS jsonb
     'apiKeyName', claims->>'apiKeyName',
     'level', aigw.http_level(coalesce(claims->>'role', 'user'))));
 
+-- A server-main identity completed from its synced copy (seed 003 section
+-- 7.0, step 2: source + external user id): the gateway user, tenant and
+-- default group when the claims do not name them. A synced user that is not
+-- active is refused (403), so disabling it in server-main stops new tasks.
+CREATE FUNCTION aigw.http_server_main_user(ident jsonb) RETURNS jsonb
+  LANGUAGE plpgsql STABLE
+  SET search_path = aigw, pg_catalog
+AS $$
+DECLARE
+  u aigw.gateway_users;
+BEGIN
+  IF ident->>'source' IS DISTINCT FROM 'server-main' OR ident->>'userId' IS NULL THEN
+    RETURN ident;
+  END IF;
+  SELECT * INTO u FROM aigw.gateway_users WHERE source = 'server-main' AND external_user_id = ident->>'userId';
+  IF NOT FOUND THEN
+    RETURN ident;
+  END IF;
+  IF u.status <> 'active' OR u.deleted_at IS NOT NULL THEN
+    RAISE EXCEPTION 'user % is % (synced from server-main)', ident->>'userId', u.status USING ERRCODE = 'AG403';
+  END IF;
+  RETURN jsonb_strip_nulls(jsonb_build_object(
+           'gatewayUserId', u.id, 'gatewayTenantId', u.gateway_tenant_id, 'tenantKey', u.tenant_key,
+           'userGroupId', u.default_user_group_id)) || ident;
+END
+$$;
+
 -- Checks a JWT: signature, algorithm, exp and nbf.
 CREATE FUNCTION aigw.http_auth_jwt(token text) RETURNS jsonb
   LANGUAGE plpgsql STABLE
@@ -107,7 +134,7 @@ BEGIN
       RAISE EXCEPTION 'the token''s user is not an active local user' USING ERRCODE = 'AG401';
     END IF;
   END IF;
-  RETURN aigw.http_identity_from_claims(claims) || jsonb_build_object('identityMode', mode);
+  RETURN aigw.http_server_main_user(aigw.http_identity_from_claims(claims) || jsonb_build_object('identityMode', mode));
 END
 $$;
 
@@ -190,9 +217,10 @@ BEGIN
      OR coalesce(claims->>'sub', claims->>'userId', '') = '' THEN
     RAISE EXCEPTION 'invalid API key' USING ERRCODE = 'AG401';
   END IF;
-  RETURN aigw.http_identity_from_claims(claims || jsonb_build_object('sub', coalesce(claims->>'sub', claims->>'userId')))
-         || jsonb_build_object('authType', 'api_key', 'source', 'server-main', 'verifiedBy', 'server-main',
-                               'identityMode', mode);
+  RETURN aigw.http_server_main_user(
+           aigw.http_identity_from_claims(claims || jsonb_build_object('sub', coalesce(claims->>'sub', claims->>'userId')))
+           || jsonb_build_object('authType', 'api_key', 'source', 'server-main', 'verifiedBy', 'server-main',
+                                 'identityMode', mode));
 END
 $$;
 

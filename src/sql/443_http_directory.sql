@@ -673,14 +673,14 @@ BEGIN
 END
 $$;
 
--- The caller's local user for wallet routes (403 for identities without one).
+-- The caller's local user for wallet routes (403 for server-main and service identities).
 CREATE FUNCTION aigw.http_wallet_user(ctx aigw.http_ctx) RETURNS uuid
   LANGUAGE plpgsql STABLE
   SET search_path = aigw, pg_catalog
 AS $$
 BEGIN
-  IF ctx.identity->>'gatewayUserId' IS NULL THEN
-    RAISE EXCEPTION 'wallets here belong to gateway users; this identity has none (server-main keeps its balance)'
+  IF ctx.identity->>'gatewayUserId' IS NULL OR coalesce(ctx.identity->>'source', 'gateway') <> 'gateway' THEN
+    RAISE EXCEPTION 'wallets here belong to local gateway users; server-main keeps the balance of its users'
       USING ERRCODE = 'AG403';
   END IF;
   RETURN (ctx.identity->>'gatewayUserId')::uuid;
