@@ -148,6 +148,26 @@ SELECT status, body->'error'->>'message' AS message
   FROM pg_temp.call('POST', '/api/v1/user-groups/sm-new/sync', pg_temp.as_('sm'), '{"priority":1}');
 SELECT status, body->'error'->>'code' AS code
   FROM pg_temp.call('POST', '/api/v1/user-groups/sm-pro/sync', pg_temp.as_('opA'), '{"name":"x"}');
+-- memberships from userGroupKeys (set exactly), a tenant's default group; unknown groups are 422
+SELECT status, body->>'upserted' AS upserted
+  FROM pg_temp.call('POST', '/api/v1/users/sync', pg_temp.as_('sm'), '{"id":"u-opb","username":"opb","userGroupKeys":["sm-free","sm-pro"]}');
+SELECT status FROM pg_temp.call('POST', '/api/v1/users/sync', pg_temp.as_('sm'), '{"id":"u-opb","username":"opb","userGroupKeys":["sm-free"]}');
+SELECT g.group_key, m.source, m.status FROM aigw.gateway_user_group_memberships m
+  JOIN aigw.gateway_user_groups g ON g.id = m.group_id JOIN aigw.gateway_users u ON u.id::text = m.principal_id
+ WHERE u.user_key = 'server-main:u-opb' ORDER BY 1;
+SELECT status, body->'error'->>'message' AS message
+  FROM pg_temp.call('POST', '/api/v1/users/sync', pg_temp.as_('sm'), '{"id":"u-opb","username":"opb","userGroupKeys":["sm-gold"]}');
+SELECT status, body->'error'->>'message' AS message
+  FROM pg_temp.call('POST', '/api/v1/users/sync', pg_temp.as_('sm'), '{"id":"u-opb","username":"opb","userGroupKeys":"sm-free"}');
+SELECT status FROM pg_temp.call('POST', '/api/v1/tenants/sync', pg_temp.as_('sm'), '{"id":"org-b","name":"Org B2","defaultUserGroupKey":"sm-free"}');
+SELECT status, body->'error'->>'message' AS message
+  FROM pg_temp.call('POST', '/api/v1/tenants/sync', pg_temp.as_('sm'), '{"id":"org-b","name":"Org B2","defaultUserGroupKey":"nope"}');
+SELECT status, jsonb_path_query_array(body, '$.data[*].groupKey') AS keys, body->'data'->0->>'groupKey' AS first
+  FROM pg_temp.call('GET', '/api/v1/user-groups', pg_temp.as_('opB'));
+SELECT status, jsonb_path_query_array(body, '$.members[*].principalType') AS members
+  FROM pg_temp.call('GET', '/api/v1/user-groups/sm-free', pg_temp.as_('opB'));
+SELECT status, jsonb_path_query_array(body, '$.members[*].principalType') AS members
+  FROM pg_temp.call('GET', '/api/v1/user-groups/sm-free', pg_temp.as_('opA'));
 -- a synced user bound to the group: operator A sees that group, operator B does not
 SELECT status FROM pg_temp.call('POST', '/api/v1/users/sync', pg_temp.as_('sm'),
                                 '{"id":"u-usera","username":"usera","tenantId":"org-a","userGroupKey":"sm-pro"}');

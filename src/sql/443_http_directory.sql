@@ -99,7 +99,7 @@ CREATE FUNCTION aigw.http_user_group_json(g aigw.gateway_user_groups) RETURNS js
     'quotaPolicy', g.quota_policy, 'metadata', g.metadata, 'createdAt', g.created_at, 'updatedAt', g.updated_at);
 
 -- True when the caller may see a user group: administrators see all; others the
--- groups their tenant, its users or memberships of either refer to.
+-- groups their tenant, its users or active memberships of either refer to.
 CREATE FUNCTION aigw.http_user_group_visible(ctx aigw.http_ctx, p_group uuid, p_tenant uuid) RETURNS boolean
   LANGUAGE sql STABLE
   SET search_path = aigw, pg_catalog
@@ -107,7 +107,7 @@ CREATE FUNCTION aigw.http_user_group_visible(ctx aigw.http_ctx, p_group uuid, p_
     EXISTS (SELECT 1 FROM aigw.gateway_tenants t WHERE t.id = p_tenant AND t.default_user_group_id = p_group)
     OR EXISTS (SELECT 1 FROM aigw.gateway_users u WHERE u.gateway_tenant_id = p_tenant AND u.default_user_group_id = p_group)
     OR EXISTS (SELECT 1 FROM aigw.gateway_user_group_memberships m
-                WHERE m.group_id = p_group
+                WHERE m.group_id = p_group AND m.status = 'active'
                   AND ((m.principal_type = 'tenant' AND m.principal_id IN (
                          SELECT x FROM aigw.gateway_tenants t,
                                 LATERAL unnest(ARRAY[t.id::text, t.tenant_key, t.external_tenant_id]) x
@@ -238,7 +238,8 @@ $$;
 
 -- POST /api/v1/tenants/sync (and /internal/platform/tenants/sync): server-main
 -- pushes tenants {id, tenantKey?, name, description?, status?, planKey?,
--- billingProfile?, rateLimitPolicy?, authPolicy?, metadata?, updatedAt?};
+-- defaultUserGroupKey?, billingProfile?, rateLimitPolicy?, authPolicy?, metadata?,
+-- updatedAt?};
 -- each is upserted by (source 'server-main', external id). A record older
 -- than the stored one (updatedAt) is skipped, so replays change nothing.
 CREATE FUNCTION aigw.http_h_tenants_sync(ctx aigw.http_ctx) RETURNS aigw.http_response
@@ -250,6 +251,7 @@ DECLARE
   ext text;
   cur aigw.gateway_tenants;
   t aigw.gateway_tenants;
+  grp uuid;
   ts timestamptz;
   out jsonb := '[]';
   upserted int := 0;
@@ -261,6 +263,13 @@ BEGIN
       RAISE EXCEPTION 'every tenant needs id and name' USING ERRCODE = 'AG422';
     END IF;
     ts := aigw.http_sync_time(r);
+    grp := NULL;
+    IF r->>'defaultUserGroupKey' IS NOT NULL THEN
+      SELECT id INTO grp FROM aigw.gateway_user_groups WHERE group_key = r->>'defaultUserGroupKey';
+      IF grp IS NULL THEN
+        RAISE EXCEPTION 'tenant %: user group "%" is not known', ext, r->>'defaultUserGroupKey' USING ERRCODE = 'AG422';
+      END IF;
+    END IF;
     SELECT * INTO cur FROM aigw.gateway_tenants WHERE source = 'server-main' AND external_tenant_id = ext FOR UPDATE;
     IF cur.id IS NOT NULL AND ts IS NOT NULL AND cur.source_updated_at IS NOT NULL AND ts < cur.source_updated_at THEN
       skipped := skipped + 1;
@@ -270,15 +279,16 @@ BEGIN
     END IF;
     BEGIN
       INSERT INTO aigw.gateway_tenants AS g (tenant_key, source, external_tenant_id, name, description, plan_key,
-                                             billing_profile, rate_limit_policy, auth_policy, metadata, status,
-                                             synced_at, source_updated_at)
+                                             default_user_group_id, billing_profile, rate_limit_policy, auth_policy,
+                                             metadata, status, synced_at, source_updated_at)
       VALUES (coalesce(r->>'tenantKey', cur.tenant_key, 'server-main:' || ext), 'server-main', ext, r->>'name',
-              r->>'description', r->>'planKey', aigw.http_sync_object(r, 'billingProfile', '{}'),
+              r->>'description', r->>'planKey', grp, aigw.http_sync_object(r, 'billingProfile', '{}'),
               aigw.http_sync_object(r, 'rateLimitPolicy', '{}'), aigw.http_sync_object(r, 'authPolicy', '{}'),
               aigw.http_sync_object(r, 'metadata', '{}'), coalesce(r->>'status', 'active'), now(), ts)
       ON CONFLICT (source, external_tenant_id) DO UPDATE SET
         tenant_key = EXCLUDED.tenant_key, name = EXCLUDED.name,
         description = coalesce(EXCLUDED.description, g.description), plan_key = coalesce(EXCLUDED.plan_key, g.plan_key),
+        default_user_group_id = coalesce(EXCLUDED.default_user_group_id, g.default_user_group_id),
         billing_profile = CASE WHEN r ? 'billingProfile' THEN EXCLUDED.billing_profile ELSE g.billing_profile END,
         rate_limit_policy = CASE WHEN r ? 'rateLimitPolicy' THEN EXCLUDED.rate_limit_policy ELSE g.rate_limit_policy END,
         auth_policy = CASE WHEN r ? 'authPolicy' THEN EXCLUDED.auth_policy ELSE g.auth_policy END,
@@ -450,11 +460,42 @@ BEGIN
 END
 $$;
 
+-- Sets a synced user's server-main group memberships to exactly the groups
+-- of keys (a JSON array of group keys): missing ones are added, others that
+-- server-main had set are disabled. 422 for an unknown group.
+CREATE FUNCTION aigw.http_sync_memberships(u aigw.gateway_users, keys jsonb) RETURNS void
+  LANGUAGE plpgsql
+  SET search_path = aigw, pg_catalog
+AS $$
+DECLARE
+  unknown text;
+BEGIN
+  IF jsonb_typeof(keys) IS DISTINCT FROM 'array'
+     OR EXISTS (SELECT 1 FROM jsonb_array_elements(keys) k WHERE jsonb_typeof(k) <> 'string') THEN
+    RAISE EXCEPTION 'user %: userGroupKeys must be an array of group keys', u.external_user_id USING ERRCODE = 'AG400';
+  END IF;
+  SELECT string_agg(k, ', ') INTO unknown FROM jsonb_array_elements_text(keys) k
+   WHERE NOT EXISTS (SELECT 1 FROM aigw.gateway_user_groups g WHERE g.group_key = k);
+  IF unknown IS NOT NULL THEN
+    RAISE EXCEPTION 'user %: user group % is not known', u.external_user_id, unknown USING ERRCODE = 'AG422';
+  END IF;
+  INSERT INTO aigw.gateway_user_group_memberships AS m (group_id, principal_type, principal_id, source, status)
+  SELECT g.id, 'user', u.id::text, 'server-main', 'active'
+    FROM aigw.gateway_user_groups g WHERE g.group_key IN (SELECT jsonb_array_elements_text(keys))
+  ON CONFLICT (group_id, principal_type, principal_id) DO UPDATE SET status = 'active', updated_at = now();
+  UPDATE aigw.gateway_user_group_memberships m SET status = 'disabled', updated_at = now()
+   WHERE m.principal_type = 'user' AND m.principal_id = u.id::text AND m.source = 'server-main' AND m.status = 'active'
+     AND m.group_id NOT IN (SELECT g.id FROM aigw.gateway_user_groups g
+                             WHERE g.group_key IN (SELECT jsonb_array_elements_text(keys)));
+END
+$$;
+
 -- POST /api/v1/users/sync (and /internal/platform/users/sync): server-main
 -- pushes users {id, username, displayName?, email?, phone?, avatarUrl?, tenantId?,
--- tenantKey?, roles? | role?, userGroupKey?, status?, metadata?, updatedAt?};
--- each is upserted by (source 'server-main', external id) and bound to the
--- synced tenant of tenantId (or the tenant of tenantKey) and the group of userGroupKey.
+-- tenantKey?, roles? | role?, userGroupKey?, userGroupKeys?, status?, metadata?,
+-- updatedAt?}; each is upserted by (source 'server-main', external id) and bound
+-- to the synced tenant of tenantId (or the tenant of tenantKey), the default
+-- group of userGroupKey and memberships of the groups of userGroupKeys.
 CREATE FUNCTION aigw.http_h_users_sync(ctx aigw.http_ctx) RETURNS aigw.http_response
   LANGUAGE plpgsql
   SET search_path = aigw, pg_catalog
@@ -531,6 +572,9 @@ BEGIN
       WHEN check_violation THEN
         RAISE EXCEPTION 'user % has an invalid status "%"', ext, r->>'status' USING ERRCODE = 'AG422';
     END;
+    IF r ? 'userGroupKeys' THEN
+      PERFORM aigw.http_sync_memberships(u, r->'userGroupKeys');
+    END IF;
     upserted := upserted + 1;
     out := out || jsonb_build_object('id', u.id, 'externalUserId', ext, 'gatewayTenantId', u.gateway_tenant_id,
                                      'result', CASE WHEN cur.id IS NULL THEN 'created' ELSE 'updated' END);
