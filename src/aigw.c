@@ -95,6 +95,7 @@ DefineGucs(void)
 							NULL, &aigw_outbox_max_attempts, 10, 1, 1000,
 							PGC_SIGHUP, 0, NULL, NULL, NULL);
 	AigwRuntimeShmemInit();
+	AigwClientsInit();
 	MarkGUCPrefixReserved("aigw");
 }
 

@@ -79,6 +79,7 @@ extern int	aigw_channel_buffer_kb;
 extern int	aigw_max_task_waiters;
 
 extern void AigwRuntimeShmemInit(void);
+extern void AigwClientsInit(void);
 extern void AigwAttachShmem(void);
 
 /* Workers */

@@ -285,12 +285,14 @@ BEGIN
 END
 $$;
 
--- The requirements a request must pass: the rules of every scope it touches
--- (seed 003 §8.1) from gateway_rate_limit_policies, the scopes' own records
--- (tenants, user groups, API keys, platforms, platform models), the defaults
--- (provider and base model templates, runtime policy sets) and the policies
--- the caller passes in context.policies, merged per scope and metric.
-CREATE FUNCTION aigw.ratelimit_requirements(context jsonb) RETURNS jsonb
+-- The rules a request must pass, without amounts: the rules of every scope it
+-- touches (seed 003 §8.1) from gateway_rate_limit_policies, the scopes' own
+-- records (tenants, user groups, API keys, platforms, platform models), the
+-- defaults (provider and base model templates, runtime policy sets) and the
+-- policies the caller passes in context.policies, merged per scope and metric.
+-- A rule with defaultOutputReserveTokens carries it as outReserve.
+-- aigw.ratelimit_requirements caches this per backend and adds the amounts.
+CREATE FUNCTION aigw.ratelimit_rules(context jsonb) RETURNS jsonb
 LANGUAGE plpgsql STABLE
 SET search_path = aigw, pg_catalog
 AS $$
@@ -432,16 +434,7 @@ BEGIN
                              WHEN m.consume = 'reserve_then_reconcile' THEN true
                              ELSE m.metric <> 'rpm' END,
              'leaseTtlSeconds', CASE WHEN m.metric = 'concurrent' THEN m.ttl END,
-             'amount', CASE m.metric
-                 WHEN 'rpm' THEN coalesce((context->>'requests')::bigint, 1)
-                 WHEN 'tpm_input' THEN input_tokens
-                 WHEN 'tpm_output' THEN coalesce((context->>'maxTokens')::bigint, m.out_reserve,
-                                                 (context->>'maxOutputTokens')::bigint, 0)
-                 WHEN 'tpm_total' THEN input_tokens
-                      + coalesce((context->>'maxTokens')::bigint, m.out_reserve,
-                                 (context->>'maxOutputTokens')::bigint, 0)
-                 WHEN 'concurrent' THEN coalesce((context->>'leaseValue')::bigint, 1)
-                 ELSE 1 END))
+             'outReserve', CASE WHEN m.metric IN ('tpm_output', 'tpm_total') THEN m.out_reserve END))
            ORDER BY m.ord, m.scope_key,
                     array_position(ARRAY['rpm', 'tpm_total', 'tpm_input', 'tpm_output',
                                          'concurrent', 'queue_size'], m.metric))
@@ -451,8 +444,31 @@ BEGIN
   RETURN coalesce(result, '[]'::jsonb);
 END
 $$;
+COMMENT ON FUNCTION aigw.ratelimit_rules(jsonb) IS
+  'the merged rules of every scope of the context, without amounts (aigw.ratelimit_requirements adds them)';
+
+CREATE FUNCTION aigw.ratelimit_requirements(context jsonb) RETURNS jsonb
+  LANGUAGE c STABLE
+  AS 'MODULE_PATHNAME', 'aigw_ratelimit_requirements';
 COMMENT ON FUNCTION aigw.ratelimit_requirements(jsonb) IS
   'requirements for ratelimit_admit from every scope of the context; strictest wins unless a policy names mergeStrategy';
+CREATE FUNCTION aigw.ratelimit_cache_invalidate() RETURNS trigger
+  LANGUAGE c
+  AS 'MODULE_PATHNAME', 'aigw_ratelimit_cache_invalidate';
+COMMENT ON FUNCTION aigw.ratelimit_cache_invalidate() IS
+  'statement trigger: the tables behind rate-limit rules changed; every backend drops its cached rules';
+CREATE TRIGGER ratelimit_cache_invalidate AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+  ON aigw.gateway_rate_limit_policies FOR EACH STATEMENT EXECUTE FUNCTION aigw.ratelimit_cache_invalidate();
+CREATE TRIGGER ratelimit_cache_invalidate AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+  ON aigw.gateway_api_keys FOR EACH STATEMENT EXECUTE FUNCTION aigw.ratelimit_cache_invalidate();
+CREATE TRIGGER ratelimit_cache_invalidate AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+  ON aigw.model_runtime_policy_sets FOR EACH STATEMENT EXECUTE FUNCTION aigw.ratelimit_cache_invalidate();
+CREATE TRIGGER ratelimit_cache_invalidate AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+  ON aigw.base_model_catalog FOR EACH STATEMENT EXECUTE FUNCTION aigw.ratelimit_cache_invalidate();
+-- platforms, platform models, providers and user groups already send one (pricing's trigger)
+CREATE TRIGGER ratelimit_cache_invalidate
+  AFTER INSERT OR DELETE OR TRUNCATE OR UPDATE OF id, tenant_key, rate_limit_policy
+  ON aigw.gateway_tenants FOR EACH STATEMENT EXECUTE FUNCTION aigw.ratelimit_cache_invalidate();
 
 -- Quota-aware ordering (seed 002): candidates (request contexts, one per
 -- candidate client) by the headroom their requirements leave, most first;

@@ -43,8 +43,11 @@ COMMENT ON FUNCTION aigw.preauthorize_task(uuid, jsonb, jsonb) IS
 -- prices it with the resolver that produced the estimate, stores the billing
 -- on the task, settles the wallet hold (charge the cost, release the rest;
 -- simulated tasks release it all) and writes one settlement outbox event,
--- skipped for simulated tasks. Calling it again changes nothing.
-CREATE FUNCTION aigw.settle_task(task_id uuid, usage jsonb, result_ref jsonb DEFAULT NULL)
+-- skipped for simulated tasks. Calling it again changes nothing. A caller that
+-- writes the task row itself (the outcome of an attempt) passes store_billing
+-- false and stores the returned billing in its own update.
+CREATE FUNCTION aigw.settle_task(task_id uuid, usage jsonb, result_ref jsonb DEFAULT NULL,
+                                 store_billing boolean DEFAULT true)
   RETURNS jsonb
   LANGUAGE plpgsql
   SET search_path = aigw, pg_catalog
@@ -56,6 +59,7 @@ DECLARE
   w aigw.wallet_result;
   ev aigw.settlement_outbox;
   simulated boolean;
+  v_event uuid;
 BEGIN
   SELECT * INTO t FROM aigw.gateway_tasks WHERE id = task_id FOR UPDATE;
   IF NOT FOUND THEN
@@ -83,10 +87,13 @@ BEGIN
   IF t.billings ? 'total' AND t.billings->>'phase' = 'estimate' THEN
     bill := bill || jsonb_build_object('reconciliation', aigw.reconcile_billing(t.billings, bill));
   END IF;
-  UPDATE aigw.gateway_tasks SET billings = bill, updated_at = now() WHERE id = task_id;
-  INSERT INTO aigw.settlement_outbox (task_id, event_type, payload, status)
-  VALUES (task_id, 'task.settled',
-          jsonb_build_object(
+  IF store_billing THEN
+    UPDATE aigw.gateway_tasks SET billings = bill, updated_at = now() WHERE id = task_id;
+  END IF;
+  v_event := gen_random_uuid();
+  INSERT INTO aigw.settlement_outbox (task_id, event_id, event_type, payload, status)
+  VALUES (task_id, v_event, 'task.settled',
+          jsonb_build_object('eventId', v_event,
             'taskId', task_id, 'userId', t.user_id, 'tenantId', t.tenant_id, 'apiKeyId', t.api_key_id,
             'kind', t.kind, 'model', t.model, 'simulated', simulated,
             'eventType', CASE WHEN simulated THEN 'dry_run' ELSE 'task.settled' END,
@@ -97,17 +104,11 @@ BEGIN
                            FROM jsonb_array_elements(bill->'lineItems') AS i),
             'billing', bill, 'resultRef', result_ref),
           CASE WHEN simulated THEN 'skipped' ELSE 'pending' END)
-  ON CONFLICT (task_id, event_type) DO NOTHING
-  RETURNING * INTO ev;
-  IF ev.id IS NOT NULL THEN
-    UPDATE aigw.settlement_outbox
-       SET payload = payload || jsonb_build_object('eventId', event_id)
-     WHERE id = ev.id;
-  END IF;
+  ON CONFLICT (task_id, event_type) DO NOTHING;
   RETURN bill;
 END
 $$;
-COMMENT ON FUNCTION aigw.settle_task(uuid, jsonb, jsonb) IS
+COMMENT ON FUNCTION aigw.settle_task(uuid, jsonb, jsonb, boolean) IS
   'final billing of a succeeded task: price, settle the wallet hold, one settlement outbox event; idempotent';
 
 -- Releases a failed or cancelled task's hold. Idempotent; nothing happens after a settlement.

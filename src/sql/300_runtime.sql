@@ -26,6 +26,64 @@ CREATE FUNCTION aigw.runtime_started_at() RETURNS timestamptz
 COMMENT ON FUNCTION aigw.runtime_started_at() IS
   'when the runtime''s shared memory was initialised (server start or crash restart)';
 
+CREATE FUNCTION aigw.client_assigned(client text, platform uuid, provider text, method text,
+                                     limiter_ratio numeric) RETURNS boolean
+  LANGUAGE c VOLATILE
+  AS 'MODULE_PATHNAME', 'aigw_client_assigned';
+COMMENT ON FUNCTION aigw.client_assigned(text, uuid, text, text, numeric) IS
+  'a task started on the client: running count + 1, last assignment now (shared memory; undone if the transaction aborts)';
+CREATE FUNCTION aigw.client_released(client text) RETURNS void
+  LANGUAGE c VOLATILE
+  AS 'MODULE_PATHNAME', 'aigw_client_released';
+COMMENT ON FUNCTION aigw.client_released(text) IS
+  'a task on the client ended: running count - 1 (shared memory; undone if the transaction aborts)';
+CREATE FUNCTION aigw.client_state(client text, OUT running_count int, OUT limiter_ratio numeric,
+                                  OUT last_assigned_at timestamptz)
+  LANGUAGE c VOLATILE STRICT
+  AS 'MODULE_PATHNAME', 'aigw_client_state';
+COMMENT ON FUNCTION aigw.client_state(text) IS
+  'the live state of a client (platform_key/model_name), NULL when nothing started on it since the server started';
+CREATE FUNCTION aigw.client_states()
+  RETURNS TABLE (client_id text, platform_id uuid, provider text, method_name text, running_count int,
+                 limiter_ratio numeric, last_assigned_at timestamptz)
+  LANGUAGE c VOLATILE
+  AS 'MODULE_PATHNAME', 'aigw_client_states';
+COMMENT ON FUNCTION aigw.client_states() IS
+  'the live state of every client the runtime has started tasks on';
+
+-- Copies the live client states to runtime_client_states (the reaper, every
+-- pass), with each client's waiting count; returns the rows written.
+CREATE FUNCTION aigw.client_states_flush() RETURNS int
+  LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+  n int;
+BEGIN
+  WITH live AS (SELECT * FROM aigw.client_states()),
+  waiting AS (
+    SELECT queue_key, count(*)::int AS n FROM aigw.gateway_tasks WHERE status = 'queued' GROUP BY queue_key)
+  INSERT INTO aigw.runtime_client_states AS s
+    (client_id, platform_id, provider, method_name, queue_key, running_count, waiting_count, limiter_ratio,
+     last_assigned_at, updated_at)
+  SELECT l.client_id, l.platform_id, l.provider, l.method_name, l.client_id, l.running_count,
+         coalesce(w.n, 0), l.limiter_ratio, l.last_assigned_at, now()
+    FROM live l LEFT JOIN waiting w ON w.queue_key = l.client_id
+   WHERE EXISTS (SELECT 1 FROM aigw.integration_platforms p WHERE p.id = l.platform_id)
+  ON CONFLICT (client_id) DO UPDATE
+    SET running_count = EXCLUDED.running_count, waiting_count = EXCLUDED.waiting_count,
+        limiter_ratio = EXCLUDED.limiter_ratio, last_assigned_at = EXCLUDED.last_assigned_at,
+        platform_id = EXCLUDED.platform_id, updated_at = now()
+  WHERE (s.running_count, s.waiting_count, s.limiter_ratio, s.last_assigned_at)
+        IS DISTINCT FROM (EXCLUDED.running_count, EXCLUDED.waiting_count, EXCLUDED.limiter_ratio,
+                          EXCLUDED.last_assigned_at);
+  GET DIAGNOSTICS n = ROW_COUNT;
+  -- a client with no live state has had nothing started on it since the server started
+  UPDATE aigw.runtime_client_states s SET running_count = 0, updated_at = now()
+   WHERE s.running_count <> 0 AND NOT EXISTS (SELECT 1 FROM aigw.client_states() l WHERE l.client_id = s.client_id);
+  RETURN n;
+END;
+$$;
+
 -- The active runner policy as the policy engine reads it.
 CREATE FUNCTION aigw.active_runner_policy() RETURNS jsonb
   LANGUAGE sql STABLE
@@ -58,7 +116,8 @@ BEGIN
   )
   SELECT pm.id, p.id, p.platform_key, p.provider, cp.provider_type, pm.model_name, n.gprio,
          coalesce(p.dynamic_priority, p.priority),
-         coalesce(cs.limiter_ratio, 0), coalesce(cs.waiting_count, 0), cs.last_assigned_at,
+         coalesce(live.limiter_ratio, cs.limiter_ratio, 0), coalesce(cs.waiting_count, 0),
+         coalesce(live.last_assigned_at, cs.last_assigned_at),
          CASE
            WHEN pm.id = ANY (exclude) THEN 'already_failed'
            WHEN NOT n.member_enabled THEN 'group_member_disabled'
@@ -84,7 +143,9 @@ BEGIN
     JOIN aigw.platform_models pm ON pm.id = n.pm_id
     JOIN aigw.integration_platforms p ON p.id = pm.platform_id
     LEFT JOIN aigw.model_catalog_providers cp ON cp.provider_key = p.provider
-    LEFT JOIN aigw.runtime_client_states cs ON cs.client_id = p.platform_key || '/' || pm.model_name;
+    -- load and last assignment live from shared memory; the waiting count as the reaper last counted it
+    LEFT JOIN aigw.runtime_client_states cs ON cs.client_id = p.platform_key || '/' || pm.model_name
+    LEFT JOIN LATERAL aigw.client_state(p.platform_key || '/' || pm.model_name) live ON true;
 END;
 $$;
 

@@ -121,6 +121,7 @@ DECLARE
   first_candidate record;
   v_max_attempts int;
   v_queue jsonb;
+  v_billings jsonb;
 BEGIN
   PERFORM aigw.validate_task_request(kind, request);
   v_mtype := aigw.model_type_of_kind(kind);
@@ -168,13 +169,21 @@ BEGIN
     FROM aigw.gateway_runner_policies r, aigw.model_runtime_policy_sets s
    WHERE r.policy_key = 'default-runner-v1' AND s.policy_key = 'default-runtime-v1';
 
+  -- without an idempotency key the task cannot collide: its estimate (and the
+  -- wallet hold) is made first and the row is written once
+  v_task := uuidv7();
+  IF options->>'idempotencyKey' IS NULL THEN
+    v_billings := aigw.preauthorize_task(v_task, submit_task.request || jsonb_build_object('kind', submit_task.kind),
+                                         aigw.task_identity(identity))
+                  || jsonb_build_object('phase', 'estimate');
+  END IF;
   INSERT INTO aigw.gateway_tasks AS t
-    (external_task_id, kind, run_mode, user_id, gateway_user_id, user_source, gateway_tenant_id,
+    (id, billings, external_task_id, kind, run_mode, user_id, gateway_user_id, user_source, gateway_tenant_id,
      tenant_id, tenant_key, api_key_id, user_group_id, user_group_key, model, model_type, request,
      normalized_request, status, queue_key, priority, idempotency_key, simulation_profile,
      simulation_seed, max_attempts)
   VALUES
-    (options->>'externalTaskId', kind, v_run_mode, v_user, (identity->>'gateway_user_id')::uuid,
+    (v_task, v_billings, options->>'externalTaskId', kind, v_run_mode, v_user, (identity->>'gateway_user_id')::uuid,
      coalesce(identity->>'source', 'gateway'), (identity->>'gateway_tenant_id')::uuid,
      identity->>'tenant_id', identity->>'tenant_key', identity->>'api_key_id',
      (identity->>'user_group_id')::uuid, identity->>'user_group_key', v_model, v_mtype, request,
@@ -193,13 +202,16 @@ BEGIN
      WHERE gateway_tasks.user_id = v_user AND idempotency_key = options->>'idempotencyKey';
     RETURN v_task;
   END IF;
-  -- the estimate, and for wallet users a hold of it (AGW01 when the balance is short)
-  UPDATE aigw.gateway_tasks
-     SET billings = aigw.preauthorize_task(v_task, submit_task.request
-                                                   || jsonb_build_object('kind', submit_task.kind),
-                                           aigw.task_identity(identity))
-                    || jsonb_build_object('phase', 'estimate')
-   WHERE id = v_task;
+  -- with an idempotency key: the estimate, and for wallet users a hold of it
+  -- (AGW01 when the balance is short), once the row is known to be new
+  IF v_billings IS NULL THEN
+    UPDATE aigw.gateway_tasks
+       SET billings = aigw.preauthorize_task(v_task, submit_task.request
+                                                     || jsonb_build_object('kind', submit_task.kind),
+                                             aigw.task_identity(identity))
+                      || jsonb_build_object('phase', 'estimate')
+     WHERE id = v_task;
+  END IF;
   PERFORM aigw.append_task_event(v_task, 'queue_status', 'queued', 'queued', 0, 'queued',
                                  jsonb_build_object('model', v_model, 'kind', kind),
                                  v_run_mode = 'simulation' OR first_candidate.provider_type = 'simulation');

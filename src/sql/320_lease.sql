@@ -304,19 +304,17 @@ BEGIN
     VALUES (v_attempt, t.id, v_no, p.id, pm.id, v_client, v_client, 'submitted', v_sim,
             jsonb_build_object('model', v_vendor_model, 'platform', p.platform_key, 'worker', p_worker,
                                'admission', v_admission));
+    -- started: the task gives back its queue slot in the same write
     UPDATE aigw.gateway_tasks
        SET status = 'running', locked_by = p_worker, locked_at = now(), heartbeat_at = now(),
            attempt_count = v_no, queue_key = v_client, updated_at = now(),
-           run_mode = CASE WHEN v_sim THEN 'simulation' ELSE run_mode END
+           run_mode = CASE WHEN v_sim THEN 'simulation' ELSE run_mode END,
+           normalized_request = normalized_request - 'queueAdmission'
      WHERE id = t.id;
-    PERFORM aigw.task_leaves_queue(t.id);
-    INSERT INTO aigw.runtime_client_states AS s
-      (client_id, platform_id, provider, method_name, queue_key, running_count, limiter_ratio,
-       last_assigned_at, updated_at)
-    VALUES (v_client, p.id, p.provider, t.kind, v_client, 1, 1 - aigw.ratelimit_headroom(v_reqs), now(), now())
-    ON CONFLICT (client_id) DO UPDATE
-      SET running_count = s.running_count + 1, limiter_ratio = EXCLUDED.limiter_ratio,
-          last_assigned_at = now(), updated_at = now();
+    IF coalesce((t.normalized_request #>> '{queueAdmission,admitted}')::boolean, false) THEN
+      PERFORM aigw.ratelimit_release(t.normalized_request->'queueAdmission');
+    END IF;
+    PERFORM aigw.client_assigned(v_client, p.id, p.provider, t.kind, (1 - aigw.ratelimit_headroom(v_reqs))::numeric);
     v_seq := aigw.append_task_event(t.id, 'queue_status', 'running', 'submit', NULL,
                                     'submitted to ' || p.platform_key,
                                     jsonb_build_object('platform', p.platform_key, 'attempt', v_no,

@@ -48,14 +48,14 @@ DECLARE
   backoff_ms numeric;
   v_seq bigint;
   v_sim boolean;
+  bill jsonb;
 BEGIN
   SELECT * INTO a FROM aigw.gateway_task_attempts WHERE id = p_attempt;
   IF NOT FOUND THEN
     RETURN;
   END IF;
   SELECT * INTO t FROM aigw.gateway_tasks WHERE id = a.task_id FOR UPDATE;
-  UPDATE aigw.runtime_client_states SET running_count = greatest(running_count - 1, 0), updated_at = now()
-   WHERE client_id = a.client_id;
+  PERFORM aigw.client_released(a.client_id);
   IF a.finished_at IS NOT NULL OR t.status NOT IN ('running', 'leased', 'polling') THEN
     -- cancelled or recovered meanwhile: keep the record, change nothing else
     UPDATE aigw.gateway_task_attempts
@@ -81,13 +81,15 @@ BEGIN
        SET status = 'succeeded', finished_at = now(),
            response_snapshot = jsonb_build_object('usage', usage, 'chunksSent', p_outcome->'chunksSent')
      WHERE id = p_attempt;
+    -- price with the resolver that made the estimate, settle the hold, one outbox
+    -- event; the billing is stored with the outcome in one write of the task
+    bill := aigw.settle_task(t.id, usage, jsonb_build_object('attemptId', p_attempt), false);
     UPDATE aigw.gateway_tasks
        SET status = 'succeeded', result = p_outcome->'result',
            error_code = NULL, error_message = NULL, finished_at = now(), updated_at = now(),
-           locked_by = NULL
+           locked_by = NULL,
+           billings = CASE WHEN coalesce((bill->>'replayed')::boolean, false) THEN billings ELSE bill END
      WHERE id = t.id;
-    -- price with the resolver that made the estimate, settle the hold, one outbox event
-    PERFORM aigw.settle_task(t.id, usage, jsonb_build_object('attemptId', p_attempt));
     v_seq := aigw.append_task_event(t.id, 'completed', 'succeeded', NULL, 1, 'completed',
                                     jsonb_build_object('usage', usage, 'attempts', t.attempt_count,
                                                        'platform', p.platform_key), v_sim);
@@ -271,6 +273,8 @@ BEGIN
   END LOOP;
   -- expired concurrency leases and the durable copy of rate-limit windows
   PERFORM aigw.ratelimit_maintain();
+  -- the live client states, copied for the console and for the router's waiting counts
+  PERFORM aigw.client_states_flush();
   -- retention: finished tasks older than aigw.task_retention, a batch per pass
   IF aigw.task_retention() IS NOT NULL THEN
     PERFORM aigw.purge_finished_tasks(aigw.task_retention(), 1000);

@@ -220,8 +220,13 @@ is($node->safe_psql('postgres', "SELECT count(*) FROM aigw.gateway_task_attempts
 	'no attempt was made for the waiting task');
 is($node->safe_psql('postgres', "SELECT used FROM aigw.rate_limit_windows WHERE scope_type = 'platform' AND scope_key = 'sim-1' AND metric = 'rpm' AND window_seconds = 3600"),
 	'2', 'the live window shows the two requests');
-is($node->safe_psql('postgres', "SELECT limiter_ratio FROM aigw.runtime_client_states WHERE client_id = 'sim-1/tap-sim-chat'"),
+is($node->safe_psql('postgres', "SELECT limiter_ratio FROM aigw.client_state('sim-1/tap-sim-chat')"),
 	'1', 'the client whose window is full has load 1: quota-aware order puts it last');
+is($node->safe_psql('postgres', "SELECT running_count FROM aigw.client_state('sim-1/tap-sim-chat')"),
+	'0', 'no task runs on it any more');
+ok($node->poll_query_until('postgres', "SELECT limiter_ratio = 1 AND running_count = 0 AND last_assigned_at IS NOT NULL
+	FROM aigw.runtime_client_states WHERE client_id = 'sim-1/tap-sim-chat'"),
+	'the reaper copies the live client state to runtime_client_states');
 is($node->safe_psql('postgres', "SELECT count(*) FROM aigw.gateway_concurrency_leases WHERE released_at IS NULL"), '0',
 	'every concurrency lease was released at completion');
 $node->safe_psql('postgres', "SELECT aigw.cancel_task('$ids[2]')");
