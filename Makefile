@@ -27,12 +27,16 @@ aigw--1.0.sql: $(SQL_PARTS) Makefile
 HTTP_SRCS = $(sort $(wildcard http_front/*.c))
 HTTP_CFLAGS = -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers \
   -I$(shell $(PG_CONFIG) --includedir) -Ihttp_front
-HTTP_LIBS = -L$(shell $(PG_CONFIG) --libdir) -Wl,-rpath,$(shell $(PG_CONFIG) --libdir) -lpq -lcivetweb -lpthread
+HTTP_LIBS = -L$(shell $(PG_CONFIG) --libdir) -Wl,-rpath,$(shell $(PG_CONFIG) --libdir) -lpq -lcivetweb -lcurl -lcrypto -lpthread
 
 ifneq ($(HTTP_SRCS),)
 all: aigw-http
 aigw-http: $(HTTP_SRCS) $(wildcard http_front/*.h)
 	$(CC) $(HTTP_CFLAGS) -o $@ $(HTTP_SRCS) $(HTTP_LIBS)
+# libaigw-tls.so: lets civetweb 1.15 load OpenSSL 3 (http_front/tls/ssl_compat.c)
+all: libaigw-tls.so
+libaigw-tls.so: http_front/tls/ssl_compat.c
+	$(CC) -O2 -Wall -Wextra -Werror -shared -fPIC -o $@ $< -Wl,-soname,libssl.so -Wl,--no-as-needed -lssl
 endif
 
 # Copy the build into a staging tree that extension_control_path and
@@ -43,6 +47,7 @@ stage: all
 	@cp aigw.control aigw--*.sql $(STAGE)/share/extension/
 	@cp aigw$(DLSUFFIX) $(STAGE)/lib/.aigw$(DLSUFFIX).new && mv -f $(STAGE)/lib/.aigw$(DLSUFFIX).new $(STAGE)/lib/aigw$(DLSUFFIX)
 	@if [ -f aigw-http ]; then cp aigw-http $(STAGE)/bin/; fi
+	@if [ -f libaigw-tls.so ]; then cp libaigw-tls.so $(STAGE)/lib/; fi
 
 run:
 	@scripts/cluster.sh run
@@ -59,6 +64,6 @@ bench:
 
 clean: clean-aigw
 clean-aigw:
-	rm -f aigw-http
+	rm -f aigw-http libaigw-tls.so
 
 .PHONY: stage run stop status psql test bench clean-aigw

@@ -93,6 +93,7 @@ Deliver(CURL *easy, Jsonb *row)
 	CURLcode	rc;
 	long		status = 0;
 	char	   *error = NULL;
+	AigwOutbound guard;
 
 	headers = curl_slist_append(headers, "Content-Type: application/json");
 	headers = curl_slist_append(headers, psprintf("Idempotency-Key: %s", AigwJsonbGetText(row, "idempotencyKey")));
@@ -100,7 +101,11 @@ Deliver(CURL *easy, Jsonb *row)
 	if (aigw_server_main_token && aigw_server_main_token[0])
 		headers = curl_slist_append(headers, psprintf("Authorization: Bearer %s", aigw_server_main_token));
 	curl_easy_reset(easy);
-	curl_easy_setopt(easy, CURLOPT_URL, url);
+	if (!AigwOutboundPrepare(easy, url, &guard, &error))
+	{
+		curl_slist_free_all(headers);
+		return error;
+	}
 	curl_easy_setopt(easy, CURLOPT_POST, 1L);
 	curl_easy_setopt(easy, CURLOPT_POSTFIELDS, body);
 	curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE, (long) strlen(body));
@@ -109,11 +114,15 @@ Deliver(CURL *easy, Jsonb *row)
 	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
 	curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, 10000L);
-	curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
 	rc = curl_easy_perform(easy);
 	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
 	if (rc != CURLE_OK)
-		error = pstrdup(curl_easy_strerror(rc));
+	{
+		/* a connection the SSRF guard refused says so; anything else is curl's reason */
+		error = AigwOutboundRefusal(&guard);
+		if (error == NULL)
+			error = pstrdup(curl_easy_strerror(rc));
+	}
 	else if (status < 200 || status >= 300)
 		error = psprintf("receiver answered HTTP %ld", status);
 	curl_slist_free_all(headers);

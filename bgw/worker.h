@@ -15,6 +15,8 @@
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
 
+#include "outbound.h"
+
 typedef struct AigwTransfer AigwTransfer;
 
 /*
@@ -59,6 +61,7 @@ struct AigwTransfer
 
 	/* curl state */
 	CURL	   *easy;
+	AigwOutbound outbound;		/* the SSRF guard of easy */
 	struct curl_slist *headers;
 	char	   *body_out;		/* request body sent */
 	bool		client_include_usage;	/* forward the usage chunk to the client */

@@ -28,6 +28,9 @@ typedef struct FrontConfig
 	char		channel[128];		/* this front's event channel name */
 	char		pidfile[1024];
 	bool		quiet;
+	int			verify_timeout_ms;	/* server-main API key verification call */
+	int			verify_ttl_s;		/* how long an accepted key is cached */
+	int			verify_negative_ttl_s;	/* how long a rejected key is cached */
 } FrontConfig;
 
 extern FrontConfig front_config;
@@ -61,6 +64,7 @@ typedef struct PoolResult
 	char		task_id[40];	/* empty when complete */
 	bool		stream;
 	bool		failed;			/* no usable answer from PostgreSQL */
+	char		sqlstate[6];	/* of a mapped error, else empty */
 	char		error[256];
 } PoolResult;
 
@@ -68,6 +72,7 @@ extern void pool_start(void);
 extern void pool_stop(void);
 extern bool pool_http_request(const char *params[6], const char *request_id, PoolResult *out);
 extern bool pool_task_outcome(const char *task_id, char **outcome);
+extern bool pool_verify_settings(char **settings);
 extern void pool_result_free(PoolResult *r);
 extern int	pool_connected(void);
 
@@ -90,6 +95,18 @@ extern void channel_unregister(Waiter *w);
 extern void channel_event_free(ChannelEvent *e);
 extern bool channel_available(void);
 extern void channel_wake_all(void);
+
+/* server-main verification of API keys that are not local (verify.c) */
+typedef enum VerifyResult
+{
+	VERIFY_ACCEPTED, VERIFY_REJECTED, VERIFY_OFF, VERIFY_FAILED
+} VerifyResult;
+
+extern void verify_start(void);
+extern void verify_stop(void);
+extern void verify_key_hash(const char *key, char out[65]);
+extern int	verify_cached(const char *hash, char **answer);
+extern VerifyResult verify_api_key(const char *key, const char *hash, char **answer, char *err, size_t errsz);
 
 /* Metrics kept by this process (metrics.c) */
 extern void metrics_observe(const char *route, const char *method, int status, double seconds);

@@ -357,6 +357,48 @@ HeadersJson(const struct mg_request_info *ri, const char *request_id, bool base6
 	buf_puts(out, "}");
 }
 
+/* The sk- API key a request carries (Bearer or x-comfy-api-key), if any */
+static bool
+ApiKeyOf(const struct mg_request_info *ri, char *out, size_t outsz)
+{
+	const char *v = NULL;
+	size_t		n;
+
+	for (int i = 0; i < ri->num_headers && !v; i++)
+		if (strcasecmp(ri->http_headers[i].name, "Authorization") == 0 && ri->http_headers[i].value &&
+			strncasecmp(ri->http_headers[i].value, "bearer ", 7) == 0)
+			v = ri->http_headers[i].value + 7;
+	for (int i = 0; i < ri->num_headers && !v; i++)
+		if (strcasecmp(ri->http_headers[i].name, "x-comfy-api-key") == 0)
+			v = ri->http_headers[i].value;
+	if (!v)
+		return false;
+	while (*v == ' ' || *v == '\t')
+		v++;
+	n = strcspn(v, " \t");
+	if (n < 23 || n >= outsz || strncmp(v, "sk-", 3) != 0)
+		return false;
+	for (size_t i = 3; i < n; i++)
+		if (!isalnum((unsigned char) v[i]) && v[i] != '-' && v[i] != '_')
+			return false;
+	memcpy(out, v, n);
+	out[n] = '\0';
+	return true;
+}
+
+/* Adds server-main's verification answer to the headers object (x-aigw-* names
+ * a client cannot send: HeadersJson drops them) */
+static void
+AddVerified(Buf *headers, const char *hash, const char *answer)
+{
+	headers->data[--headers->len] = '\0';	/* the closing brace */
+	buf_puts(headers, ",\"x-aigw-verified-key-hash\":");
+	buf_json_string(headers, hash, strlen(hash));
+	buf_puts(headers, ",\"x-aigw-verified-claims\":");
+	buf_json_string(headers, answer, strlen(answer));
+	buf_puts(headers, "}");
+}
+
 /* Decodes %XX and '+' of a query component in place */
 static size_t
 UrlDecode(char *s, size_t n)
@@ -777,6 +819,12 @@ front_handle(struct mg_connection *conn, void *cbdata)
 	PoolResult	pr;
 	bool		binary;
 	const char *ctype_in = mg_get_header(conn, "Content-Type");
+	char		key[256];
+	char		key_hash[65];
+	char	   *verified = NULL;
+	bool		has_key;
+	bool		ok;
+	bool		verify_failed = false;
 
 	RequestId(ri, rq.request_id, sizeof(rq.request_id));
 	snprintf(rq.route, sizeof(rq.route), "unmatched");
@@ -833,7 +881,46 @@ front_handle(struct mg_connection *conn, void *cbdata)
 	params[3] = query.data;
 	params[4] = binary ? encoded.data : body.data;
 	params[5] = front_config.channel;
-	if (!pool_http_request(params, rq.request_id, &pr))
+	has_key = ApiKeyOf(ri, key, sizeof(key));
+	if (has_key)
+	{
+		verify_key_hash(key, key_hash);
+		if (verify_cached(key_hash, &verified) > 0 && verified)
+			AddVerified(&headers, key_hash, verified);
+		params[2] = headers.data;
+	}
+	ok = pool_http_request(params, rq.request_id, &pr);
+	if (ok && has_key && !verified && strcmp(pr.sqlstate, "AGV01") == 0)
+	{
+		/* not a local key: server-main verifies it, then the request runs again */
+		char		err[300];
+		VerifyResult v = verify_api_key(key, key_hash, &verified, err, sizeof(err));
+
+		if (v == VERIFY_ACCEPTED)
+		{
+			AddVerified(&headers, key_hash, verified);
+			params[2] = headers.data;
+			pool_result_free(&pr);
+			ok = pool_http_request(params, rq.request_id, &pr);
+		}
+		else if (v == VERIFY_FAILED)
+		{
+			char		msg[400];
+
+			front_log("request %s: API key verification failed: %s", rq.request_id, err);
+			snprintf(msg, sizeof(msg), "API key verification by server-main failed: %s", err);
+			pool_result_free(&pr);
+			rq.status = 503;
+			front_send_error(conn, 503, "service_unavailable", "verification_unavailable", msg, rq.request_id,
+							 "Retry-After: 1\r\n");
+			verify_failed = true;
+		}
+	}
+	if (verify_failed)
+	{
+		/* answered above */
+	}
+	else if (!ok)
 	{
 		char		msg[400];
 
@@ -862,6 +949,7 @@ front_handle(struct mg_connection *conn, void *cbdata)
 			SendComplete(&rq, pr.status, pr.headers, b, blen, NULL);
 	}
 	pool_result_free(&pr);
+	free(verified);
 	buf_free(&encoded);
 	buf_free(&query);
 	buf_free(&headers);

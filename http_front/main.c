@@ -6,6 +6,7 @@
 #include "front.h"
 
 #include <civetweb.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -47,10 +48,14 @@ static const Option options[] = {
 	{"pool-wait-ms", OPT_INT, &front_config.pool_wait_ms, 0, "longest wait for a free database connection"},
 	{"drain-timeout-ms", OPT_INT, &front_config.drain_timeout_ms, 0, "on SIGTERM, longest wait for in-flight requests"},
 	{"static-dir", OPT_STR, front_config.static_dir, sizeof(front_config.static_dir), "directory served at / (the console's web/dist)"},
-	{"tls-cert", OPT_STR, front_config.tls_cert, sizeof(front_config.tls_cert), "PEM file with certificate and key: serve HTTPS"},
+	{"tls-cert", OPT_STR, front_config.tls_cert, sizeof(front_config.tls_cert), "PEM file with certificate and key: serve HTTPS on ports ending in s"},
+	{"ssl-cert", OPT_STR, front_config.tls_cert, sizeof(front_config.tls_cert), "same as tls-cert"},
 	{"channel", OPT_STR, front_config.channel, sizeof(front_config.channel), "event channel name of this front (default: unique)"},
 	{"pidfile", OPT_STR, front_config.pidfile, sizeof(front_config.pidfile), "write the process id here"},
 	{"quiet", OPT_BOOL, &front_config.quiet, 0, "log only errors"},
+	{"verify-timeout-ms", OPT_INT, &front_config.verify_timeout_ms, 0, "timeout of a server-main API key verification call"},
+	{"verify-ttl-s", OPT_INT, &front_config.verify_ttl_s, 0, "seconds an API key accepted by server-main stays cached"},
+	{"verify-negative-ttl-s", OPT_INT, &front_config.verify_negative_ttl_s, 0, "seconds an API key rejected by server-main stays cached"},
 	{NULL}
 };
 
@@ -222,6 +227,9 @@ Configure(int argc, char **argv)
 	front_config.wait_timeout_ms = 600000;
 	front_config.pool_wait_ms = 5000;
 	front_config.drain_timeout_ms = 30000;
+	front_config.verify_timeout_ms = 5000;
+	front_config.verify_ttl_s = 60;
+	front_config.verify_negative_ttl_s = 5;
 
 	for (int i = 1; i < argc; i++)
 	{
@@ -309,6 +317,32 @@ Configure(int argc, char **argv)
 	}
 }
 
+/*
+ * Loads libaigw-tls.so (next to this program, or in ../lib) so that civetweb's
+ * dlopen("libssl.so") gets OpenSSL 3 with the one OpenSSL 1.1 name it needs.
+ */
+static void
+LoadTlsCompat(void)
+{
+	char		exe[1024];
+	char		path[1200];
+	ssize_t		n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	char	   *slash;
+
+	if (n <= 0)
+		return;
+	exe[n] = '\0';
+	slash = strrchr(exe, '/');
+	if (!slash)
+		return;
+	*slash = '\0';
+	snprintf(path, sizeof(path), "%s/libaigw-tls.so", exe);
+	if (access(path, R_OK) != 0)
+		snprintf(path, sizeof(path), "%s/../lib/libaigw-tls.so", exe);
+	if (access(path, R_OK) == 0 && !dlopen(path, RTLD_NOW | RTLD_GLOBAL))
+		front_log("cannot load %s: %s", path, dlerror());
+}
+
 /* civetweb's own log lines */
 static int
 LogMessage(const struct mg_connection *conn, const char *message)
@@ -373,12 +407,15 @@ main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 
 	/* 2 = MG_FEATURES_TLS; civetweb loads OpenSSL itself and reports failure as 0 */
+	if (front_config.tls_cert[0])
+		LoadTlsCompat();
 	if (mg_init_library(front_config.tls_cert[0] ? 2 : 0) == 0 && front_config.tls_cert[0])
 	{
-		front_log("TLS is not available: this civetweb cannot load OpenSSL "
-				  "(Debian 12's civetweb 1.15 expects the OpenSSL 1.1 API); terminate TLS in a proxy");
+		front_log("TLS is not available: civetweb cannot load OpenSSL (libaigw-tls.so, built with "
+				  "aigw-http, adapts OpenSSL 3 to Debian 12's civetweb 1.15); terminate TLS in a proxy");
 		return 2;
 	}
+	verify_start();
 	pool_start();
 	channel_start();
 
@@ -456,6 +493,7 @@ main(int argc, char **argv)
 	mg_stop(ctx);
 	channel_stop();
 	pool_stop();
+	verify_stop();
 	if (front_config.pidfile[0])
 		unlink(front_config.pidfile);
 	front_log("stopped");

@@ -71,6 +71,7 @@ MapError(PoolConn *pc, const PGresult *err, const char *request_id, PoolResult *
 		out->body = PQgetisnull(r, 0, 2) ? strdup("") : strdup(PQgetvalue(r, 0, 2));
 		out->task_id[0] = '\0';
 		out->stream = false;
+		snprintf(out->sqlstate, sizeof(out->sqlstate), "%s", params[0]);
 	}
 	PQclear(r);
 	return ok;
@@ -335,6 +336,40 @@ pool_task_outcome(const char *task_id, char **outcome)
 		ok = true;
 		if (!PQgetisnull(r, 0, 0))
 			*outcome = strdup(PQgetvalue(r, 0, 0));
+	}
+	PQclear(r);
+	if (PQstatus(pc->conn) != CONNECTION_OK)
+		Discard(pc);
+	Release(pc);
+	return ok;
+}
+
+/*
+ * Reads what server-main API key verification needs ({"url","token"}, or NULL
+ * when it is off) through aigw.http_server_main_verify_settings.
+ */
+bool
+pool_verify_settings(char **settings)
+{
+	PoolConn   *pc = Acquire();
+	char		err[256];
+	PGresult   *r;
+	bool		ok = false;
+
+	*settings = NULL;
+	if (!pc)
+		return false;
+	if (!Ensure(pc, err, sizeof(err)))
+	{
+		Release(pc);
+		return false;
+	}
+	r = PQexec(pc->conn, "SELECT aigw.http_server_main_verify_settings()::text");
+	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
+	{
+		ok = true;
+		if (!PQgetisnull(r, 0, 0))
+			*settings = strdup(PQgetvalue(r, 0, 0));
 	}
 	PQclear(r);
 	if (PQstatus(pc->conn) != CONNECTION_OK)

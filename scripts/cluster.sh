@@ -63,6 +63,16 @@ aigw.database = '$DBNAME'
 $(aigw_conf_lines)
 CONF
   fi
+  # platform credentials are sealed with a key kept outside the data directory
+  if ! grep -q "^aigw.credential_key_file" "$PGDATA/postgresql.conf"; then
+    local keyfile="$AIGW_STATE/credential.key"
+    if [ ! -f "$keyfile" ]; then
+      (umask 077; head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$keyfile")
+      if [ "$(id -u)" -eq 0 ]; then chown "$AIGW_RUNUSER" "$keyfile"; fi
+    fi
+    printf '%s\n' "aigw.credential_key_file = '$keyfile'" "aigw.outbound_allow_hosts = '127.0.0.1, localhost, ::1'" \
+      | as_runuser tee -a "$PGDATA/postgresql.conf" >/dev/null
+  fi
   PORT=$(sed -n "s/^port = \([0-9]*\)$/\1/p" "$PGDATA/postgresql.conf" | tail -n1)
   export AIGW_PGDATA="$PGDATA"
   local lib_sum; lib_sum=$(sha1sum "$AIGW_STAGE/lib/aigw.so" | cut -c1-40)

@@ -10,9 +10,14 @@ mkdir -p "$OUT"
 AIGW_STAGE=${AIGW_STAGE:?}
 
 CONF="$W/aigw-test.conf"
+# the key that seals platform credentials, and the loopback mocks the SSRF guard must let through
+KEYFILE="$W/aigw-credential.key"
+[ -f "$KEYFILE" ] || (umask 077; head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$KEYFILE")
 {
   aigw_conf_lines
   echo "aigw.database = 'postgres'"
+  echo "aigw.credential_key_file = '$KEYFILE'"
+  echo "aigw.outbound_allow_hosts = '127.0.0.1, localhost, ::1'"
   echo "fsync = off"
   echo "max_connections = 200"
   echo "log_min_messages = warning"

@@ -149,7 +149,9 @@ SELECT status, disabled_reason FROM aigw.enable_platform(pg_temp.pid('openai-mai
 SELECT pg_temp.try($$SELECT aigw.enable_platform('00000000-0000-0000-0000-000000000001')$$);
 SELECT pg_temp.try($$SELECT aigw.clear_platform_dynamic_priority('00000000-0000-0000-0000-000000000001')$$);
 -- Copy: a disabled twin with the same models and effective prices.
-SELECT platform_key, name, status, disabled_reason, default_discount_factor, credentials
+SELECT platform_key, name, status, disabled_reason, default_discount_factor,
+       credentials = (SELECT credentials FROM aigw.integration_platforms WHERE platform_key = 'openai-main')
+         AS same_sealed_credentials
   FROM aigw.copy_platform(pg_temp.pid('openai-main'), 'openai-backup');
 SELECT a.model_name, a.billing_config = b.billing_config AS same_price, a.enabled = b.enabled AS same_enabled
   FROM aigw.platform_models a JOIN aigw.platform_models b USING (model_name, model_type)

@@ -18,7 +18,18 @@ SELECT pattern, handler, params
                ('GET', '/integration-platform/abc'),
                ('POST', '/integration-platform/abc/copy'),
                ('GET', '/api/v1/tasks/t1/events'),
-               ('GET', '/api/v1/tasks/t1')) AS r(m, p)
+               ('GET', '/api/v1/tasks/t1'),
+               ('POST', '/integration-platform/preset'),
+               ('POST', '/integration/platform-api/execute'),
+               ('GET', '/integration/platform-api/execute'),
+               ('POST', '/api/v1/tenants/sync'),
+               ('GET', '/api/v1/tenants/sync'),
+               ('GET', '/api/v1/tenants/t1'),
+               ('POST', '/api/v1/users/sync'),
+               ('GET', '/api/v1/users/u1'),
+               ('POST', '/api/v1/user-groups/g1/sync'),
+               ('GET', '/api/v1/user-groups/g1'),
+               ('PATCH', '/api/v1/api-keys/k1/disable')) AS r(m, p)
  CROSS JOIN LATERAL aigw.http_route(m, p);
 
 -- No route: the methods that exist, or nothing.

@@ -2,7 +2,9 @@
  * aigw.c: module entry point, GUCs and version.
  */
 #include "aigw.h"
+#include "credentials.h"
 #include "http_entry.h"
+#include "outbound.h"
 #include "ratelimit.h"
 #include "retention.h"
 #include "runtime.h"
@@ -104,6 +106,8 @@ _PG_init(void)
 	AigwRateLimitInit();
 	AigwRetentionInit();
 	AigwHttpInit();
+	AigwCredentialInit();
+	AigwOutboundInit();
 	DefineGucs();
 	if (!process_shared_preload_libraries_in_progress)
 		return;

@@ -22,6 +22,16 @@
 char	   *aigw_jwt_secret = NULL;
 char	   *aigw_internal_token = NULL;
 int			aigw_jwt_leeway_s = 30;
+int			aigw_identity_mode = AIGW_IDENTITY_HYBRID;
+char	   *aigw_server_main_verify_url = NULL;
+
+/* Values of aigw.identity_mode (seed 003 section 7.0) */
+static const struct config_enum_entry identity_mode_options[] = {
+	{"standalone", AIGW_IDENTITY_STANDALONE, false},
+	{"server-main", AIGW_IDENTITY_SERVER_MAIN, false},
+	{"hybrid", AIGW_IDENTITY_HYBRID, false},
+	{NULL, 0, false}
+};
 
 /* Defines the HTTP entry's GUCs; secrets are visible to superusers only */
 void
@@ -41,6 +51,14 @@ AigwHttpInit(void)
 							"Clock skew in seconds allowed when checking JWT exp and nbf.",
 							NULL, &aigw_jwt_leeway_s, 30, 0, 3600,
 							PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomEnumVariable("aigw.identity_mode",
+							 "Whose identities are accepted: standalone (local accounts and keys), server-main (server-main JWTs and keys it verifies) or hybrid (both).",
+							 NULL, &aigw_identity_mode, AIGW_IDENTITY_HYBRID, identity_mode_options,
+							 PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("aigw.server_main_verify_url",
+							   "server-main endpoint that verifies sk- API keys which are not local (server-main and hybrid modes); empty: none.",
+							   NULL, &aigw_server_main_verify_url, "",
+							   PGC_SUSET, 0, NULL, NULL, NULL);
 }
 
 /* Encodes bytes as unpadded base64url into a palloc'd string */

@@ -10,7 +10,8 @@
  *
  * gateway_rate_limit_counters is written by aigw.ratelimit_flush() and
  * gateway_concurrency_leases in the admitting transaction; after a restart
- * the first user of the table reloads both into shared memory.
+ * the first user of the table reloads both into shared memory, and recounts
+ * the queue gauges from the queued tasks.
  * The SQL interface is in ratelimit_sql.c.
  */
 #include "aigw.h"
@@ -43,6 +44,21 @@
 int			aigw_ratelimit_slots = 16384;
 int			aigw_ratelimit_flush_interval_ms = 1000;
 int			aigw_ratelimit_counter_retention_s = 7 * 86400;
+int			aigw_ratelimit_queue_recount_interval_s = 60;
+
+/*
+ * The tasks that hold a queue slot: their queue admission is in
+ * normalized_request.queueAdmission until they leave the queue, so a recount
+ * equals what the later releases subtract.
+ */
+static const char *const rl_queue_holders_sql =
+"SELECT g->>'scopeType', g->>'scopeKey', sum((g->>'amount')::int8)::int8 "
+"FROM aigw.gateway_tasks t, "
+"     jsonb_array_elements(t.normalized_request->'queueAdmission'->'grants') g "
+"WHERE t.status IN ('queued', 'leased', 'running', 'polling', 'failed_retryable') "
+"  AND t.normalized_request->'queueAdmission'->>'admitted' = 'true' "
+"  AND g->>'metric' = 'queue_size' "
+"GROUP BY 1, 2";
 
 /* Hash key: fixed size and zero-padded, so it can be hashed as bytes */
 typedef struct RlKey
@@ -69,6 +85,9 @@ typedef struct RlShared
 {
 	pg_atomic_uint32 loaded;	/* durable record reloaded since startup */
 	pg_atomic_uint64 last_purge;	/* when old counter rows were last purged */
+	pg_atomic_uint64 last_recount;	/* when queue gauges were last recounted */
+	pg_atomic_uint64 queue_epoch;	/* bumped before every queue gauge change */
+	pg_atomic_uint32 queue_pending; /* transactions with queue changes not yet ended */
 } RlShared;
 
 /* One logged change, undone if its (sub)transaction aborts */
@@ -120,6 +139,8 @@ typedef struct RlLog
 static RlLog rl_undo = {NULL, 0, 0};
 /* Releases made in this transaction, applied when it commits */
 static RlLog rl_defer = {NULL, 0, 0};
+/* This transaction counts in rl_shared->queue_pending */
+static bool rl_queue_pending = false;
 
 static SPIPlanPtr rl_plan_lease_insert = NULL;
 static SPIPlanPtr rl_plan_counter_upsert = NULL;
@@ -204,6 +225,9 @@ RlShmemStartup(void)
 	{
 		pg_atomic_init_u32(&rl_shared->loaded, 0);
 		pg_atomic_init_u64(&rl_shared->last_purge, 0);
+		pg_atomic_init_u64(&rl_shared->last_recount, 0);
+		pg_atomic_init_u64(&rl_shared->queue_epoch, 0);
+		pg_atomic_init_u32(&rl_shared->queue_pending, 0);
 	}
 	rl_locks = GetNamedLWLockTranche(RL_TRANCHE);
 
@@ -300,6 +324,32 @@ RlRoll(RlEntry *e, int32 window_seconds, TimestampTz now)
 }
 
 /* ---- transaction logs ---- */
+
+/*
+ * Announces a queue gauge change before it is made: the recount corrects
+ * gauges only while no such change is in flight (see AigwRateLimitRecountQueues).
+ */
+static void
+RlQueueChangeBegin(void)
+{
+	pg_atomic_fetch_add_u64(&rl_shared->queue_epoch, 1);
+	if (!rl_queue_pending)
+	{
+		pg_atomic_fetch_add_u32(&rl_shared->queue_pending, 1);
+		rl_queue_pending = true;
+	}
+}
+
+/* The transaction's queue changes are applied or reverted */
+static void
+RlQueueChangeEnd(void)
+{
+	if (!rl_queue_pending)
+		return;
+	rl_queue_pending = false;
+	if (rl_shared != NULL)
+		pg_atomic_fetch_sub_u32(&rl_shared->queue_pending, 1);
+}
 
 /* Reserves room for n more records before any shared change is made */
 static void
@@ -404,7 +454,7 @@ RlLogToParent(RlLog *log, int level)
 static void
 RlXactCallback(XactEvent event, void *arg)
 {
-	if (rl_undo.n == 0 && rl_defer.n == 0)
+	if (rl_undo.n == 0 && rl_defer.n == 0 && !rl_queue_pending)
 		return;
 	switch (event)
 	{
@@ -413,11 +463,13 @@ RlXactCallback(XactEvent event, void *arg)
 		case XACT_EVENT_PREPARE:
 			RlLogFinish(&rl_undo, 0, 0);
 			RlLogFinish(&rl_defer, 0, +1);
+			RlQueueChangeEnd();
 			break;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
 			RlLogFinish(&rl_undo, 0, -1);
 			RlLogFinish(&rl_defer, 0, 0);
+			RlQueueChangeEnd();
 			break;
 		default:
 			break;
@@ -566,6 +618,24 @@ RlReload(void)
 		if (!AigwRlParseScope(SPI_getvalue(t, d, 1), &scope))
 			continue;
 		RlReloadOne(scope, SPI_getvalue(t, d, 2), AIGW_RL_CONCURRENT, 0, 0, -1,
+					DatumGetInt64(SPI_getbinval(t, d, 3, &isnull)), 0);
+	}
+
+	/* queue gauges: a recount of the tasks that hold a queue slot */
+	ret = SPI_execute(rl_queue_holders_sql, true, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "recounting queued tasks failed: %s", SPI_result_code_string(ret));
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	t = SPI_tuptable->vals[i];
+		TupleDesc	d = SPI_tuptable->tupdesc;
+		bool		isnull;
+		AigwRlScope scope;
+		char	   *scope_key = SPI_getvalue(t, d, 2);
+
+		if (scope_key == NULL || !AigwRlParseScope(SPI_getvalue(t, d, 1), &scope))
+			continue;
+		RlReloadOne(scope, scope_key, AIGW_RL_QUEUE_SIZE, 0, 0, -1,
 					DatumGetInt64(SPI_getbinval(t, d, 3, &isnull)), 0);
 	}
 	SPI_finish();
@@ -758,6 +828,7 @@ AigwRateLimitAdmit(AigwRlRequirement *reqs, int n, const pg_uuid_t *task_id,
 	int			parts[AIGW_RL_MAX_REQUIREMENTS];
 	int			nparts = 0;
 	bool		has_leases = false;
+	bool		has_queue = false;
 	bool		swept = false;
 	bool		ok = true;
 	TimestampTz now;
@@ -775,6 +846,8 @@ AigwRateLimitAdmit(AigwRlRequirement *reqs, int n, const pg_uuid_t *task_id,
 		parts[i] = hashes[i] & (RL_PARTITIONS - 1);
 		if (reqs[i].metric == AIGW_RL_CONCURRENT)
 			has_leases = true;
+		if (reqs[i].metric == AIGW_RL_QUEUE_SIZE)
+			has_queue = true;
 	}
 	if (has_leases && task_id == NULL)
 		ereport(ERROR,
@@ -785,6 +858,8 @@ AigwRateLimitAdmit(AigwRlRequirement *reqs, int n, const pg_uuid_t *task_id,
 		if (nparts == 0 || parts[nparts - 1] != parts[i])
 			parts[nparts++] = parts[i];
 	RlLogReserve(&rl_undo, n);
+	if (has_queue)
+		RlQueueChangeBegin();
 
 retry:
 	for (int p = 0; p < nparts; p++)
@@ -897,6 +972,8 @@ static void
 RlDefer(const RlKey *key, uint32 hash, TimestampTz ws, int64 d_used, int64 d_reserved)
 {
 	RlLogReserve(&rl_defer, 1);
+	if (key->metric == AIGW_RL_QUEUE_SIZE && (d_used != 0 || d_reserved != 0))
+		RlQueueChangeBegin();
 	RlLogAdd(&rl_defer, key, hash, ws, d_used, d_reserved);
 }
 
@@ -1196,6 +1273,7 @@ AigwRateLimitSetQueueGauge(AigwRlScope scope, const char *scope_key, int64 value
 				 errmsg("a queue size must not be negative")));
 	RlMakeKey(&key, scope, scope_key, AIGW_RL_QUEUE_SIZE);
 	hash = get_hash_value(rl_hash, &key);
+	pg_atomic_fetch_add_u64(&rl_shared->queue_epoch, 1);
 	LWLockAcquire(RlPartitionLock(hash), LW_EXCLUSIVE);
 	e = RlEnterLocked(&key, hash);
 	if (e != NULL)
@@ -1206,6 +1284,115 @@ AigwRateLimitSetQueueGauge(AigwRlScope scope, const char *scope_key, int64 value
 				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
 				 errmsg("rate-limit table is full"),
 				 errhint("Raise aigw.ratelimit_slots (currently %d).", aigw_ratelimit_slots)));
+}
+
+/* One recounted queue gauge */
+typedef struct RlQueueCount
+{
+	RlKey		key;
+	int64		value;
+} RlQueueCount;
+
+/*
+ * Corrects queue_size gauges that drifted from the tasks holding queue
+ * slots; returns how many changed, or -1 when it could not tell (a queue
+ * change was in flight, or the recount is not due).  A gauge equals the
+ * committed holders plus the changes of transactions still running, so the
+ * recount is applied only when no queue change was in flight from before the
+ * count's snapshot until the gauges are locked: no transaction with a queue
+ * change open, and no change announced in between (queue_epoch).  Under
+ * constant queue traffic it waits for a quiet moment.
+ */
+int64
+AigwRateLimitRecountQueues(bool force)
+{
+	uint64		epoch;
+	uint64		last;
+	TimestampTz now = GetCurrentTimestamp();
+	RlQueueCount *counts;
+	int			ncounts = 0;
+	int64		changed = 0;
+	HASH_SEQ_STATUS seq;
+	RlEntry    *e;
+	int			ret;
+
+	RlEnsureLoaded();
+	last = pg_atomic_read_u64(&rl_shared->last_recount);
+	if (!force && (aigw_ratelimit_queue_recount_interval_s <= 0 ||
+				   (int64) last + (int64) aigw_ratelimit_queue_recount_interval_s * USECS_PER_SEC > now))
+		return -1;
+	if (rl_queue_pending || IsolationUsesXactSnapshot())
+		return -1;				/* this transaction changed a queue, or cannot see the latest commits */
+	epoch = pg_atomic_read_u64(&rl_shared->queue_epoch);
+	if (pg_atomic_read_u32(&rl_shared->queue_pending) != 0)
+		return -1;
+
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	ret = SPI_execute(rl_queue_holders_sql, true, 0);
+	PopActiveSnapshot();
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "recounting queued tasks failed: %s", SPI_result_code_string(ret));
+	counts = SPI_palloc(sizeof(RlQueueCount) * Max(SPI_processed, 1));	/* outlives SPI_finish */
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	t = SPI_tuptable->vals[i];
+		TupleDesc	d = SPI_tuptable->tupdesc;
+		bool		isnull;
+		AigwRlScope scope;
+		char	   *scope_key = SPI_getvalue(t, d, 2);
+
+		if (scope_key == NULL || strlen(scope_key) == 0 || strlen(scope_key) > AIGW_RL_KEY_MAX ||
+			!AigwRlParseScope(SPI_getvalue(t, d, 1), &scope))
+			continue;
+		RlMakeKey(&counts[ncounts].key, scope, scope_key, AIGW_RL_QUEUE_SIZE);
+		counts[ncounts].value = DatumGetInt64(SPI_getbinval(t, d, 3, &isnull));
+		ncounts++;
+	}
+	SPI_finish();
+
+	RlLockAll(LW_EXCLUSIVE);
+	if (pg_atomic_read_u64(&rl_shared->queue_epoch) != epoch ||
+		pg_atomic_read_u32(&rl_shared->queue_pending) != 0)
+	{
+		RlUnlockAll();
+		return -1;
+	}
+	/* gauges with no holder left go to 0 */
+	hash_seq_init(&seq, rl_hash);
+	while ((e = hash_seq_search(&seq)) != NULL)
+	{
+		bool		held = false;
+
+		if (e->key.metric != AIGW_RL_QUEUE_SIZE || e->used == 0)
+			continue;
+		for (int i = 0; i < ncounts && !held; i++)
+			held = memcmp(&counts[i].key, &e->key, sizeof(RlKey)) == 0;
+		if (!held)
+		{
+			e->used = 0;
+			changed++;
+		}
+	}
+	/* the others take their holders' count */
+	for (int i = 0; i < ncounts; i++)
+	{
+		RlEntry    *g = RlEnterLocked(&counts[i].key, get_hash_value(rl_hash, &counts[i].key));
+
+		if (g != NULL && g->used != counts[i].value)
+		{
+			g->used = counts[i].value;
+			changed++;
+		}
+	}
+	pg_atomic_write_u64(&rl_shared->last_recount, (uint64) now);
+	RlUnlockAll();
+	if (changed > 0)
+		ereport(LOG,
+				(errmsg("aigw: corrected " INT64_FORMAT " queue_size gauge(s) that had drifted from the queued tasks",
+						changed)));
+	pfree(counts);
+	return changed;
 }
 
 /*
@@ -1277,6 +1464,11 @@ AigwRateLimitInit(void)
 	DefineCustomIntVariable("aigw.ratelimit_counter_retention",
 							"How long rate-limit counter rows are kept after their window ends.",
 							NULL, &aigw_ratelimit_counter_retention_s, 7 * 86400, 60, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomIntVariable("aigw.ratelimit_queue_recount_interval",
+							"How often the reaper recounts queue_size gauges from the queued tasks and corrects drift; "
+							"0 turns it off.",
+							NULL, &aigw_ratelimit_queue_recount_interval_s, 60, 0, 86400,
 							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
 
 	RegisterXactCallback(RlXactCallback, NULL);

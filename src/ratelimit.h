@@ -140,6 +140,8 @@ extern void AigwConcurrencyForget(AigwRlScope scope, const char *scope_key, int6
 extern void AigwRateLimitSetQueueGauge(AigwRlScope scope, const char *scope_key, int64 value);
 /* Every counter as of now (palloc'd) */
 extern AigwRlWindow *AigwRateLimitWindows(int *count);
+/* Corrects drifted queue gauges from the queued tasks; -1 when not done now */
+extern int64 AigwRateLimitRecountQueues(bool force);
 /* Smallest remaining share (0..1) over the requirements, for quota-aware ordering */
 extern double AigwRateLimitHeadroom(const AigwRlRequirement *reqs, int n);
 
@@ -154,5 +156,6 @@ extern Jsonb *AigwRlAdmissionJson(bool admitted, const AigwRlRequirement *reqs, 
 extern int	aigw_ratelimit_slots;
 extern int	aigw_ratelimit_flush_interval_ms;
 extern int	aigw_ratelimit_counter_retention_s;
+extern int	aigw_ratelimit_queue_recount_interval_s;
 
 #endif							/* AIGW_RATELIMIT_H */

@@ -368,6 +368,22 @@ aigw_ratelimit_set_gauge(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
+PG_FUNCTION_INFO_V1(aigw_ratelimit_recount_queues);
+
+/*
+ * aigw.ratelimit_recount_queues(force): corrects drifted queue gauges;
+ * null when it could not be done now (queue changes in flight, or not due)
+ */
+Datum
+aigw_ratelimit_recount_queues(PG_FUNCTION_ARGS)
+{
+	int64		n = AigwRateLimitRecountQueues(PG_GETARG_BOOL(0));
+
+	if (n < 0)
+		PG_RETURN_NULL();
+	PG_RETURN_INT64(n);
+}
+
 PG_FUNCTION_INFO_V1(aigw_ratelimit_windows);
 
 /* aigw.ratelimit_windows(): every counter as of now, for the console */

@@ -4,6 +4,7 @@
  * worker's curl multi handle. Also serves every vendor that speaks this API.
  */
 #include "aigw.h"
+#include "credentials.h"
 #include "runtime.h"
 #include "worker.h"
 
@@ -207,6 +208,7 @@ OpenAIStart(AigwTransfer *t)
 {
 	CURL	   *easy = curl_easy_init();
 	char	   *auth;
+	char	   *error;
 
 	if (easy == NULL || t->base_url == NULL || t->body_out == NULL)
 	{
@@ -219,11 +221,26 @@ OpenAIStart(AigwTransfer *t)
 		t->headers = curl_slist_append(t->headers, "Accept: text/event-stream");
 	if (t->api_key && t->api_key[0])
 	{
-		auth = psprintf("Authorization: Bearer %s", t->api_key);
+		char	   *key;
+
+		/* the sealed key is opened here, only for the header curl copies */
+		if (!AigwCredentialOpen(t->api_key, &key, &error))
+		{
+			AigwTransferFail(t, "credential_error", error, 0, false);
+			return;
+		}
+		auth = psprintf("Authorization: Bearer %s", key);
 		t->headers = curl_slist_append(t->headers, auth);
+		explicit_bzero(auth, strlen(auth));
+		explicit_bzero(key, strlen(key));
 		pfree(auth);
+		pfree(key);
 	}
-	curl_easy_setopt(easy, CURLOPT_URL, t->base_url);
+	if (!AigwOutboundPrepare(easy, t->base_url, &t->outbound, &error))
+	{
+		AigwTransferFail(t, "outbound_blocked", error, 0, false);
+		return;
+	}
 	curl_easy_setopt(easy, CURLOPT_POST, 1L);
 	curl_easy_setopt(easy, CURLOPT_POSTFIELDS, t->body_out);
 	curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE, (long) strlen(t->body_out));
@@ -236,8 +253,6 @@ OpenAIStart(AigwTransfer *t)
 	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
 	curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, (long) t->timeout_ms);
-	curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
 	if (curl_multi_add_handle(AigwCurlMulti(), easy) != CURLM_OK)
 		AigwTransferFail(t, "network", "could not start the provider request", 0, true);
 }
@@ -332,9 +347,12 @@ static void
 OpenAIDone(AigwTransfer *t, CURLcode rc)
 {
 	MemoryContext old = MemoryContextSwitchTo(t->cxt);
+	char	   *refusal;
 
 	curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &t->http_status);
-	if (t->parse_error)
+	if (rc != CURLE_OK && (refusal = AigwOutboundRefusal(&t->outbound)) != NULL)
+		AigwTransferFail(t, "outbound_blocked", refusal, 0, false);
+	else if (t->parse_error)
 		AigwTransferFail(t, "invalid_response", t->parse_error, 502, t->chunks == 0);
 	else if (rc == CURLE_OPERATION_TIMEDOUT)
 		AigwTransferFail(t, "timeout", "the provider did not answer in time", 0, t->chunks == 0);

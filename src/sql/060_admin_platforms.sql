@@ -61,7 +61,7 @@ END
 $$;
 
 -- Creates a platform of a catalog provider, with the default discount factor
--- its models inherit. credentials must already be encrypted.
+-- its models inherit. credentials are sealed on write (066_credentials.sql).
 CREATE FUNCTION aigw.create_platform(
   p_provider text, p_platform_key text, p_name text, p_base_url text DEFAULT NULL,
   p_auth_type text DEFAULT 'bearer', p_credentials jsonb DEFAULT '{}', p_config jsonb DEFAULT '{}',

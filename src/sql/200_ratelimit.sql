@@ -211,16 +211,26 @@ AS 'MODULE_PATHNAME', 'aigw_ratelimit_flush';
 COMMENT ON FUNCTION aigw.ratelimit_flush() IS
   'writes changed windows to gateway_rate_limit_counters; the reaper calls it every aigw.ratelimit_flush_interval';
 
--- The reaper's periodic call: release expired leases, then flush windows.
+CREATE FUNCTION aigw.ratelimit_recount_queues(force boolean DEFAULT true) RETURNS bigint
+LANGUAGE c VOLATILE STRICT
+AS 'MODULE_PATHNAME', 'aigw_ratelimit_recount_queues';
+COMMENT ON FUNCTION aigw.ratelimit_recount_queues(boolean) IS
+  'sets queue_size gauges that drifted to the count of tasks holding queue slots; returns how many changed, '
+  'null when queue changes were in flight (or, without force, when aigw.ratelimit_queue_recount_interval has not passed)';
+
+-- The reaper's periodic call: release expired leases, flush windows, and
+-- (every aigw.ratelimit_queue_recount_interval) correct drifted queue gauges.
 CREATE FUNCTION aigw.ratelimit_maintain() RETURNS jsonb
 LANGUAGE sql VOLATILE
 SET search_path = aigw, pg_catalog
 AS $$
-  SELECT jsonb_build_object('expiredLeases', e, 'flushedWindows', aigw.ratelimit_flush())
+  SELECT jsonb_build_object('expiredLeases', e, 'flushedWindows', aigw.ratelimit_flush(),
+                            'queueGaugesCorrected', aigw.ratelimit_recount_queues(false))
   FROM aigw.ratelimit_release_expired() e
 $$;
 COMMENT ON FUNCTION aigw.ratelimit_maintain() IS
-  'reaper call every aigw.ratelimit_flush_interval: aigw.ratelimit_release_expired() then aigw.ratelimit_flush()';
+  'reaper call every aigw.ratelimit_flush_interval: aigw.ratelimit_release_expired(), aigw.ratelimit_flush() '
+  'and aigw.ratelimit_recount_queues(false)';
 
 CREATE FUNCTION aigw.ratelimit_headroom(requirements jsonb) RETURNS double precision
 LANGUAGE c VOLATILE STRICT

@@ -47,7 +47,7 @@ BEGIN
     RAISE EXCEPTION 'token signing is not configured (aigw.jwt_secret)' USING ERRCODE = 'AG503';
   END IF;
   RETURN jsonb_build_object('accessToken', aigw.jwt_sign_hs256(jsonb_strip_nulls(jsonb_build_object(
-           'sub', u.id, 'username', u.username, 'role', role, 'source', 'gateway', 'gatewayUserId', u.id,
+           'iss', 'aigw', 'sub', u.id, 'username', u.username, 'role', role, 'source', 'gateway', 'gatewayUserId', u.id,
            'gatewayTenantId', u.gateway_tenant_id, 'tenantKey', u.tenant_key, 'tenantId', u.tenant_id,
            'userGroupId', u.default_user_group_id,
            'iat', extract(epoch FROM now())::bigint, 'exp', extract(epoch FROM now())::bigint + ttl)), secret),
@@ -69,6 +69,7 @@ DECLARE
   inv aigw.gateway_tenant_invitations;
   u aigw.gateway_users;
 BEGIN
+  PERFORM aigw.http_require_local_accounts('local registration');
   IF login = '' THEN
     RAISE EXCEPTION 'username or email is required' USING ERRCODE = 'AG422';
   END IF;
@@ -123,6 +124,7 @@ DECLARE
   login text := lower(btrim(coalesce(b->>'username', b->>'email', '')));
   u aigw.gateway_users;
 BEGIN
+  PERFORM aigw.http_require_local_accounts('local login');
   SELECT * INTO u FROM gateway_users
    WHERE user_key = 'local:' || login AND source = 'gateway' AND deleted_at IS NULL;
   IF NOT FOUND OR u.status <> 'active' OR NOT aigw.password_matches(b->>'password', u.password_hash) THEN
@@ -168,10 +170,12 @@ CREATE FUNCTION aigw.http_h_api_keys_create(ctx aigw.http_ctx) RETURNS aigw.http
 AS $$
 DECLARE
   b jsonb := aigw.http_body_object(ctx);
-  uid uuid := aigw.http_local_user(ctx);
+  uid uuid;
   k text := aigw.api_key_generate();
   row aigw.gateway_api_keys;
 BEGIN
+  PERFORM aigw.http_require_local_accounts('creating local API keys');
+  uid := aigw.http_local_user(ctx);
   IF coalesce(btrim(b->>'name'), '') = '' THEN
     RAISE EXCEPTION 'name is required' USING ERRCODE = 'AG422';
   END IF;

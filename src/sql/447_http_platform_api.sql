@@ -123,7 +123,89 @@ EXCEPTION WHEN invalid_text_representation THEN
 END
 $$;
 
+-- The task kind a platform API config runs as: metadata.kind, else its path
+-- (an optional /v1 prefix dropped). NULL when no task worker can run it.
+CREATE FUNCTION aigw.http_api_config_kind(c aigw.integration_platform_api_configs) RETURNS text
+  LANGUAGE sql IMMUTABLE
+  RETURN coalesce(c.metadata->>'kind',
+    CASE regexp_replace(rtrim(c.path, '/'), '^/v[0-9]+(?=/)', '')
+      WHEN '/chat/completions' THEN 'chat.completions'
+      WHEN '/embeddings' THEN 'embeddings'
+      WHEN '/images/generations' THEN 'images.generations'
+      WHEN '/images/edits' THEN 'images.edits'
+      WHEN '/videos' THEN 'videos.generations'
+      WHEN '/videos/generations' THEN 'videos.generations'
+      WHEN '/video/generations' THEN 'videos.generations'
+      WHEN '/audio/speech' THEN 'audio.speech'
+    END);
+
+-- POST /integration/platform-api/execute {id | platformId + apiKey, params?, testMode?}:
+-- debug execution. The config's bodyTemplate overlaid with params becomes the
+-- request of a task pinned to the config's platform; the answer is that task's
+-- result (the front waits on its channel), exactly as the provider answered it
+-- through the worker that serves real traffic.
+CREATE FUNCTION aigw.http_h_api_config_execute(ctx aigw.http_ctx) RETURNS aigw.http_response
+  LANGUAGE plpgsql
+  SET search_path = aigw, pg_catalog
+AS $$
+DECLARE
+  b jsonb := aigw.http_body_object(ctx);
+  c aigw.integration_platform_api_configs;
+  p aigw.integration_platforms;
+  params jsonb := coalesce(b->'params', b->'body', '{}');
+  kind text;
+  request jsonb;
+  resp aigw.http_response;
+BEGIN
+  IF jsonb_typeof(params) <> 'object' THEN
+    RAISE EXCEPTION 'params must be an object' USING ERRCODE = 'AG400';
+  END IF;
+  IF b->>'id' IS NOT NULL THEN
+    BEGIN
+      c := aigw.http_api_config_get((b->>'id')::uuid);
+    EXCEPTION WHEN invalid_text_representation THEN
+      RAISE EXCEPTION 'id must be a uuid' USING ERRCODE = 'AG400';
+    END;
+  ELSIF b->>'platformId' IS NOT NULL AND b->>'apiKey' IS NOT NULL THEN
+    BEGIN
+      SELECT * INTO c FROM aigw.integration_platform_api_configs
+       WHERE platform_id = (b->>'platformId')::uuid AND api_key = b->>'apiKey' AND deleted_at IS NULL;
+    EXCEPTION WHEN invalid_text_representation THEN
+      RAISE EXCEPTION 'platformId must be a uuid' USING ERRCODE = 'AG400';
+    END;
+    IF c.id IS NULL THEN
+      RAISE EXCEPTION 'platform API config "%" not found', b->>'apiKey' USING ERRCODE = 'AG404';
+    END IF;
+  ELSE
+    RAISE EXCEPTION 'id, or platformId and apiKey, are required' USING ERRCODE = 'AG422';
+  END IF;
+  IF c.status <> 'enabled' THEN
+    RAISE EXCEPTION 'platform API config % is disabled', c.id USING ERRCODE = 'AG409';
+  END IF;
+  p := aigw.http_platform_get(c.platform_id);
+  kind := aigw.http_api_config_kind(c);
+  IF kind IS NULL THEN
+    RAISE EXCEPTION 'platform API config path % is not an operation the task workers run', c.path
+      USING ERRCODE = 'AG422',
+            HINT = 'set metadata.kind to chat.completions, embeddings, images.generations, images.edits, videos.generations or audio.speech';
+  END IF;
+  request := CASE WHEN jsonb_typeof(c.body_template) = 'object' THEN c.body_template ELSE '{}' END || params - 'stream';
+  ctx.headers := ctx.headers || jsonb_build_object('x-aigw-platform', p.platform_key)
+                 || CASE WHEN b->>'testMode' IS NOT NULL THEN jsonb_build_object('x-aigw-test-mode', b->>'testMode')
+                         ELSE '{}' END;
+  IF kind = 'videos.generations' THEN
+    -- asynchronous kinds answer with the task id; the result is read as any task's
+    ctx.body := request::text;
+    RETURN aigw.http_h_video_generations(ctx);
+  END IF;
+  resp := aigw.http_submit(ctx, kind, request);
+  resp.headers := resp.headers || jsonb_build_object('x-aigw-api-config', c.id::text);
+  RETURN resp;
+END
+$$;
+
 INSERT INTO aigw.http_routes (method, pattern, handler, permission, admin_only) VALUES
+  ('POST', '/integration/platform-api/execute', 'api_config_execute', 'power', false),
   ('POST', '/integration-platform', 'platform_create', 'power', true),
   ('GET', '/integration/platform-api', 'api_config_list', 'power', false),
   ('POST', '/integration/platform-api', 'api_config_create', 'power', true),

@@ -68,6 +68,23 @@ BEGIN
     WHEN 'pricing_estimate' THEN RETURN aigw.http_h_pricing_estimate(ctx);
     WHEN 'estimated_billing' THEN RETURN aigw.http_h_estimated_billing(ctx);
     WHEN 'pricing_rules' THEN RETURN aigw.http_h_pricing_rules(ctx);
+    WHEN 'platform_preset' THEN RETURN aigw.http_h_platform_preset(ctx);
+    WHEN 'api_config_execute' THEN RETURN aigw.http_h_api_config_execute(ctx);
+    WHEN 'tenants_list' THEN RETURN aigw.http_h_tenants_list(ctx);
+    WHEN 'tenant_get' THEN RETURN aigw.http_h_tenant_get(ctx);
+    WHEN 'tenants_sync' THEN RETURN aigw.http_h_tenants_sync(ctx);
+    WHEN 'invitations_list' THEN RETURN aigw.http_h_invitations_list(ctx);
+    WHEN 'invitations_create' THEN RETURN aigw.http_h_invitations_create(ctx);
+    WHEN 'users_list' THEN RETURN aigw.http_h_users_list(ctx);
+    WHEN 'user_get' THEN RETURN aigw.http_h_user_get(ctx);
+    WHEN 'users_sync' THEN RETURN aigw.http_h_users_sync(ctx);
+    WHEN 'user_groups_list' THEN RETURN aigw.http_h_user_groups_list(ctx);
+    WHEN 'user_group_get' THEN RETURN aigw.http_h_user_group_get(ctx);
+    WHEN 'user_group_sync' THEN RETURN aigw.http_h_user_group_sync(ctx);
+    WHEN 'wallet_accounts' THEN RETURN aigw.http_h_wallet_accounts(ctx);
+    WHEN 'wallet_transactions' THEN RETURN aigw.http_h_wallet_transactions(ctx);
+    WHEN 'recharge_orders_list' THEN RETURN aigw.http_h_recharge_orders_list(ctx);
+    WHEN 'recharge_orders_create' THEN RETURN aigw.http_h_recharge_orders_create(ctx);
     ELSE
       RAISE EXCEPTION 'route handler % is not defined', handler USING ERRCODE = 'AG500';
   END CASE;

@@ -20,6 +20,7 @@ tap() { N=$((N + 1)); if [ "$1" = ok ]; then echo "ok $N - $2"; else echo "not o
 cleanup() {
   if [ -n "$FRONT_PID" ] && kill -0 "$FRONT_PID" 2>/dev/null; then kill -TERM "$FRONT_PID"; wait "$FRONT_PID" 2>/dev/null; fi
   [ -n "${MOCK_PID:-}" ] && kill "$MOCK_PID" 2>/dev/null
+  [ -n "${SM_PID:-}" ] && kill "$SM_PID" 2>/dev/null
   [ -f "$DATA/postmaster.pid" ] && pg_ctl -D "$DATA" -w -m immediate stop >/dev/null 2>&1
   true
 }
@@ -37,9 +38,16 @@ start_front() {
 rm -rf "$DATA" "$SOCK"; mkdir -p "$SOCK" "$W/tmp_e2e_static/assets"
 echo '<!doctype html><title>aigw console</title>' > "$W/tmp_e2e_static/index.html"
 echo 'console.log(1)' > "$W/tmp_e2e_static/assets/app.js"
+# A mock server-main that verifies sk- keys (test/mock/server-main-mock.mjs).
+SM_PORT=$(aigw_free_port $((18600 + ${AIGW_PORT_OFFSET:-0})))
+node "$W/test/mock/server-main-mock.mjs" "$SM_PORT" e2e-sm-token >"$OUT/server-main-mock.log" 2>&1 &
+SM_PID=$!
+for _ in $(seq 1 50); do grep -q listening "$OUT/server-main-mock.log" 2>/dev/null && break; sleep 0.1; done
 initdb -D "$DATA" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >"$OUT/initdb.log" 2>&1 || { echo "not ok 1 - initdb"; exit 1; }
 { cat "${AIGW_TEST_CONF:?}"; echo "port = $PGPORT_E2E"; echo "listen_addresses = ''"; echo "unix_socket_directories = '$SOCK'";
-  echo "aigw.database = 'aigw'"; echo "aigw.jwt_secret = 'e2e-jwt-secret'"; echo "aigw.internal_token = 'e2e-internal-token'"; } >>"$DATA/postgresql.conf"
+  echo "aigw.database = 'aigw'"; echo "aigw.jwt_secret = 'e2e-jwt-secret'"; echo "aigw.internal_token = 'e2e-internal-token'";
+  echo "aigw.server_main_verify_url = 'http://127.0.0.1:$SM_PORT/internal/platform/auth/verify-api-key'";
+  echo "aigw.server_main_token = 'e2e-sm-token'"; } >>"$DATA/postgresql.conf"
 pg_ctl -D "$DATA" -l "$OUT/postgresql.log" -w start >/dev/null || { echo "not ok 1 - PostgreSQL starts"; exit 1; }
 psql -X -q -h "$SOCK" -p "$PGPORT_E2E" -U postgres -d postgres -c "CREATE DATABASE aigw" >/dev/null
 psql_e2e -c "CREATE EXTENSION aigw CASCADE" -c "CREATE ROLE aigw_http LOGIN IN ROLE aigw_front" >/dev/null 2>"$OUT/setup.log"
@@ -88,6 +96,37 @@ rc=$?
 cat "$OUT/node.tap"
 N=$(grep -Ec '^(not )?ok [0-9]+' "$OUT/node.tap" | awk -v n="$N" '{print n + $1}')
 if [ $rc -ne 0 ] && ! grep -q '^not ok' "$OUT/node.tap"; then tap not "e2e.mjs ran to the end (rc $rc)"; cat "$OUT/node.err"; fi
+
+# Identity: server-main verified keys, presets, platform API execute, console directory routes.
+AIGW_URL="http://127.0.0.1:$HTTP_PORT" AIGW_API_KEY="$KEY" SERVER_MAIN_URL="http://127.0.0.1:$SM_PORT" \
+  MOCK_PROVIDER_URL="http://127.0.0.1:$MOCK_PORT/v1" TAP_START=$N \
+  node "$HERE/identity.mjs" > "$OUT/identity.tap" 2>"$OUT/identity.err"
+rc=$?
+cat "$OUT/identity.tap"
+N=$(grep -Ec '^(not )?ok [0-9]+' "$OUT/identity.tap" | awk -v n="$N" '{print n + $1}')
+if [ $rc -ne 0 ] && ! grep -q '^not ok' "$OUT/identity.tap"; then tap not "identity.mjs ran to the end (rc $rc)"; cat "$OUT/identity.err"; fi
+
+# TLS: a second front serves HTTPS with a self-signed certificate (--ssl-cert).
+TLS_PORT=$(aigw_free_port $((18700 + ${AIGW_PORT_OFFSET:-0})))
+if openssl req -x509 -newkey rsa:2048 -nodes -keyout "$OUT/tls-key.pem" -out "$OUT/tls-cert.pem" -days 2 \
+     -subj /CN=localhost -addext subjectAltName=DNS:localhost >"$OUT/openssl.log" 2>&1; then
+  cat "$OUT/tls-cert.pem" "$OUT/tls-key.pem" > "$OUT/tls.pem"
+  "$BIN" --listen "127.0.0.1:${TLS_PORT}s" --ssl-cert "$OUT/tls.pem" --pool-size 1 --threads 4 --quiet \
+    --conninfo "host=$SOCK port=$PGPORT_E2E dbname=aigw user=aigw_http" >>"$OUT/front-tls.log" 2>&1 &
+  TLS_PID=$!
+  body=""
+  for _ in $(seq 1 50); do
+    body=$(curl -s --cacert "$OUT/tls-cert.pem" --resolve "localhost:$TLS_PORT:127.0.0.1" "https://localhost:$TLS_PORT/healthz" 2>/dev/null) && break
+    sleep 0.1
+  done
+  echo "$body" | grep -Eq '^\{"status": ?"ok"\}$' && tap ok "--ssl-cert serves HTTPS (certificate verified by curl)" \
+    || tap not "--ssl-cert serves HTTPS (got '$body'; $(tail -n 3 "$OUT/front-tls.log"))"
+  code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 3 "http://127.0.0.1:$TLS_PORT/healthz")
+  [ "$code" != 200 ] && tap ok "the TLS port does not answer plain HTTP" || tap not "the TLS port answers plain HTTP"
+  kill -TERM "$TLS_PID"; wait "$TLS_PID" 2>/dev/null
+else
+  tap not "openssl req makes a self-signed certificate ($(tail -n 2 "$OUT/openssl.log"))"
+fi
 
 # PostgreSQL restarts under the front while a committed task is pending: the
 # client gets the result, or a 503 that names the task.

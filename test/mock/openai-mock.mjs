@@ -10,6 +10,7 @@
 //   mock-slow                 answers after 3 s
 //   mock-malformed            HTTP 200 with a body that is not JSON
 //   mock-truncated            a stream that stops before finishing
+//   mock-redirect             HTTP 302 to /hooks/redirected on this server (a client must not follow it)
 // It also receives deliveries: POST /hooks/NAME records the body and headers
 // (a NAME starting with "flaky" answers 503 to its first delivery of each
 // Idempotency-Key); GET /hooks lists what was received.
@@ -74,6 +75,10 @@ const server = http.createServer((hreq, res) => {
     requests++;
     if (hreq.method === 'GET' && hreq.url === '/stats') return send(res, 200, { requests });
     if (hreq.method === 'GET' && hreq.url === '/hooks') return send(res, 200, hooks);
+    if (hreq.url === '/hooks/redirected') {
+      hooks.push({ name: 'redirected', method: hreq.method });
+      return send(res, 200, { ok: true });
+    }
     if (hreq.method === 'POST' && hreq.url.startsWith('/hooks/')) {
       const name = hreq.url.slice(7);
       const key = hreq.headers['idempotency-key'] || '';
@@ -91,6 +96,9 @@ const server = http.createServer((hreq, res) => {
       case 'mock-401': return error(res, 401, 'Incorrect API key provided.', 'invalid_request_error', 'invalid_api_key');
       case 'mock-400': return error(res, 400, "Invalid value for 'temperature'.", 'invalid_request_error', 'invalid_parameter');
       case 'mock-timeout': return;
+      case 'mock-redirect':
+        res.writeHead(302, { location: `http://127.0.0.1:${server.address().port}/hooks/redirected`, 'content-length': 0 });
+        return res.end();
       case 'mock-malformed': res.writeHead(200, { 'content-type': 'application/json' }); return res.end('{"id": "chatcmpl-mock", "choices": [');
       case 'mock-slow': return setTimeout(() => route(hreq, res, req), 3000);
       default: return route(hreq, res, req);
