@@ -252,6 +252,8 @@ StartTransfer(Jsonb *row)
 	t->simulated = AigwJsonbGetBool(row, "simulated", false);
 	t->timeout_ms = (int) AigwJsonbGetInt(row, "timeout_ms", 600000);
 	t->seq = AigwJsonbGetInt(row, "seq", 0);
+	t->poll = AigwJsonbGetBool(row, "poll", false);
+	t->remote_task_id = AigwJsonbGetText(row, "remote_task_id");
 	req = AigwJsonbGetObject(row, "request");
 	t->request = req;
 	t->sim_profile = AigwJsonbGetObject(row, "simulation_profile");
@@ -462,7 +464,8 @@ LeaseTransaction(void *arg)
 	next_queued_at = 0;
 	if (SPI_execute_plan(AigwKeepPlan(&next_due_plan,
 									  "SELECT extract(epoch FROM min(next_run_at) - now()) * 1000 FROM aigw.gateway_tasks "
-									  "WHERE status = 'queued' AND next_run_at > now()", 0, NULL),
+									  "WHERE status IN ('queued', 'polling') AND locked_by IS NULL "
+									  "AND next_run_at > now()", 0, NULL),
 						 NULL, NULL, true, 1) == SPI_OK_SELECT
 		&& SPI_processed == 1)
 	{

@@ -53,6 +53,8 @@ struct AigwTransfer
 	bool		stream;
 	bool		simulated;
 	int			timeout_ms;
+	bool		poll;			/* a poll of the remote task, not a submission */
+	char	   *remote_task_id;	/* the provider's id of an asynchronous task */
 	Jsonb	   *request;
 	Jsonb	   *sim_profile;
 

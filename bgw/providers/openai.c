@@ -210,13 +210,14 @@ OpenAIStart(AigwTransfer *t)
 	char	   *auth;
 	char	   *error;
 
-	if (easy == NULL || t->base_url == NULL || t->body_out == NULL)
+	if (easy == NULL || t->base_url == NULL || (t->body_out == NULL && !t->poll))
 	{
 		AigwTransferFail(t, "network", "could not create the provider request", 0, true);
 		return;
 	}
 	t->easy = easy;
-	t->headers = curl_slist_append(t->headers, "Content-Type: application/json");
+	if (!t->poll)
+		t->headers = curl_slist_append(t->headers, "Content-Type: application/json");
 	if (t->stream)
 		t->headers = curl_slist_append(t->headers, "Accept: text/event-stream");
 	if (t->api_key && t->api_key[0])
@@ -241,9 +242,14 @@ OpenAIStart(AigwTransfer *t)
 		AigwTransferFail(t, "outbound_blocked", error, 0, false);
 		return;
 	}
-	curl_easy_setopt(easy, CURLOPT_POST, 1L);
-	curl_easy_setopt(easy, CURLOPT_POSTFIELDS, t->body_out);
-	curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE, (long) strlen(t->body_out));
+	if (t->poll)
+		curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L);	/* GET base/videos/{id} */
+	else
+	{
+		curl_easy_setopt(easy, CURLOPT_POST, 1L);
+		curl_easy_setopt(easy, CURLOPT_POSTFIELDS, t->body_out);
+		curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE, (long) strlen(t->body_out));
+	}
 	curl_easy_setopt(easy, CURLOPT_HTTPHEADER, t->headers);
 	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, WriteCallback);
 	curl_easy_setopt(easy, CURLOPT_WRITEDATA, t);
@@ -318,6 +324,62 @@ FinishStream(AigwTransfer *t)
 	AigwTransferFinish(t, buf.data, true);
 }
 
+/*
+ * The task still runs at the provider: its id (recorded before any poll, so
+ * a lost worker polls it again instead of submitting it twice), its progress
+ * and, for a poll that could not reach the provider, why.
+ */
+static void
+FinishPending(AigwTransfer *t, const char *remote_id, int64 progress, const char *poll_error)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "{\"ok\":true,\"pending\":true,\"remoteTaskId\":");
+	AigwAppendJsonString(&buf, remote_id);
+	if (progress >= 0)
+		appendStringInfo(&buf, ",\"progress\":" INT64_FORMAT, Min(progress, 100));
+	if (poll_error)
+	{
+		appendStringInfoString(&buf, ",\"pollError\":");
+		AigwAppendJsonString(&buf, poll_error);
+	}
+	appendStringInfoChar(&buf, '}');
+	AigwTransferFinish(t, buf.data, true);
+}
+
+/*
+ * An asynchronous video job (OpenAI's videos API): queued or in_progress is
+ * pending, completed is the result, failed is the job's error.
+ */
+static void
+FinishVideo(AigwTransfer *t, Jsonb *body)
+{
+	char	   *id = AigwJsonbGetText(body, "id");
+	char	   *status = AigwJsonbGetText(body, "status");
+	StringInfoData buf;
+
+	if (status != NULL && strcmp(status, "completed") == 0)
+	{
+		initStringInfo(&buf);
+		appendStringInfo(&buf, "{\"ok\":true,\"result\":%s,\"usage\":{}}", t->resp.data);
+		AigwTransferFinish(t, buf.data, true);
+	}
+	else if (status != NULL && strcmp(status, "failed") == 0)
+	{
+		Jsonb	   *err = AigwJsonbGetObject(body, "error");
+		char	   *code = err ? AigwJsonbGetText(err, "code") : NULL;
+		char	   *message = err ? AigwJsonbGetText(err, "message") : NULL;
+
+		AigwTransferFail(t, code ? code : "generation_failed",
+						 message ? message : "the provider reports the video job failed", 0, false);
+	}
+	else if (id != NULL && id[0] != '\0')
+		FinishPending(t, t->remote_task_id ? t->remote_task_id : id, AigwJsonbGetInt(body, "progress", -1), NULL);
+	else
+		AigwTransferFail(t, "invalid_response", "the provider's video job has neither an id nor a result", 502, true);
+}
+
 /* Completes a JSON response */
 static void
 FinishJson(AigwTransfer *t)
@@ -333,6 +395,11 @@ FinishJson(AigwTransfer *t)
 						 psprintf("the provider's response is not a JSON object%s%s",
 								  error ? ": " : "", error ? error : ""),
 						 502, true);
+		return;
+	}
+	if (t->poll || (t->kind && strcmp(t->kind, "videos.generations") == 0))
+	{
+		FinishVideo(t, body);
 		return;
 	}
 	usage = AigwJsonbGetObject(body, "usage");
@@ -352,6 +419,13 @@ OpenAIDone(AigwTransfer *t, CURLcode rc)
 	curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &t->http_status);
 	if (rc != CURLE_OK && (refusal = AigwOutboundRefusal(&t->outbound)) != NULL)
 		AigwTransferFail(t, "outbound_blocked", refusal, 0, false);
+	else if (t->poll && (rc != CURLE_OK || t->http_status == 408 || t->http_status == 429 ||
+						 t->http_status >= 500))
+		/* the job runs on at the provider: a poll that failed is tried again later */
+		FinishPending(t, t->remote_task_id, -1,
+					  rc != CURLE_OK ? curl_easy_strerror(rc) : psprintf("provider answered HTTP %ld", t->http_status));
+	else if (t->poll && t->http_status == 404)
+		AigwTransferFail(t, "remote_task_not_found", "the provider no longer knows the task", 404, false);
 	else if (t->parse_error)
 		AigwTransferFail(t, "invalid_response", t->parse_error, 502, t->chunks == 0);
 	else if (rc == CURLE_OPERATION_TIMEDOUT)

@@ -50,10 +50,10 @@ CREATE TABLE aigw.gateway_tasks (
   CONSTRAINT gateway_tasks_attempts_check CHECK (attempt_count >= 0 AND max_attempts >= 1)
 );
 -- Partial indexes: a task gets an entry in the queue index only while queued
--- and in the lease index only while a worker holds it, so the status changes
+-- or polling (waiting for its next poll) and in the lease index only while a worker holds it, so the status changes
 -- of a task's life add few index entries and the lease scans stay small.
 CREATE INDEX idx_gateway_tasks_queue ON aigw.gateway_tasks (next_run_at, priority, created_at)
-  WHERE status = 'queued';
+  WHERE status IN ('queued', 'polling');
 CREATE INDEX idx_gateway_tasks_lease ON aigw.gateway_tasks (heartbeat_at)
   WHERE status IN ('leased', 'running', 'polling');
 CREATE INDEX idx_gateway_tasks_user_created ON aigw.gateway_tasks (user_id, created_at DESC);

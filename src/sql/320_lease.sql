@@ -192,6 +192,43 @@ AS $$
    WHERE pm.id = p_platform_model
 $$;
 
+-- Leases a polling task for its next poll (seed 003 §11: a task with a
+-- remote_task_id is polled, never submitted again): no routing and no new
+-- attempt; the attempt that submitted it is polled on its platform.
+CREATE FUNCTION aigw.lease_poll(t aigw.gateway_tasks, p_worker text) RETURNS jsonb
+  LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+  a aigw.gateway_task_attempts;
+  p aigw.integration_platforms;
+  v_provider_type text;
+BEGIN
+  SELECT * INTO a FROM aigw.gateway_task_attempts WHERE task_id = t.id ORDER BY attempt_no DESC LIMIT 1;
+  IF NOT FOUND OR t.remote_task_id IS NULL THEN
+    RAISE EXCEPTION 'task % is polling without a submitted attempt', t.id USING ERRCODE = '55000';
+  END IF;
+  SELECT * INTO p FROM aigw.integration_platforms WHERE id = a.platform_id;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'the platform task % was submitted to no longer exists', t.id USING ERRCODE = '55000';
+  END IF;
+  SELECT provider_type INTO v_provider_type FROM aigw.model_catalog_providers WHERE provider_key = p.provider;
+  UPDATE aigw.gateway_tasks
+     SET locked_by = p_worker, locked_at = now(), heartbeat_at = now(), updated_at = now()
+   WHERE id = t.id;
+  UPDATE aigw.gateway_task_attempts SET status = 'polling' WHERE id = a.id AND finished_at IS NULL;
+  PERFORM aigw.client_assigned(a.client_id, p.id, p.provider, t.kind, NULL);
+  RETURN jsonb_strip_nulls(jsonb_build_object(
+    'task_id', t.id, 'attempt_id', a.id, 'attempt_no', a.attempt_no, 'kind', t.kind, 'model', t.model,
+    'provider_model', a.request_snapshot->>'model', 'provider_type', v_provider_type,
+    'poll', true, 'remote_task_id', t.remote_task_id,
+    'url', rtrim(coalesce(p.base_url, ''), '/') || aigw.vendor_path(t.kind) || '/' || t.remote_task_id,
+    'api_key', coalesce(p.credentials->>'apiKey', p.credentials->>'api_key'),
+    'channel', t.normalized_request->>'channel',
+    'simulated', a.simulated,
+    'timeout_ms', coalesce((p.config->>'timeoutMs')::int, 600000)));
+END;
+$$;
+
 -- aigw.lease_tasks: leases up to p_n runnable tasks for a worker. For each it
 -- picks the candidate (the same client again when the retry policy said so),
 -- writes the attempt and returns what the worker needs; a task with no
@@ -220,12 +257,17 @@ DECLARE
   v_reqs jsonb;
   v_retry_after numeric;
 BEGIN
+  -- queued tasks, and polling tasks whose next poll is due
   FOR t IN SELECT * FROM aigw.gateway_tasks
-            WHERE status = 'queued' AND next_run_at <= now()
+            WHERE status IN ('queued', 'polling') AND locked_by IS NULL AND next_run_at <= now()
             ORDER BY priority, next_run_at, created_at
             LIMIT p_n FOR UPDATE SKIP LOCKED
   LOOP
    BEGIN
+    IF t.status = 'polling' THEN
+      RETURN NEXT aigw.lease_poll(t, p_worker);
+      CONTINUE;
+    END IF;
     v_exclude := ARRAY(SELECT x::uuid FROM jsonb_array_elements_text(
                          coalesce(t.normalized_request->'exclude', '[]')) x);
     v_prefer := (t.normalized_request->>'retrySame')::uuid;

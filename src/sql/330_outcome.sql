@@ -10,6 +10,14 @@ AS $$
                          'image_size', coalesce(request->>'size', '1024x1024'),
                          'image_quality', coalesce(request->>'quality', 'medium'),
                          'image_mode', CASE kind WHEN 'images.edits' THEN 'edit' ELSE 'generate' END)
+    WHEN kind = 'videos.generations' AND NOT coalesce(usage, '{}') ? 'video_seconds' THEN
+      -- billed by the seconds the provider says it made, else the seconds asked for
+      jsonb_build_object('video_seconds', coalesce((result->>'seconds')::numeric, (request->>'seconds')::numeric,
+                                                   (request->>'duration')::numeric, 5),
+                         'video_resolution', coalesce(request->>'resolution', '720p'),
+                         'video_audio', coalesce((request->>'audio')::boolean, false),
+                         'video_reference', CASE WHEN request ? 'image' THEN 'image'
+                                                 WHEN request ? 'video' THEN 'video' ELSE 'none' END)
     WHEN kind = 'embeddings' AND NOT coalesce(usage, '{}') ? 'embedding_tokens' THEN
       jsonb_build_object('embedding_tokens', coalesce((usage->>'prompt_tokens')::bigint, (usage->>'total_tokens')::bigint))
     WHEN kind = 'chat.completions' THEN
@@ -49,6 +57,7 @@ DECLARE
   v_seq bigint;
   v_sim boolean;
   bill jsonb;
+  poll_ms numeric;
 BEGIN
   SELECT * INTO a FROM aigw.gateway_task_attempts WHERE id = p_attempt;
   IF NOT FOUND THEN
@@ -68,6 +77,42 @@ BEGIN
   SELECT * INTO pm FROM aigw.platform_models WHERE id = a.platform_model_id;
   SELECT * INTO p FROM aigw.integration_platforms WHERE id = a.platform_id;
   v_sim := a.simulated;
+  -- the provider runs the task asynchronously: record its id (from now on the
+  -- task is polled, never submitted again) and poll again later, within the
+  -- runner's maxDurationSeconds
+  IF coalesce((p_outcome->>'pending')::boolean, false) THEN
+    IF now() - t.created_at <= make_interval(secs => coalesce((runner->'failover_policy'->>'maxDurationSeconds')::int, 600)) THEN
+      poll_ms := greatest(coalesce((p.config->>'pollIntervalMs')::int, 2000), 10);
+      UPDATE aigw.gateway_tasks
+         SET status = 'polling', locked_by = NULL, updated_at = now(), heartbeat_at = now(),
+             remote_task_id = coalesce(remote_task_id, p_outcome->>'remoteTaskId'),
+             next_run_at = now() + make_interval(secs => poll_ms / 1000.0)
+       WHERE id = t.id;
+      UPDATE aigw.gateway_task_attempts
+         SET status = 'polling',
+             response_snapshot = coalesce(response_snapshot, '{}')
+               || jsonb_strip_nulls(jsonb_build_object('remoteTaskId', p_outcome->'remoteTaskId',
+                                                       'progress', p_outcome->'progress',
+                                                       'pollError', p_outcome->'pollError',
+                                                       'polls', coalesce((response_snapshot->>'polls')::int, 0) + 1))
+       WHERE id = p_attempt;
+      IF t.remote_task_id IS NULL OR (p_outcome->>'progress') IS DISTINCT FROM (a.response_snapshot->>'progress') THEN
+        PERFORM aigw.append_task_event(t.id, 'progress', 'polling', 'polling',
+                                       least(greatest(coalesce((p_outcome->>'progress')::numeric, 0) / 100, 0), 1),
+                                       CASE WHEN t.remote_task_id IS NULL THEN 'submitted; the provider runs it as '
+                                                                               || (p_outcome->>'remoteTaskId')
+                                            ELSE 'the provider reports progress' END,
+                                       jsonb_strip_nulls(jsonb_build_object('remoteTaskId', p_outcome->'remoteTaskId',
+                                                                            'progress', p_outcome->'progress')),
+                                       v_sim);
+      END IF;
+      RETURN NEXT jsonb_build_object('requeued', true, 'task_id', t.id, 'delay_ms', poll_ms);
+      RETURN;
+    END IF;
+    p_outcome := jsonb_build_object('ok', false, 'error', jsonb_build_object(
+                   'code', 'timeout', 'status', 0, 'retryable', false,
+                   'message', 'the provider did not finish the task within maxDurationSeconds'));
+  END IF;
   -- the request was sent: reserved tokens become the usage reported (none: released),
   -- and the attempt's concurrency lease is given back
   IF a.request_snapshot ? 'admission' THEN
@@ -234,6 +279,8 @@ BEGIN
   FOR r IN SELECT t.id, t.status, t.remote_task_id, t.run_mode
              FROM aigw.gateway_tasks t
             WHERE t.status IN ('leased', 'running', 'polling')
+              -- a polling task between two polls is held by no worker
+              AND NOT (t.status = 'polling' AND t.locked_by IS NULL)
               AND (coalesce(t.heartbeat_at, t.locked_at, t.updated_at) < stale
                    OR t.locked_at < started)
             FOR UPDATE SKIP LOCKED
@@ -250,11 +297,12 @@ BEGIN
                                      'lease expired; back in the queue', '{}', r.run_mode = 'simulation');
       requeued := requeued + 1;
     ELSIF r.remote_task_id IS NOT NULL THEN
-      -- submitted to the provider: keep polling the remote task, never submit again
-      UPDATE aigw.gateway_tasks SET status = 'queued', locked_by = NULL, updated_at = now(),
-             normalized_request = normalized_request || '{"pollOnly": true}'
+      -- submitted to the provider: poll the remote task again at once, never submit again
+      UPDATE aigw.gateway_tasks SET status = 'polling', locked_by = NULL, next_run_at = now(), updated_at = now()
        WHERE id = r.id;
-      PERFORM aigw.append_task_event(r.id, 'queue_status', 'queued', 'polling', NULL,
+      PERFORM aigw.client_released(a.client_id)
+         FROM aigw.gateway_task_attempts a WHERE a.task_id = r.id AND a.finished_at IS NULL;
+      PERFORM aigw.append_task_event(r.id, 'queue_status', 'polling', 'polling', NULL,
                                      'worker lost; resuming the remote task', '{}', r.run_mode = 'simulation');
       requeued := requeued + 1;
     ELSE

@@ -10,6 +10,11 @@
 //   mock-slow                 answers after 3 s
 //   mock-malformed            HTTP 200 with a body that is not JSON
 //   mock-truncated            a stream that stops before finishing
+//   mock-video (POST /videos) an asynchronous video job, OpenAI's videos API: queued,
+//                             then in_progress, completed after MOCK_VIDEO_POLLS polls
+//                             of GET /videos/{id} (default 3); mock-video-fail fails
+//                             at its second poll; MOCK_VIDEO_POLLS=0 never completes
+// GET /videos-stats counts the video submissions and polls per prompt.
 //   mock-redirect             HTTP 302 to /hooks/redirected on this server (a client must not follow it)
 // It also receives deliveries: POST /hooks/NAME records the body and headers
 // (a NAME starting with "flaky" answers 503 to its first delivery of each
@@ -22,6 +27,9 @@ const port = Number(process.argv[2] || 0);
 const chunks = Number(process.env.MOCK_CHUNKS || 8);
 const interval = Number(process.env.MOCK_INTERVAL_MS || 0);
 let requests = 0;
+const videoPolls = Number(process.env.MOCK_VIDEO_POLLS ?? 3);
+const videos = new Map();       // id -> job
+const videoStats = {};          // prompt -> {posts, polls}
 const hooks = [];
 const flakySeen = new Set();
 
@@ -86,8 +94,10 @@ const server = http.createServer((hreq, res) => {
       hooks.push({ name, key, type: hreq.headers['x-easyai-event-type'], auth: hreq.headers.authorization || null, body: JSON.parse(raw || '{}') });
       return send(res, 200, { ok: true });
     }
+    if (hreq.method === 'GET' && hreq.url === '/videos-stats') return send(res, 200, videoStats);
     if ((hreq.headers.authorization || '') !== 'Bearer sk-mock')
       return error(res, 401, 'Incorrect API key provided.', 'invalid_request_error', 'invalid_api_key');
+    if (hreq.method === 'GET' && /\/videos\/[^/]+$/.test(hreq.url)) return pollVideo(res, hreq.url.split('/').pop());
     let req;
     try { req = JSON.parse(raw); } catch { return error(res, 400, 'We could not parse the JSON body of your request.', 'invalid_request_error', null); }
     switch (req.model) {
@@ -106,7 +116,35 @@ const server = http.createServer((hreq, res) => {
   });
 });
 
+function videoObject(job) {
+  return { id: job.id, object: 'video', model: job.model, status: job.status, progress: job.progress,
+           created_at: 1700000000, seconds: job.seconds, size: job.size,
+           ...(job.status === 'failed' ? { error: { code: 'moderation_blocked', message: 'The video job was blocked.' } } : {}) };
+}
+
+function submitVideo(res, req) {
+  const id = `video_${videos.size + 1}_${Date.now()}`;
+  const job = { id, model: req.model, prompt: req.prompt, status: 'queued', progress: 0, polls: 0,
+                seconds: String(req.seconds || '4'), size: req.size || '1280x720' };
+  videos.set(id, job);
+  const st = videoStats[req.prompt] || (videoStats[req.prompt] = { posts: 0, polls: 0 });
+  st.posts++;
+  return send(res, 200, videoObject(job));
+}
+
+function pollVideo(res, id) {
+  const job = videos.get(id);
+  if (!job) return error(res, 404, `Video ${id} not found.`, 'invalid_request_error', 'not_found');
+  job.polls++;
+  videoStats[job.prompt].polls++;
+  if (job.model === 'mock-video-fail' && job.polls >= 2) job.status = 'failed';
+  else if (videoPolls > 0 && job.polls >= videoPolls) { job.status = 'completed'; job.progress = 100; }
+  else { job.status = 'in_progress'; job.progress = Math.min(99, job.polls * 30); }
+  return send(res, 200, videoObject(job));
+}
+
 function route(hreq, res, req) {
+  if (hreq.url.endsWith('/videos')) return submitVideo(res, req);
   if (hreq.url.endsWith('/chat/completions')) return chat(res, req);
   if (hreq.url.endsWith('/embeddings')) {
     const inputs = Array.isArray(req.input) ? req.input : [req.input];
