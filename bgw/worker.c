@@ -462,11 +462,12 @@ LeaseTransaction(void *arg)
 		elog(ERROR, "aigw.lease_tasks failed");
 	w->rows = CollectJsonbRows(NIL, w->batch);
 	next_queued_at = 0;
+	/* not read-only: it must see the tasks this lease just put back with a later next_run_at */
 	if (SPI_execute_plan(AigwKeepPlan(&next_due_plan,
 									  "SELECT extract(epoch FROM min(next_run_at) - now()) * 1000 FROM aigw.gateway_tasks "
 									  "WHERE status IN ('queued', 'polling') AND locked_by IS NULL "
 									  "AND next_run_at > now()", 0, NULL),
-						 NULL, NULL, true, 1) == SPI_OK_SELECT
+						 NULL, NULL, false, 1) == SPI_OK_SELECT
 		&& SPI_processed == 1)
 	{
 		bool		isnull;

@@ -1,0 +1,42 @@
+# A worker wakes by itself for tasks it put back in the queue: 30 tasks on a
+# platform model that runs 20 at a time all finish, with no new submit to
+# wake a worker when the first 20 are done.
+use strict;
+use warnings;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(time sleep);
+use AigwTest;
+
+my $node = aigw_node('wakeup', conf => "aigw.launcher_naptime = 200\naigw.workers = 2\n");
+$node->safe_psql('postgres', 'CREATE EXTENSION aigw CASCADE');
+$node->safe_psql('postgres', q{
+INSERT INTO aigw.model_catalog_providers (provider_key, display_name, provider_type, status)
+VALUES ('wk-sim', 'Wakeup simulation', 'simulation', 'active');
+INSERT INTO aigw.integration_platforms (provider, platform_key, name) VALUES ('wk-sim', 'wk', 'Wakeup');
+INSERT INTO aigw.platform_models (platform_id, model_name, model_type, display_name, pricing_mode,
+                                  billing_config_override, rate_limit_policy)
+SELECT id, 'wk-chat', 'chat', 'wk', 'custom', '{"currency": "resource", "text": {"inputPer1k": 1, "outputPer1k": 2}}',
+       '{"rules": [{"metric": "concurrent", "limit": 20}]}'
+  FROM aigw.integration_platforms WHERE platform_key = 'wk';});
+ok(aigw_poll($node, 'postgres',
+	"SELECT count(*) = 2 FROM pg_stat_activity WHERE backend_type = 'aigw task worker'"), 'workers up');
+
+$node->safe_psql('postgres', q{SELECT aigw.submit_task('chat.completions',
+	'{"model": "wk-chat", "messages": [{"role": "user", "content": "w"}], "simulation_profile": {"latencyMs": 1500}}',
+	'{"user_id": "wk"}') FROM generate_series(1, 30)});
+my $start = time;
+my $done = '';
+while (time - $start < 30)
+{
+	$done = $node->safe_psql('postgres', "SELECT count(*) FROM aigw.gateway_tasks WHERE status = 'succeeded'");
+	last if $done eq '30';
+	sleep 0.2;
+}
+is($done, '30', 'all 30 tasks succeed: the 10 that waited for a free slot were retried without a new submit');
+cmp_ok(time - $start, '<', 15, 'within a few seconds of the first 20 finishing');
+is($node->safe_psql('postgres', q{SELECT max(a.n) FROM (SELECT count(*) AS n FROM aigw.gateway_task_attempts GROUP BY task_id) a}),
+	'1', 'a task refused by the concurrency limit made no attempt');
+
+$node->stop;
+done_testing();
