@@ -1,25 +1,109 @@
 #!/usr/bin/env bash
-# Runtime benchmark: submit a chat task and wait for its result from SQL, against a
-# zero-latency simulation platform. Needs a running cluster (make run).
-# Prints submit-to-result latency at 1 client and throughput at 16 clients.
+# Runtime benchmark: submit a chat task from SQL and wait for its result
+# (aigw.submit_task + aigw.await_task, bench/runtime/submit_await.sql) against
+# a zero-latency simulation platform, on a fresh cluster of the release build of
+# PostgreSQL 18. Prints, per client count, the submit-to-result latency, tasks
+# per second, and the CPU the whole cluster used per task (postmaster, reaped
+# backends and every live process, from /proc; this machine's ticks are 10 ms).
+#
+# Environment: BENCH_SECONDS (default 10), BENCH_CLIENTS (default "1 16"),
+# BENCH_AIGW_WORKERS (default 2), AIGW_PORT_OFFSET.
 set -euo pipefail
-cd "$(dirname "$0")/../.."
-. .aigw/env
-DUR=${DUR:-10}
-psql -X -q <<'SQL'
+HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/../../scripts/lib.sh"
+
+SECS=${BENCH_SECONDS:-10}
+CLIENTS=${BENCH_CLIENTS:-"1 16"}
+OFF=${AIGW_PORT_OFFSET:-0}
+
+PG_CONFIG=$(AIGW_PG_FLAVOR=release "$HERE/../../scripts/setup.sh" | tail -n 1)
+PG_CONFIG=${PG_CONFIG#PG_CONFIG=}
+PG_BINDIR=$("$PG_CONFIG" --bindir)
+aigw_resolve_runuser
+aigw_resolve_statedir
+B="$AIGW_STATE/bench-runtime"
+mkdir -p "$B/src"
+say "building aigw against $PG_CONFIG"
+tar -C "$AIGW_ROOT" --exclude=./.aigw --exclude=./.git --exclude='./bench/node_modules' --exclude='*.o' \
+  --exclude='*.so' --exclude=./aigw-http -cf - . | tar -C "$B/src" -xf -
+make -s -C "$B/src" PG_CONFIG="$PG_CONFIG" >"$B/build.log" 2>&1 || { tail -n 30 "$B/build.log" >&2; fail "build failed"; }
+rm -rf "$B/stage"
+make -s -C "$B/src" PG_CONFIG="$PG_CONFIG" STAGE="$B/stage" stage >>"$B/build.log" 2>&1 || fail "staging failed"
+AIGW_STAGE="$B/stage"
+chmod -R a+rX "$AIGW_STAGE"
+
+PGDATA="$B/data"
+SOCK="$B/sock"
+stop() { [ -f "$PGDATA/postmaster.pid" ] && as_runuser "$PG_BINDIR/pg_ctl" -D "$PGDATA" -w -m fast stop >/dev/null 2>&1 || true; }
+stop
+trap stop EXIT
+rm -rf "$PGDATA" "$SOCK"
+mkdir -p "$SOCK"
+chmod 700 "$SOCK"
+[ "$(id -u)" -eq 0 ] && chown "$AIGW_RUNUSER" "$B" "$SOCK"
+as_runuser "$PG_BINDIR/initdb" -D "$PGDATA" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >"$B/initdb.log" 2>&1 \
+  || { cat "$B/initdb.log" >&2; fail "initdb failed"; }
+PGPORT=$(aigw_free_port $((55700 + OFF)))
+as_runuser tee -a "$PGDATA/postgresql.conf" >/dev/null <<CONF
+port = $PGPORT
+listen_addresses = ''
+unix_socket_directories = '$SOCK'
+$(AIGW_STAGE=$AIGW_STAGE aigw_conf_lines)
+aigw.database = 'aigw'
+aigw.workers = ${BENCH_AIGW_WORKERS:-2}
+shared_buffers = '512MB'
+max_wal_size = '8GB'
+synchronous_commit = on
+jit = off
+CONF
+as_runuser "$PG_BINDIR/pg_ctl" -D "$PGDATA" -l "$B/postgresql.log" -w start >/dev/null \
+  || { tail -n 20 "$B/postgresql.log" >&2; fail "PostgreSQL did not start"; }
+psqlb() { as_runuser "$PG_BINDIR/psql" -X -q -At -v ON_ERROR_STOP=1 -h "$SOCK" -p "$PGPORT" -U postgres "$@"; }
+psqlb -d postgres -c "CREATE DATABASE aigw"
+psqlb -d aigw -c "CREATE EXTENSION aigw CASCADE" >/dev/null 2>&1
+# A simulation platform with limits far above what two cores can reach, so the
+# benchmark measures the runtime, not the default limits.
+psqlb -d aigw <<'SQL'
 INSERT INTO aigw.model_catalog_providers (provider_key, display_name, provider_type, status)
-VALUES ('bench-sim', 'Benchmark simulation', 'simulation', 'active') ON CONFLICT DO NOTHING;
+VALUES ('bench-sim', 'Benchmark simulation', 'simulation', 'active');
 INSERT INTO aigw.integration_platforms (provider, platform_key, name, auth_type)
-VALUES ('bench-sim', 'bench-sim', 'Benchmark simulation', 'none') ON CONFLICT DO NOTHING;
-INSERT INTO aigw.platform_models (platform_id, model_name, model_type, display_name, pricing_mode, billing_config_override)
-SELECT id, 'bench-sim', 'chat', 'bench', 'custom', '{"currency": "resource", "text": {"inputPer1k": 1, "outputPer1k": 2}}'
-  FROM aigw.integration_platforms WHERE platform_key = 'bench-sim'
-ON CONFLICT DO NOTHING;
+VALUES ('bench-sim', 'bench-sim', 'Benchmark simulation', 'none');
+INSERT INTO aigw.platform_models (platform_id, model_name, model_type, display_name, pricing_mode,
+                                  billing_config_override, rate_limit_policy)
+SELECT id, 'bench-sim', 'chat', 'bench', 'custom', '{"currency": "resource", "text": {"inputPer1k": 1, "outputPer1k": 2}}',
+       '{"rules": [{"metric": "tpm_total", "limit": 1000000000}, {"metric": "rpm", "limit": 100000000},
+                   {"metric": "concurrent", "limit": 100000}, {"metric": "queue_size", "limit": 1000000}]}'
+  FROM aigw.integration_platforms WHERE platform_key = 'bench-sim';
 SQL
-for c in 1 16; do
-  out=$("$PG_BINDIR/pgbench" -n -f bench/runtime/submit_await.sql -c "$c" -j "$c" -T "$DUR" 2>&1)
+for _ in $(seq 1 100); do
+  [ "$(psqlb -d aigw -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'aigw task worker'")" -ge 1 ] && break
+  sleep 0.2
+done
+psqlb -d aigw -f "$HERE/submit_await.sql" >/dev/null   # warm-up: the workers' caches and plans
+
+# CPU ticks of the whole cluster: the postmaster with its reaped children, and its live children.
+cpu_ticks() {
+  local pm t c
+  pm=$(head -n 1 "$PGDATA/postmaster.pid")
+  t=$(awk '{print $14 + $15 + $16 + $17}' "/proc/$pm/stat")
+  for c in $(cat /proc/"$pm"/task/*/children); do
+    t=$((t + $(awk '{print $14 + $15}' "/proc/$c/stat" 2>/dev/null || echo 0)))
+  done
+  echo "$t"
+}
+tasks() { psqlb -d aigw -c "SELECT count(*) FROM aigw.gateway_tasks"; }
+hz=$(getconf CLK_TCK)
+echo "PostgreSQL $("$PG_CONFIG" --version | awk '{print $2}') release, aigw.workers ${BENCH_AIGW_WORKERS:-2}, $(nproc) cores, ${SECS} s per run"
+for c in $CLIENTS; do
+  t0=$(cpu_ticks); n0=$(tasks)
+  out=$(as_runuser "$PG_BINDIR/pgbench" -h "$SOCK" -p "$PGPORT" -U postgres -n -f "$HERE/submit_await.sql" \
+          -c "$c" -j "$c" -T "$SECS" aigw 2>&1)
+  t1=$(cpu_ticks); n1=$(tasks)
   lat=$(echo "$out" | sed -n 's/^latency average = \(.*\)$/\1/p')
   tps=$(echo "$out" | sed -n 's/^tps = \([0-9.]*\).*/\1/p')
-  printf 'clients %-3s  submit-to-result latency avg %-12s  tasks/s %s\n' "$c" "$lat" "$tps"
+  cpu=$(echo "scale=3; ($t1 - $t0) * 1000 / $hz / ($n1 - $n0)" | bc)
+  printf 'clients %-3s  submit-to-result latency avg %-10s  tasks/s %-8s  cluster CPU per task %s ms\n' \
+    "$c" "$lat" "${tps%.*}" "$cpu"
 done
-echo "rows per task: $(psql -X -tAc "SELECT round((SELECT count(*) FROM aigw.gateway_task_attempts)::numeric / greatest(count(*),1), 2) || ' attempts, ' || round((SELECT count(*) FROM aigw.gateway_task_events)::numeric / greatest(count(*),1), 2) || ' events' FROM aigw.gateway_tasks")"
+echo "tasks: $(psqlb -d aigw -c "SELECT string_agg(status || ' ' || n, ', ') FROM (SELECT status, count(*) n FROM aigw.gateway_tasks GROUP BY 1) s")"
+echo "rows per task: $(psqlb -d aigw -c "SELECT round((SELECT count(*) FROM aigw.gateway_task_attempts)::numeric / greatest(count(*), 1), 2) || ' attempts, ' || round((SELECT count(*) FROM aigw.gateway_task_events)::numeric / greatest(count(*), 1), 2) || ' events' FROM aigw.gateway_tasks")"
