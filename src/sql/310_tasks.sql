@@ -121,6 +121,7 @@ DECLARE
   first_candidate record;
   v_max_attempts int;
   v_queue jsonb;
+  v_plan jsonb;
 BEGIN
   PERFORM aigw.validate_task_request(kind, request);
   v_mtype := aigw.model_type_of_kind(kind);
@@ -136,9 +137,11 @@ BEGIN
   v_run_mode := CASE
     WHEN options->>'testMode' = 'simulation' OR current_setting('aigw.run_mode') = 'simulation'
       THEN 'simulation' ELSE 'production' END;
+  -- access_control, feature_flags and the routing plan (x-portkey-config or gateway_routing)
+  v_plan := aigw.submit_route_plan(kind, request, identity, options);
   v_opts := jsonb_strip_nulls(jsonb_build_object(
     'stream', v_stream, 'platform', options->>'platform',
-    'request', request || jsonb_build_object('kind', kind)));
+    'request', request || jsonb_build_object('kind', kind), 'routePlan', v_plan));
   SELECT * INTO first_candidate FROM aigw.route_candidates(v_model, v_mtype, identity, v_opts) LIMIT 1;
   IF NOT FOUND THEN
     RAISE EXCEPTION 'model "%" is not available', v_model
@@ -167,6 +170,7 @@ BEGIN
     INTO v_max_attempts
     FROM aigw.gateway_runner_policies r, aigw.model_runtime_policy_sets s
    WHERE r.policy_key = 'default-runner-v1' AND s.policy_key = 'default-runtime-v1';
+  v_max_attempts := aigw.route_plan_max_attempts(v_plan, v_max_attempts);
 
   INSERT INTO aigw.gateway_tasks AS t
     (external_task_id, kind, run_mode, user_id, gateway_user_id, user_source, gateway_tenant_id,
@@ -181,7 +185,7 @@ BEGIN
      jsonb_strip_nulls(jsonb_build_object(
        'channel', options->>'channel', 'stream', v_stream, 'platform', options->>'platform',
        'clientIncludeUsage', coalesce((request #>> '{stream_options,include_usage}')::boolean, false),
-       'identity', identity, 'exclude', '[]'::jsonb, 'queueAdmission', v_queue)),
+       'identity', identity, 'exclude', '[]'::jsonb, 'queueAdmission', v_queue, 'routePlan', v_plan)),
      'queued', first_candidate.platform_key || '/' || first_candidate.model_name,
      coalesce((options->>'priority')::int, 100), options->>'idempotencyKey',
      coalesce(options->'simulationProfile', request->'simulation_profile'),

@@ -232,7 +232,7 @@ BEGIN
     v_ident := coalesce(t.normalized_request->'identity', '{}');
     v_opts := jsonb_strip_nulls(jsonb_build_object(
       'stream', t.normalized_request->'stream', 'platform', t.normalized_request->>'platform',
-      'request', t.request || jsonb_build_object('kind', t.kind)));
+      'request', t.request || jsonb_build_object('kind', t.kind), 'routePlan', t.normalized_request->'routePlan'));
     -- the preferred client first (retry on the same client), then the routing order;
     -- each candidate must pass its rate limits (RPM, TPM, concurrency) all or nothing
     found_candidate := false;
