@@ -262,31 +262,13 @@ DECLARE
 BEGIN
   PERFORM aigw.check_model_access(gw->'access_control', request->>'model');
   PERFORM aigw.check_feature_flags(gw->'feature_flags', kind, request);
-  IF rc IS NULL OR rc = 'null' THEN
+  IF rc IS NULL OR rc = 'null' OR rc = '""' THEN
     cfg := aigw.gateway_routing_config(gw->'gateway_routing');
     IF cfg IS NULL THEN
       RETURN NULL;
     END IF;
     src := 'gateway_routing';
   ELSE
-    BEGIN
-      IF jsonb_typeof(rc) = 'string' THEN
-        IF btrim(rc #>> '{}') !~ '^[{\[]' THEN
-          RAISE EXCEPTION 'saved routing configs are not supported: % must carry the config as JSON', src
-            USING ERRCODE = 'AGC40', HINT = 'send the config object itself, e.g. {"strategy": {"mode": "fallback"}, "targets": [...]}';
-        END IF;
-        cfg := aigw.validate_portkey_header(rc #>> '{}');
-      ELSE
-        cfg := aigw.validate_portkey_config(rc);
-      END IF;
-    EXCEPTION WHEN invalid_parameter_value THEN
-      -- the validator's 22023 becomes the request's 400, naming the header and every violation
-      GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL;
-      n := coalesce(substring(det FROM '^([0-9]+) violation')::int, 1);
-      RAISE EXCEPTION '%', replace(msg, 'invalid routing config:', 'invalid ' || src || ':')
-                           || CASE WHEN n > 1 THEN ' (' || det || ')' ELSE '' END
-        USING ERRCODE = 'AGC40';
-    END;
     md := options->'metadata';
     IF jsonb_typeof(md) = 'string' THEN
       BEGIN
@@ -299,11 +281,31 @@ BEGIN
       RAISE EXCEPTION 'invalid x-portkey-metadata: must be a JSON object' USING ERRCODE = 'AGC40';
     END IF;
   END IF;
-  md := coalesce(cfg->'metadata', '{}') || coalesce(request->'metadata', '{}') || coalesce(md, '{}');
-  IF jsonb_typeof(md) <> 'object' THEN
-    md := '{}';
-  END IF;
-  plan := aigw.route_plan_make(cfg, CASE WHEN src = 'gateway_routing' THEN src ELSE 'header' END, request, md);
+  BEGIN
+    IF src <> 'gateway_routing' THEN
+      IF jsonb_typeof(rc) = 'string' THEN
+        IF btrim(rc #>> '{}') !~ '^[{\[]' THEN
+          RAISE EXCEPTION 'saved routing configs are not supported: % must carry the config as JSON', src
+            USING ERRCODE = 'AGC40', HINT = 'send the config object itself, e.g. {"strategy": {"mode": "fallback"}, "targets": [...]}';
+        END IF;
+        cfg := aigw.validate_portkey_header(rc #>> '{}');
+      ELSE
+        cfg := aigw.validate_portkey_config(rc);
+      END IF;
+    END IF;
+    md := coalesce(cfg->'metadata', '{}') || coalesce(request->'metadata', '{}') || coalesce(md, '{}');
+    IF jsonb_typeof(md) <> 'object' THEN
+      md := '{}';
+    END IF;
+    plan := aigw.route_plan_make(cfg, CASE WHEN src = 'gateway_routing' THEN src ELSE 'header' END, request, md);
+  EXCEPTION WHEN invalid_parameter_value OR SQLSTATE 'AGC40' THEN
+    -- one 400 naming the config's origin and, from the validator, every violation
+    GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL;
+    n := coalesce(substring(det FROM '^([0-9]+) violation')::int, 1);
+    RAISE EXCEPTION '%', replace(msg, 'invalid routing config:', 'invalid ' || src || ':')
+                         || CASE WHEN n > 1 THEN ' (' || det || ')' ELSE '' END
+      USING ERRCODE = 'AGC40';
+  END;
   -- a target's model is checked like the request's
   FOR t IN SELECT * FROM jsonb_array_elements(plan->'targets') LOOP
     PERFORM aigw.check_model_access(gw->'access_control', t->>'model', 'target model');
@@ -353,6 +355,34 @@ $$;
 COMMENT ON FUNCTION aigw.route_plan_candidates(text, text, jsonb, jsonb, uuid[]) IS
   'route_candidates restricted to a routing plan''s targets, in the plan''s order';
 
+-- Raises AGC40 (400) for a planned request none of whose targets can serve: the message names
+-- each target and why its platforms were left out.
+CREATE FUNCTION aigw.route_plan_unavailable(model text, model_type text, identity jsonb, options jsonb)
+  RETURNS void
+  LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+  why text;
+BEGIN
+  SELECT string_agg(format('targets[%s] (%s): %s', tg.t->>'index',
+                           coalesce('platform ' || (tg.t->>'platform'), 'provider ' || (tg.t->>'provider')),
+                           coalesce((SELECT string_agg(c.platform_key || ' ' || c.reason, ', ')
+                                       FROM aigw.route_consider(coalesce(tg.t->>'model', model), model_type, identity,
+                                                                options - 'routePlan') c
+                                      WHERE (tg.t->>'provider' IS NULL OR c.provider = tg.t->>'provider')
+                                        AND (tg.t->>'platform' IS NULL OR tg.t->>'platform' IN (c.platform_key, c.platform_id::text))
+                                        AND c.reason IS NOT NULL),
+                                    'no platform serves model ' || coalesce(tg.t->>'model', model))), '; ' ORDER BY tg.ord)
+    INTO why
+    FROM jsonb_array_elements(options->'routePlan'->'targets') WITH ORDINALITY tg(t, ord);
+  RAISE EXCEPTION 'no target of the routing config (%) can serve model "%": %',
+                  options->'routePlan'->>'source', model, why
+    USING ERRCODE = 'AGC40';
+END
+$$;
+COMMENT ON FUNCTION aigw.route_plan_unavailable(text, text, jsonb, jsonb) IS
+  'raises AGC40 naming each target of a routing plan and why none of its platforms can serve the request';
+
 -- The outcome path's view of a plan: the policy engine's retry and failover decisions for a
 -- failed attempt, adjusted by the plan's retry (attempts and status codes, replacing the runtime
 -- policy's same-client retry) and, for fallback and loadbalance, strategy.on_status_codes
@@ -365,7 +395,7 @@ AS $$
 DECLARE
   st int := CASE WHEN (err->>'status') ~ '^[0-9]+$' THEN (err->>'status')::int END;
   attempts int := coalesce((plan->'retry'->>'attempts')::int, 0);
-  hard boolean := failover->>'reason' = 'hard_stop_policy';
+  hard boolean := coalesce(failover->>'reason' = 'hard_stop_policy', false);
   said jsonb := '{}';
 BEGIN
   IF attempts > 0 THEN
@@ -404,7 +434,7 @@ BEGIN
            WHERE p.pronamespace = 'aigw'::regnamespace
              AND p.proname IN ('route_plan_query', 'route_plan_make', 'gateway_routing_config',
                                'submit_route_plan', 'route_plan_max_attempts', 'route_plan_candidates',
-                               'route_plan_outcome') LOOP
+                               'route_plan_outcome', 'route_plan_unavailable') LOOP
     EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', f);
   END LOOP;
 END

@@ -143,6 +143,9 @@ BEGIN
     'stream', v_stream, 'platform', options->>'platform',
     'request', request || jsonb_build_object('kind', kind), 'routePlan', v_plan));
   SELECT * INTO first_candidate FROM aigw.route_candidates(v_model, v_mtype, identity, v_opts) LIMIT 1;
+  IF NOT FOUND AND v_plan IS NOT NULL THEN
+    PERFORM aigw.route_plan_unavailable(v_model, v_mtype, identity, v_opts);
+  END IF;
   IF NOT FOUND THEN
     RAISE EXCEPTION 'model "%" is not available', v_model
       USING ERRCODE = '42704',
