@@ -554,16 +554,13 @@ ResolveCold(text *type, text *level, text *scope, Jsonb *context, CfgResolution 
 			scope ? text_to_cstring(scope) : NULL, context, res);
 }
 
-PG_FUNCTION_INFO_V1(aigw_resolve_config);
-
-/* SQL: resolve_config(config_type, level, scope_id, context) returns the resolved value */
-Datum
-aigw_resolve_config(PG_FUNCTION_ARGS)
+/*
+ * Resolves through the result cache: a hit costs a hash probe; a miss resolves and caches the
+ * value unless an invalidation arrived meanwhile. Returns NULL when nothing applies.
+ */
+Jsonb *
+ConfigResolveCached(text *type, text *level, text *scope, Jsonb *context)
 {
-	text	   *type,
-			   *level,
-			   *scope;
-	Jsonb	   *context;
 	int			keylen;
 	char	   *key;
 	uint32		hash;
@@ -572,7 +569,6 @@ aigw_resolve_config(PG_FUNCTION_ARGS)
 	CfgResolution res;
 	uint64		gen;
 
-	GetArgs(fcinfo, &type, &level, &scope, &context);
 	ConfigInitOnce();
 	AcceptInvalidationMessages();
 	if (ResultGeneration != Generation)
@@ -587,9 +583,10 @@ aigw_resolve_config(PG_FUNCTION_ARGS)
 			e->from <= now && now < e->until)
 		{
 			StatHits++;
+			pfree(key);
 			if (e->value == NULL)
-				PG_RETURN_NULL();
-			PG_RETURN_JSONB_P((Jsonb *) pg_detoast_datum_copy((struct varlena *) e->value));
+				return NULL;
+			return (Jsonb *) pg_detoast_datum_copy((struct varlena *) e->value);
 		}
 
 	StatMisses++;
@@ -615,9 +612,27 @@ aigw_resolve_config(PG_FUNCTION_ARGS)
 		NEntries++;
 		MemoryContextSwitchTo(old);
 	}
-	if (res.value == NULL)
+	pfree(key);
+	return res.value;
+}
+
+PG_FUNCTION_INFO_V1(aigw_resolve_config);
+
+/* SQL: resolve_config(config_type, level, scope_id, context) returns the resolved value */
+Datum
+aigw_resolve_config(PG_FUNCTION_ARGS)
+{
+	text	   *type,
+			   *level,
+			   *scope;
+	Jsonb	   *context;
+	Jsonb	   *value;
+
+	GetArgs(fcinfo, &type, &level, &scope, &context);
+	value = ConfigResolveCached(type, level, scope, context);
+	if (value == NULL)
 		PG_RETURN_NULL();
-	PG_RETURN_JSONB_P(res.value);
+	PG_RETURN_JSONB_P(value);
 }
 
 PG_FUNCTION_INFO_V1(aigw_explain_config);

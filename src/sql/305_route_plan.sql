@@ -249,7 +249,7 @@ CREATE FUNCTION aigw.submit_route_plan(kind text, request jsonb, identity jsonb,
   LANGUAGE plpgsql VOLATILE
 AS $$
 DECLARE
-  gw jsonb := aigw.request_gateway_config(identity);
+  gw jsonb := aigw.gateway_request_check(kind, request, identity);
   rc jsonb := options->'routingConfig';
   src text := coalesce(options->>'routingConfigSource', 'routing config');
   cfg jsonb;
@@ -260,8 +260,11 @@ DECLARE
   det text;
   n int;
 BEGIN
-  PERFORM aigw.check_model_access(gw->'access_control', request->>'model');
-  PERFORM aigw.check_feature_flags(gw->'feature_flags', kind, request);
+  -- the common case: no header and no gateway_routing targets (access and flags checked above)
+  IF gw IS NULL AND (rc IS NULL OR rc = 'null' OR rc = '""') THEN
+    RETURN NULL;
+  END IF;
+  gw := coalesce(gw, aigw.request_gateway_config(identity));
   IF rc IS NULL OR rc = 'null' OR rc = '""' THEN
     cfg := aigw.gateway_routing_config(gw->'gateway_routing');
     IF cfg IS NULL THEN
