@@ -459,7 +459,7 @@ Resolve(CfgSnapshot *s, const char *type, const char *level, const char *scope_i
 	res->value = acc;
 }
 
-/* Reloads the snapshot when stale and returns it (SPI must be connected) */
+/* Reloads the snapshot when stale and returns it */
 static CfgSnapshot *
 EnsureSnapshot(void)
 {
@@ -541,15 +541,8 @@ ResolveCold(text *type, text *level, text *scope, Jsonb *context, CfgResolution 
 	res->until = DT_NOEND;
 	res->value = NULL;
 	res->steps = NIL;
-	if (CurrentCfg == NULL || SnapshotGeneration != MetaGeneration)
-	{
-		SPI_connect();
-		MemoryContextSwitchTo(caller);
-		(void) EnsureSnapshot();
-		SPI_finish();
-		MemoryContextSwitchTo(caller);
-	}
-	s = CurrentCfg;
+	s = EnsureSnapshot();
+	MemoryContextSwitchTo(caller);
 	Resolve(s, text_to_cstring(type), text_to_cstring(level),
 			scope ? text_to_cstring(scope) : NULL, context, res);
 }
