@@ -122,6 +122,23 @@ SELECT (normalized_request->'routePlan') - 'chosen' AS gw_plan FROM aigw.gateway
 SELECT pg_temp.submit(NULL, '{"user_id": "rp-u6"}') AS task \gset
 SELECT normalized_request ? 'routePlan' AS has_plan FROM aigw.gateway_tasks WHERE id = :'task';
 
+-- rate_limits: the principal's requests_per_minute, tokens_per_minute and concurrency become a
+-- limiter policy on its API key (else its user) that every attempt of the task is admitted under.
+INSERT INTO aigw.unified_config_store (config_type, level_name, scope_id, config_value) VALUES
+  ('rate_limits', 'tenant', 'rp-t8', '{"requests_per_minute": 30, "concurrency": 2}'),
+  ('rate_limits', 'api_key', 'rp-k8', '{"tokens_per_minute": 5000}');
+SELECT pg_temp.submit(NULL, '{"user_id": "rp-u8", "tenant_id": "rp-t8"}') AS task \gset
+SELECT normalized_request->'configRateLimits' AS user_limits FROM aigw.gateway_tasks WHERE id = :'task';
+SELECT r->>'scopeType' AS scope, r->>'scopeKey' AS key, r->>'metric' AS metric, r->>'limit' AS lim
+  FROM aigw.gateway_tasks t, aigw.platform_models pm,
+       jsonb_array_elements(aigw.attempt_rate_limits(t, pm.id)) r
+ WHERE t.id = :'task' AND pm.model_name = 'sim-chat' AND r->>'scopeType' IN ('user', 'api_key');
+SELECT pg_temp.submit(NULL, '{"user_id": "rp-u8", "tenant_id": "rp-t8", "api_key_id": "rp-k8"}') AS task \gset
+SELECT normalized_request->'configRateLimits' AS key_limits FROM aigw.gateway_tasks WHERE id = :'task';
+-- the seeded default sets no limit the limiter enforces
+SELECT pg_temp.submit(NULL, '{"user_id": "rp-u9"}') AS task \gset
+SELECT normalized_request ? 'configRateLimits' AS default_has_limits FROM aigw.gateway_tasks WHERE id = :'task';
+
 -- The outcome path: plan retry replaces the runtime policy's same-client retry; on_status_codes
 -- decide the fallback; a hard stop stays a hard stop.
 SELECT aigw.route_plan_outcome('{"retry": {"attempts": 2, "onStatusCodes": [500]}, "fallbackCodes": [503]}',

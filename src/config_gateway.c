@@ -183,6 +183,104 @@ PushJsonb(JsonbParseState **st, const char *key, Jsonb *val)
 	pushJsonbValue(st, WJB_VALUE, &v);
 }
 
+/* Appends a limiter rule {metric, limit[, windowSeconds]} when the rate_limits value sets the key */
+static void
+PushRule(JsonbParseState **st, Jsonb *limits, const char *key, const char *metric, bool windowed)
+{
+	JsonbValue	buf;
+	JsonbValue *v = getKeyJsonValueFromContainer(&limits->root, key, strlen(key), &buf);
+	JsonbValue	k = {.type = jbvString};
+	JsonbValue	s = {.type = jbvString};
+
+	if (v == NULL || v->type != jbvNumeric)
+		return;
+	pushJsonbValue(st, WJB_BEGIN_OBJECT, NULL);
+	k.val.string.val = "metric";
+	k.val.string.len = 6;
+	s.val.string.val = (char *) metric;
+	s.val.string.len = strlen(metric);
+	pushJsonbValue(st, WJB_KEY, &k);
+	pushJsonbValue(st, WJB_VALUE, &s);
+	k.val.string.val = "limit";
+	k.val.string.len = 5;
+	pushJsonbValue(st, WJB_KEY, &k);
+	pushJsonbValue(st, WJB_VALUE, v);
+	if (windowed)
+	{
+		JsonbValue	w = {.type = jbvNumeric};
+
+		w.val.numeric = int64_to_numeric(60);
+		k.val.string.val = "windowSeconds";
+		k.val.string.len = 13;
+		pushJsonbValue(st, WJB_KEY, &k);
+		pushJsonbValue(st, WJB_VALUE, &w);
+	}
+	pushJsonbValue(st, WJB_END_OBJECT, NULL);
+}
+
+/*
+ * The limiter policy ({scopeType, scopeKey, policy: {rules}}) that a resolved rate_limits value
+ * sets for the principal (the API key when the identity has one, else the user): its
+ * requests_per_minute, tokens_per_minute and concurrency. NULL when it sets none of them.
+ */
+static Jsonb *
+PrincipalRateLimits(Jsonb *limits, Jsonb *ctx)
+{
+	JsonbParseState *st = NULL;
+	JsonbValue	k = {.type = jbvString};
+	JsonbValue	v = {.type = jbvString};
+	char	   *key;
+	const char *scope = "api_key";
+	JsonbValue *arr;
+
+	if (limits == NULL || !JB_ROOT_IS_OBJECT(limits) || JB_ROOT_IS_SCALAR(limits))
+		return NULL;
+	if ((key = MemberText(&ctx->root, "api_key_id")) == NULL)
+	{
+		scope = "user";
+		if ((key = MemberText(&ctx->root, "user_id")) == NULL)
+			return NULL;
+	}
+	pushJsonbValue(&st, WJB_BEGIN_ARRAY, NULL);
+	PushRule(&st, limits, "requests_per_minute", "rpm", true);
+	PushRule(&st, limits, "tokens_per_minute", "tpm_total", true);
+	PushRule(&st, limits, "concurrency", "concurrent", false);
+	arr = pushJsonbValue(&st, WJB_END_ARRAY, NULL);
+	if (arr->val.array.nElems == 0)
+		return NULL;
+	st = NULL;
+	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+	k.val.string.val = "scopeType";
+	k.val.string.len = 9;
+	v.val.string.val = (char *) scope;
+	v.val.string.len = strlen(scope);
+	pushJsonbValue(&st, WJB_KEY, &k);
+	pushJsonbValue(&st, WJB_VALUE, &v);
+	k.val.string.val = "scopeKey";
+	k.val.string.len = 8;
+	v.val.string.val = key;
+	v.val.string.len = strlen(key);
+	pushJsonbValue(&st, WJB_KEY, &k);
+	pushJsonbValue(&st, WJB_VALUE, &v);
+	k.val.string.val = "policy";
+	k.val.string.len = 6;
+	pushJsonbValue(&st, WJB_KEY, &k);
+	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+	k.val.string.val = "rules";
+	k.val.string.len = 5;
+	pushJsonbValue(&st, WJB_KEY, &k);
+	{
+		Jsonb	   *rules = JsonbValueToJsonb(arr);
+		JsonbValue	rv = {.type = jbvBinary};
+
+		rv.val.binary.data = &rules->root;
+		rv.val.binary.len = VARSIZE(rules) - VARHDRSZ;
+		pushJsonbValue(&st, WJB_VALUE, &rv);
+	}
+	pushJsonbValue(&st, WJB_END_OBJECT, NULL);
+	return JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_OBJECT, NULL));
+}
+
 PG_FUNCTION_INFO_V1(aigw_identity_config_context);
 
 /* SQL: identity_config_context(identity) returns the resolver context of a task identity */
@@ -208,6 +306,7 @@ aigw_request_gateway_config(PG_FUNCTION_ARGS)
 	PushJsonb(&st, "access_control", ResolveFor("access_control", level, ctx));
 	PushJsonb(&st, "feature_flags", ResolveFor("feature_flags", level, ctx));
 	PushJsonb(&st, "gateway_routing", ResolveFor("gateway_routing", level, ctx));
+	PushJsonb(&st, "rate_limits", ResolveFor("rate_limits", level, ctx));
 	PG_RETURN_JSONB_P(JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_OBJECT, NULL)));
 }
 
@@ -215,8 +314,9 @@ PG_FUNCTION_INFO_V1(aigw_gateway_request_check);
 
 /*
  * SQL: gateway_request_check(kind, request, identity) enforces access_control on the request's
- * model (AGC41) and feature_flags.streaming (AGC42), and returns what a routing plan needs
- * ({access_control, gateway_routing}) when gateway_routing names targets, else NULL.
+ * model (AGC41) and feature_flags.streaming (AGC42), and returns what the rest of the submit
+ * needs, or NULL when nothing: {access_control, gateway_routing} when gateway_routing names
+ * targets, and rateLimits, the limiter policy that rate_limits sets for the principal.
  */
 Datum
 aigw_gateway_request_check(PG_FUNCTION_ARGS)
@@ -229,6 +329,7 @@ aigw_gateway_request_check(PG_FUNCTION_ARGS)
 	Jsonb	   *access = ResolveFor("access_control", level, ctx);
 	Jsonb	   *flags = ResolveFor("feature_flags", level, ctx);
 	Jsonb	   *routing = ResolveFor("gateway_routing", level, ctx);
+	Jsonb	   *limits = PrincipalRateLimits(ResolveFor("rate_limits", level, ctx), ctx);
 	char	   *model = NULL;
 	JsonbParseState *st = NULL;
 
@@ -240,11 +341,16 @@ aigw_gateway_request_check(PG_FUNCTION_ARGS)
 		ereport(ERROR, (errcode(ERRCODE_AIGW_FEATURE_DISABLED),
 						errmsg("streaming is disabled for this account (feature_flags.streaming)"),
 						errhint("send the request without \"stream\": true")));
-	if (!HasTargets(routing))
+	if (!HasTargets(routing) && limits == NULL)
 		PG_RETURN_NULL();
 	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
-	PushJsonb(&st, "access_control", access);
-	PushJsonb(&st, "gateway_routing", routing);
+	if (HasTargets(routing))
+	{
+		PushJsonb(&st, "access_control", access);
+		PushJsonb(&st, "gateway_routing", routing);
+	}
+	if (limits)
+		PushJsonb(&st, "rateLimits", limits);
 	PG_RETURN_JSONB_P(JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_OBJECT, NULL)));
 }
 

@@ -44,8 +44,8 @@ INSERT INTO aigw.config_types (type_name, display_name, value_schema, default_va
        "requests_per_minute": {"type": "integer", "minimum": 0},
        "tokens_per_minute": {"type": "integer", "minimum": 0},
        "concurrency": {"type": "integer", "minimum": 0}}}',
-   '{"max_tokens": 4000, "requests_per_minute": 60}',
-   'deep_merge', '{}', 'request and token limits', true),
+   '{"max_tokens": 4000}',
+   'deep_merge', '{}', 'per-principal request and token limits (requests_per_minute, tokens_per_minute and concurrency are enforced by the rate limiter; none by default)', true),
   ('cache_strategy', 'Cache strategy',
    '{"type": "object", "additionalProperties": false,
      "properties": {

@@ -240,16 +240,17 @@ CREATE FUNCTION aigw.gateway_routing_config(routing jsonb) RETURNS jsonb
 COMMENT ON FUNCTION aigw.gateway_routing_config(jsonb) IS
   'the routing config (Portkey form) of a resolved gateway_routing value; NULL when it has no targets';
 
--- The routing plan of a request at submit, after the access and feature checks of the identity's
--- configuration: the request's own config (options.routingConfig: the header text or a JSON
--- object) or else gateway_routing when it names targets; NULL when neither applies.
--- Raises AGC40 (400) for an invalid config, AGC41 / AGC42 (403) for access and feature refusals.
-CREATE FUNCTION aigw.submit_route_plan(kind text, request jsonb, identity jsonb, options jsonb)
+-- What the configuration makes of a request at submit, after the access and feature checks of
+-- the identity's configuration (AGC41 / AGC42, 403): {routePlan, rateLimits}, or NULL when
+-- neither applies. routePlan comes from the request's own config (options.routingConfig: the
+-- header text or a JSON object) or else from gateway_routing when it names targets (AGC40, 400,
+-- for an invalid config); rateLimits is the limiter policy rate_limits sets for the principal.
+CREATE FUNCTION aigw.submit_gateway_config(kind text, request jsonb, identity jsonb, options jsonb)
   RETURNS jsonb
   LANGUAGE plpgsql VOLATILE
 AS $$
 DECLARE
-  gw jsonb := aigw.gateway_request_check(kind, request, identity);
+  gw jsonb := coalesce(aigw.gateway_request_check(kind, request, identity), '{}');
   rc jsonb := options->'routingConfig';
   src text := coalesce(options->>'routingConfigSource', 'routing config');
   cfg jsonb;
@@ -260,15 +261,15 @@ DECLARE
   det text;
   n int;
 BEGIN
-  -- the common case: no header and no gateway_routing targets (access and flags checked above)
-  IF gw IS NULL AND (rc IS NULL OR rc = 'null' OR rc = '""') THEN
+  -- the common case: no header, no gateway_routing targets, no rate_limits (access and flags
+  -- are checked above)
+  IF gw = '{}' AND (rc IS NULL OR rc = 'null' OR rc = '""') THEN
     RETURN NULL;
   END IF;
-  gw := coalesce(gw, aigw.request_gateway_config(identity));
   IF rc IS NULL OR rc = 'null' OR rc = '""' THEN
     cfg := aigw.gateway_routing_config(gw->'gateway_routing');
     IF cfg IS NULL THEN
-      RETURN NULL;
+      RETURN jsonb_build_object('rateLimits', gw->'rateLimits');
     END IF;
     src := 'gateway_routing';
   ELSE
@@ -310,14 +311,17 @@ BEGIN
       USING ERRCODE = 'AGC40';
   END;
   -- a target's model is checked like the request's
+  IF NOT gw ? 'access_control' THEN
+    gw := gw || jsonb_build_object('access_control', aigw.request_gateway_config(identity)->'access_control');
+  END IF;
   FOR t IN SELECT * FROM jsonb_array_elements(plan->'targets') LOOP
     PERFORM aigw.check_model_access(gw->'access_control', t->>'model', 'target model');
   END LOOP;
-  RETURN plan;
+  RETURN jsonb_strip_nulls(jsonb_build_object('routePlan', plan, 'rateLimits', gw->'rateLimits'));
 END
 $$;
-COMMENT ON FUNCTION aigw.submit_route_plan(text, jsonb, jsonb, jsonb) IS
-  'checks access_control and feature_flags, and returns the routing plan of a request (header or gateway_routing) or NULL';
+COMMENT ON FUNCTION aigw.submit_gateway_config(text, jsonb, jsonb, jsonb) IS
+  'checks access_control and feature_flags; returns {routePlan (header or gateway_routing), rateLimits (rate_limits of the principal)} or NULL';
 
 -- How many attempts a task with a plan may make: every target of the plan with its retries,
 -- and at least what the runtime policies allow.
@@ -436,7 +440,7 @@ BEGIN
   FOR f IN SELECT p.oid::regprocedure FROM pg_proc p
            WHERE p.pronamespace = 'aigw'::regnamespace
              AND p.proname IN ('route_plan_query', 'route_plan_make', 'gateway_routing_config',
-                               'submit_route_plan', 'route_plan_max_attempts', 'route_plan_candidates',
+                               'submit_gateway_config', 'route_plan_max_attempts', 'route_plan_candidates',
                                'route_plan_outcome', 'route_plan_unavailable') LOOP
     EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', f);
   END LOOP;

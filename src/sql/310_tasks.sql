@@ -122,6 +122,7 @@ DECLARE
   v_max_attempts int;
   v_queue jsonb;
   v_plan jsonb;
+  v_gw jsonb;
 BEGIN
   PERFORM aigw.validate_task_request(kind, request);
   v_mtype := aigw.model_type_of_kind(kind);
@@ -137,8 +138,10 @@ BEGIN
   v_run_mode := CASE
     WHEN options->>'testMode' = 'simulation' OR current_setting('aigw.run_mode') = 'simulation'
       THEN 'simulation' ELSE 'production' END;
-  -- access_control, feature_flags and the routing plan (x-portkey-config or gateway_routing)
-  v_plan := aigw.submit_route_plan(kind, request, identity, options);
+  -- access_control, feature_flags, the routing plan (x-portkey-config or gateway_routing) and
+  -- the principal's rate_limits (305_route_plan.sql)
+  v_gw := aigw.submit_gateway_config(kind, request, identity, options);
+  v_plan := v_gw->'routePlan';
   v_opts := jsonb_strip_nulls(jsonb_build_object(
     'stream', v_stream, 'platform', options->>'platform',
     'request', request || jsonb_build_object('kind', kind), 'routePlan', v_plan));
@@ -188,7 +191,8 @@ BEGIN
      jsonb_strip_nulls(jsonb_build_object(
        'channel', options->>'channel', 'stream', v_stream, 'platform', options->>'platform',
        'clientIncludeUsage', coalesce((request #>> '{stream_options,include_usage}')::boolean, false),
-       'identity', identity, 'exclude', '[]'::jsonb, 'queueAdmission', v_queue, 'routePlan', v_plan)),
+       'identity', identity, 'exclude', '[]'::jsonb, 'queueAdmission', v_queue, 'routePlan', v_plan,
+       'configRateLimits', v_gw->'rateLimits')),
      'queued', first_candidate.platform_key || '/' || first_candidate.model_name,
      coalesce((options->>'priority')::int, 100), options->>'idempotencyKey',
      coalesce(options->'simulationProfile', request->'simulation_profile'),

@@ -185,6 +185,9 @@ AS $$
                                THEN coalesce((aigw.estimate_usage(pm.model_type, t.request, pm.capabilities)->>'prompt_tokens')::bigint,
                                              aigw.estimate_tokens(t.request::text)) END,
            'maxTokens', t.request->'max_tokens',
+           -- the principal's rate_limits config (305_route_plan.sql)
+           'policies', CASE WHEN t.normalized_request ? 'configRateLimits'
+                            THEN jsonb_build_array(t.normalized_request->'configRateLimits') END,
            'metrics', CASE WHEN pm.model_type IN ('chat', 'embedding')
                            THEN '["rpm", "tpm_total", "tpm_input", "tpm_output", "concurrent"]'::jsonb
                            ELSE '["rpm", "concurrent"]'::jsonb END)))
