@@ -261,16 +261,13 @@ DECLARE
   det text;
   n int;
 BEGIN
-  -- the common case: no header, no gateway_routing targets, no rate_limits (access and flags
-  -- are checked above)
-  IF gw = '{}' AND (rc IS NULL OR rc = 'null' OR rc = '""') THEN
-    RETURN NULL;
-  END IF;
   IF rc IS NULL OR rc = 'null' OR rc = '""' THEN
-    cfg := aigw.gateway_routing_config(gw->'gateway_routing');
-    IF cfg IS NULL THEN
-      RETURN jsonb_build_object('rateLimits', gw->'rateLimits');
+    -- the common cases: no header, and no gateway_routing targets (access and flags are
+    -- checked above); gw is then {} or {rateLimits}
+    IF NOT gw ? 'gateway_routing' THEN
+      RETURN nullif(gw, '{}');
     END IF;
+    cfg := aigw.gateway_routing_config(gw->'gateway_routing');
     src := 'gateway_routing';
   ELSE
     md := options->'metadata';
