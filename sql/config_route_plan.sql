@@ -46,6 +46,11 @@ SELECT pg_temp.submit('{"strategy": {"mode": "loadbalance"},
                              "targets": [{"provider": "openai", "weight": 0}, {"platform": "simulation", "weight": 1}]}') AS task \gset
 SELECT normalized_request->'routePlan'->'targets' AS lb_targets, normalized_request->'routePlan'->'chosen'->>'by' AS by
   FROM aigw.gateway_tasks WHERE id = :'task';
+-- A target's model need not be the request's: the estimate is of the first candidate.
+SELECT pg_temp.submit('{"strategy": {"mode": "single"}, "targets": [{"platform": "simulation", "override_params": {"model": "sim-chat"}}]}',
+                      request => '{"model": "my-alias", "messages": [{"role": "user", "content": "hi"}]}') AS task \gset
+SELECT model, queue_key, billings->>'phase' AS phase, (billings->>'total')::numeric > 0 AS estimated
+  FROM aigw.gateway_tasks WHERE id = :'task';
 -- A provider-only config is a single target.
 SELECT pg_temp.submit('{"platform": "simulation"}') AS task \gset
 SELECT normalized_request->'routePlan'->>'mode' AS mode FROM aigw.gateway_tasks WHERE id = :'task';

@@ -207,7 +207,11 @@ BEGIN
   -- the estimate, and for wallet users a hold of it (AGW01 when the balance is short)
   UPDATE aigw.gateway_tasks
      SET billings = aigw.preauthorize_task(v_task, submit_task.request
-                                                   || jsonb_build_object('kind', submit_task.kind),
+                                                   || jsonb_build_object('kind', submit_task.kind)
+                                                   -- a routing plan: its first candidate's model
+                                                   || CASE WHEN v_plan IS NOT NULL THEN jsonb_build_object(
+                                                        'model', first_candidate.model_name,
+                                                        'platform', first_candidate.platform_key) ELSE '{}' END,
                                            aigw.task_identity(identity))
                     || jsonb_build_object('phase', 'estimate')
    WHERE id = v_task;
