@@ -51,6 +51,17 @@ SELECT pg_temp.submit('{"strategy": {"mode": "single"}, "targets": [{"platform":
                       request => '{"model": "my-alias", "messages": [{"role": "user", "content": "hi"}]}') AS task \gset
 SELECT model, queue_key, billings->>'phase' AS phase, (billings->>'total')::numeric > 0 AS estimated
   FROM aigw.gateway_tasks WHERE id = :'task';
+-- A saved config: the header names a config of the routing_configs type, resolved for the
+-- caller (here saved for a tenant, so its users may name it).
+INSERT INTO aigw.unified_config_store (config_type, level_name, scope_id, config_value) VALUES
+  ('routing_configs', 'tenant', 'rp-saved', '{"pc-sim-first": {"strategy": {"mode": "fallback"},
+                                                                "targets": [{"platform": "simulation"}, {"provider": "openai"}]},
+                                              "pc-broken": {"strategy": {"mode": "fallback"}, "targets": []}}');
+SELECT pg_temp.submit('pc-sim-first', '{"user_id": "rp-s1", "tenant_id": "rp-saved"}') AS task \gset
+SELECT normalized_request->'routePlan'->>'source' AS source, normalized_request->'routePlan'->'targets' AS saved_targets
+  FROM aigw.gateway_tasks WHERE id = :'task';
+SELECT pg_temp.http($$SELECT pg_temp.submit('pc-sim-first', '{"user_id": "rp-s2", "tenant_id": "other"}')$$) AS other_tenant,
+       pg_temp.http($$SELECT pg_temp.submit('pc-broken', '{"user_id": "rp-s1", "tenant_id": "rp-saved"}')$$) AS broken;
 -- A provider-only config is a single target.
 SELECT pg_temp.submit('{"platform": "simulation"}') AS task \gset
 SELECT normalized_request->'routePlan'->>'mode' AS mode FROM aigw.gateway_tasks WHERE id = :'task';

@@ -365,3 +365,24 @@ aigw_check_model_access(PG_FUNCTION_ARGS)
 				   PG_ARGISNULL(2) ? "model" : text_to_cstring(PG_GETARG_TEXT_PP(2)));
 	PG_RETURN_VOID();
 }
+
+PG_FUNCTION_INFO_V1(aigw_saved_routing_config);
+
+/* SQL: saved_routing_config(identity, name) returns the routing config of that name resolved for the identity, or NULL */
+Datum
+aigw_saved_routing_config(PG_FUNCTION_ARGS)
+{
+	const char *level;
+	Jsonb	   *ctx = IdentityContext(PG_GETARG_JSONB_P(0), &level);
+	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	Jsonb	   *saved = ResolveFor("routing_configs", level, ctx);
+	JsonbValue	buf;
+	JsonbValue *v;
+
+	if (saved == NULL || !JB_ROOT_IS_OBJECT(saved) || JB_ROOT_IS_SCALAR(saved))
+		PG_RETURN_NULL();
+	v = getKeyJsonValueFromContainer(&saved->root, name, strlen(name), &buf);
+	if (v == NULL || v->type != jbvBinary || !JsonContainerIsObject(v->val.binary.data))
+		PG_RETURN_NULL();
+	PG_RETURN_JSONB_P(JsonbValueToJsonb(v));
+}

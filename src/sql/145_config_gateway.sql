@@ -26,3 +26,9 @@ CREATE FUNCTION aigw.check_model_access(access jsonb, model text, what text DEFA
   AS 'MODULE_PATHNAME', 'aigw_check_model_access';
 COMMENT ON FUNCTION aigw.check_model_access(jsonb, text, text) IS
   'raises AGC41 (HTTP 403) when access_control blocks the model or does not list it in a non-empty allowed_models';
+
+CREATE FUNCTION aigw.saved_routing_config(identity jsonb, name text) RETURNS jsonb
+  LANGUAGE c STABLE PARALLEL RESTRICTED STRICT
+  AS 'MODULE_PATHNAME', 'aigw_saved_routing_config';
+COMMENT ON FUNCTION aigw.saved_routing_config(jsonb, text) IS
+  'the routing config saved under a name in routing_configs, resolved for a task identity, or NULL';

@@ -284,11 +284,17 @@ BEGIN
   END IF;
   BEGIN
     IF src <> 'gateway_routing' THEN
-      IF jsonb_typeof(rc) = 'string' THEN
-        IF btrim(rc #>> '{}') !~ '^[{\[]' THEN
-          RAISE EXCEPTION 'saved routing configs are not supported: % must carry the config as JSON', src
-            USING ERRCODE = 'AGC40', HINT = 'send the config object itself, e.g. {"strategy": {"mode": "fallback"}, "targets": [...]}';
+      IF jsonb_typeof(rc) = 'string' AND btrim(rc #>> '{}') !~ '^[{\[]' THEN
+        -- a name: the routing config saved under it in routing_configs for this caller
+        cfg := aigw.saved_routing_config(identity, btrim(rc #>> '{}'));
+        IF cfg IS NULL THEN
+          RAISE EXCEPTION 'invalid %: no saved routing config is named "%" for this account', src, btrim(rc #>> '{}')
+            USING ERRCODE = 'AGC40',
+                  HINT = 'send a config as JSON, or save one under that name in the routing_configs config type';
         END IF;
+        src := format('%s (saved config "%s")', src, btrim(rc #>> '{}'));
+        cfg := aigw.validate_portkey_config(cfg);
+      ELSIF jsonb_typeof(rc) = 'string' THEN
         cfg := aigw.validate_portkey_header(rc #>> '{}');
       ELSE
         cfg := aigw.validate_portkey_config(rc);
@@ -298,7 +304,9 @@ BEGIN
     IF jsonb_typeof(md) <> 'object' THEN
       md := '{}';
     END IF;
-    plan := aigw.route_plan_make(cfg, CASE WHEN src = 'gateway_routing' THEN src ELSE 'header' END, request, md);
+    plan := aigw.route_plan_make(cfg, CASE WHEN src = 'gateway_routing' THEN src
+                                           WHEN src LIKE '%(saved config %' THEN 'saved' ELSE 'header' END,
+                                 request, md);
   EXCEPTION WHEN invalid_parameter_value OR SQLSTATE 'AGC40' THEN
     -- one 400 naming the config's origin and, from the validator, every violation
     GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL;
