@@ -459,7 +459,7 @@ Resolve(CfgSnapshot *s, const char *type, const char *level, const char *scope_i
 	res->value = acc;
 }
 
-/* Reloads the snapshot when stale and returns it (SPI must be connected) */
+/* Reloads the snapshot when stale and returns it */
 static CfgSnapshot *
 EnsureSnapshot(void)
 {
@@ -541,29 +541,19 @@ ResolveCold(text *type, text *level, text *scope, Jsonb *context, CfgResolution 
 	res->until = DT_NOEND;
 	res->value = NULL;
 	res->steps = NIL;
-	if (CurrentCfg == NULL || SnapshotGeneration != MetaGeneration)
-	{
-		SPI_connect();
-		MemoryContextSwitchTo(caller);
-		(void) EnsureSnapshot();
-		SPI_finish();
-		MemoryContextSwitchTo(caller);
-	}
-	s = CurrentCfg;
+	s = EnsureSnapshot();
+	MemoryContextSwitchTo(caller);
 	Resolve(s, text_to_cstring(type), text_to_cstring(level),
 			scope ? text_to_cstring(scope) : NULL, context, res);
 }
 
-PG_FUNCTION_INFO_V1(aigw_resolve_config);
-
-/* SQL: resolve_config(config_type, level, scope_id, context) returns the resolved value */
-Datum
-aigw_resolve_config(PG_FUNCTION_ARGS)
+/*
+ * Resolves through the result cache: a hit costs a hash probe; a miss resolves and caches the
+ * value unless an invalidation arrived meanwhile. Returns NULL when nothing applies.
+ */
+Jsonb *
+ConfigResolveCached(text *type, text *level, text *scope, Jsonb *context)
 {
-	text	   *type,
-			   *level,
-			   *scope;
-	Jsonb	   *context;
 	int			keylen;
 	char	   *key;
 	uint32		hash;
@@ -572,7 +562,6 @@ aigw_resolve_config(PG_FUNCTION_ARGS)
 	CfgResolution res;
 	uint64		gen;
 
-	GetArgs(fcinfo, &type, &level, &scope, &context);
 	ConfigInitOnce();
 	AcceptInvalidationMessages();
 	if (ResultGeneration != Generation)
@@ -587,9 +576,10 @@ aigw_resolve_config(PG_FUNCTION_ARGS)
 			e->from <= now && now < e->until)
 		{
 			StatHits++;
+			pfree(key);
 			if (e->value == NULL)
-				PG_RETURN_NULL();
-			PG_RETURN_JSONB_P((Jsonb *) pg_detoast_datum_copy((struct varlena *) e->value));
+				return NULL;
+			return (Jsonb *) pg_detoast_datum_copy((struct varlena *) e->value);
 		}
 
 	StatMisses++;
@@ -615,9 +605,27 @@ aigw_resolve_config(PG_FUNCTION_ARGS)
 		NEntries++;
 		MemoryContextSwitchTo(old);
 	}
-	if (res.value == NULL)
+	pfree(key);
+	return res.value;
+}
+
+PG_FUNCTION_INFO_V1(aigw_resolve_config);
+
+/* SQL: resolve_config(config_type, level, scope_id, context) returns the resolved value */
+Datum
+aigw_resolve_config(PG_FUNCTION_ARGS)
+{
+	text	   *type,
+			   *level,
+			   *scope;
+	Jsonb	   *context;
+	Jsonb	   *value;
+
+	GetArgs(fcinfo, &type, &level, &scope, &context);
+	value = ConfigResolveCached(type, level, scope, context);
+	if (value == NULL)
 		PG_RETURN_NULL();
-	PG_RETURN_JSONB_P(res.value);
+	PG_RETURN_JSONB_P(value);
 }
 
 PG_FUNCTION_INFO_V1(aigw_explain_config);

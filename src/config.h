@@ -105,6 +105,9 @@ typedef struct CfgRow
 	TimestampTz created;
 } CfgRow;
 
+/* config.c */
+extern Jsonb *ConfigResolveCached(text *type, text *level, text *scope, Jsonb *context);
+
 /* config_load.c */
 extern CfgSnapshot *ConfigLoadSnapshot(MemoryContext cxt, Oid *signal_meta, Oid *signal_store);
 extern CfgStrategy *ConfigFindStrategy(CfgSnapshot *s, const char *name);

@@ -1,7 +1,7 @@
 /*
  * config_load.c: reading the configuration tables for the resolver (config.c). The small tables
- * are loaded into a snapshot with prepared statements; the unified store is read with one probe
- * of its lookup index per (level, scope) pair. Both read the latest committed data (plus this
+ * are loaded into a snapshot with one sequential scan each; the unified store is read with one
+ * probe of its lookup index per (level, scope) pair. No SQL statement is run. Both read the latest committed data (plus this
  * transaction's own changes), like the catalog caches, so that what the resolver caches is never
  * older than an invalidation it has already received.
  */
@@ -14,9 +14,9 @@
 #include "access/tableam.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
-#include "executor/spi.h"
 #include "executor/tuptable.h"
 #include "fmgr.h"
+#include "nodes/miscnodes.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
@@ -25,240 +25,6 @@
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
-
-/* The context the snapshot being loaded is allocated in */
-static MemoryContext SnapshotContext = NULL;
-
-/* Runs a read-only query against the latest committed data (plus this transaction's own changes) */
-static void
-RunLatest(SPIPlanPtr plan, Datum *values, const char *nulls)
-{
-	MemoryContext old = CurrentMemoryContext;
-	int			rc = SPI_execute_snapshot(plan, values, nulls, GetLatestSnapshot(),
-										  InvalidSnapshot, true, false, 0);
-
-	/* SPI calls return in the procedure context; keep working where the caller was */
-	MemoryContextSwitchTo(old);
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "aigw config: query failed: %s", SPI_result_code_string(rc));
-}
-
-/* Prepares a query once per backend and keeps its plan */
-static SPIPlanPtr
-KeptPlan(SPIPlanPtr *slot, const char *sql, int nargs, Oid *types)
-{
-	MemoryContext old = CurrentMemoryContext;
-
-	if (*slot == NULL)
-	{
-		SPIPlanPtr	plan = SPI_prepare(sql, nargs, types);
-
-		if (plan == NULL)
-			elog(ERROR, "aigw config: cannot prepare \"%s\": %s", sql, SPI_result_code_string(SPI_result));
-		SPI_keepplan(plan);
-		*slot = plan;
-	}
-	MemoryContextSwitchTo(old);
-	return *slot;
-}
-
-/* Runs load query number i of the snapshot */
-static void
-LoadQuery(int i, const char *sql)
-{
-	static SPIPlanPtr plans[6];
-
-	Assert(i >= 0 && i < lengthof(plans));
-	RunLatest(KeptPlan(&plans[i], sql, 0, NULL), NULL, NULL);
-}
-
-/* Column i (1-based) of row r of the last result as a string in the snapshot context, or NULL */
-static char *
-ColText(int r, int i)
-{
-	bool		isnull;
-	Datum		d = SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, i, &isnull);
-
-	return isnull ? NULL : MemoryContextStrdup(SnapshotContext, TextDatumGetCString(d));
-}
-
-/* Column i of row r as a jsonb copied into the snapshot context, or NULL */
-static Jsonb *
-ColJsonb(int r, int i)
-{
-	bool		isnull;
-	Datum		d = SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, i, &isnull);
-	MemoryContext old;
-	Jsonb	   *res;
-
-	if (isnull)
-		return NULL;
-	old = MemoryContextSwitchTo(SnapshotContext);
-	res = DatumGetJsonbPCopy(d);
-	MemoryContextSwitchTo(old);
-	return res;
-}
-
-/* Column i of row r as a boolean (NULL reads as false) */
-static bool
-ColBool(int r, int i)
-{
-	bool		isnull;
-	Datum		d = SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, i, &isnull);
-
-	return !isnull && DatumGetBool(d);
-}
-
-/* Columns i and i+1 of row r as an effective period; NULL bounds are open */
-static CfgPeriod
-ColPeriod(int r, int i, bool active)
-{
-	CfgPeriod	p;
-	bool		isnull;
-	Datum		d;
-
-	p.active = active;
-	d = SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, i, &isnull);
-	p.from = isnull ? DT_NOBEGIN : DatumGetTimestampTz(d);
-	d = SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, i + 1, &isnull);
-	p.to = isnull ? DT_NOEND : DatumGetTimestampTz(d);
-	return p;
-}
-
-/* Finds a strategy of the snapshot by name */
-CfgStrategy *
-ConfigFindStrategy(CfgSnapshot *s, const char *name)
-{
-	for (int i = 0; i < s->nstrategies; i++)
-		if (strcmp(s->strategies[i].name, name) == 0)
-			return &s->strategies[i];
-	return NULL;
-}
-
-/*
- * Loads the small configuration tables into a snapshot allocated in cxt (SPI must be
- * connected), and returns the oids of the signal tables.
- */
-CfgSnapshot *
-ConfigLoadSnapshot(MemoryContext cxt, Oid *signal_meta, Oid *signal_store)
-{
-	CfgSnapshot *s;
-	Oid			nsp = get_namespace_oid("aigw", false);
-	uint64		n;
-
-	SnapshotContext = cxt;
-	s = MemoryContextAllocZero(SnapshotContext, sizeof(CfgSnapshot));
-	*signal_meta = get_relname_relid(CFG_SIGNAL_META, nsp);
-	*signal_store = get_relname_relid(CFG_SIGNAL_STORE, nsp);
-
-	LoadQuery(0, "SELECT level_name, parent_level, scope_context_key FROM aigw.config_levels");
-	n = SPI_processed;
-	s->levels = MemoryContextAllocZero(SnapshotContext, sizeof(CfgLevel) * (n + 1));
-	for (uint64 r = 0; r < n; r++)
-	{
-		s->levels[r].name = ColText(r, 1);
-		s->levels[r].parent = ColText(r, 2);
-		s->levels[r].scope_key = ColText(r, 3);
-	}
-	s->nlevels = n;
-
-	LoadQuery(1, "SELECT strategy_name, is_builtin, "
-			  "to_regprocedure(implementation_function || '(jsonb, jsonb, jsonb)')::oid "
-			  "FROM aigw.merge_strategies");
-	n = SPI_processed;
-	s->strategies = MemoryContextAllocZero(SnapshotContext, sizeof(CfgStrategy) * (n + 1));
-	for (uint64 r = 0; r < n; r++)
-	{
-		CfgStrategy *st = &s->strategies[r];
-		bool		isnull;
-		Datum		fn;
-
-		st->name = ColText(r, 1);
-		if (ColBool(r, 2) && ConfigMergeKindFromName(st->name, &st->kind))
-			continue;
-		st->kind = CONFIG_MERGE_CUSTOM;
-		fn = SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 3, &isnull);
-		/* a dropped function breaks only the resolutions that use the strategy */
-		st->flinfo.fn_oid = InvalidOid;
-		if (!isnull)
-			fmgr_info_cxt(DatumGetObjectId(fn), &st->flinfo, SnapshotContext);
-	}
-	s->nstrategies = n;
-
-	LoadQuery(2, "SELECT type_name, merge_strategy, default_value, supports_tier_entitlements, array_keys "
-			  "FROM aigw.config_types");
-	n = SPI_processed;
-	s->types = MemoryContextAllocZero(SnapshotContext, sizeof(CfgType) * (n + 1));
-	for (uint64 r = 0; r < n; r++)
-	{
-		CfgType    *t = &s->types[r];
-		char	   *strategy = ColText(r, 2);
-		bool		isnull;
-		Datum		keys = SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 5, &isnull);
-
-		t->name = ColText(r, 1);
-		t->strategy = ConfigFindStrategy(s, strategy);
-		t->default_value = ColJsonb(r, 3);
-		t->supports_tier = ColBool(r, 4);
-		if (!isnull)
-		{
-			Datum	   *elems;
-			bool	   *enulls;
-			int			nk;
-
-			deconstruct_array_builtin(DatumGetArrayTypeP(keys), TEXTOID, &elems, &enulls, &nk);
-			t->array_keys = MemoryContextAlloc(SnapshotContext, sizeof(char *) * (nk + 1));
-			for (int k = 0; k < nk; k++)
-				t->array_keys[k] = MemoryContextStrdup(SnapshotContext,
-													   enulls[k] ? "" : TextDatumGetCString(elems[k]));
-			t->n_array_keys = nk;
-		}
-	}
-	s->ntypes = n;
-
-	LoadQuery(3, "SELECT parent_level, child_level, config_type, is_inheritance_enabled, is_active, "
-			  "effective_from, effective_to, custom_merge_strategy, conflict_resolution, "
-			  "condition_expression FROM aigw.inheritance_rules");
-	n = SPI_processed;
-	s->rules = MemoryContextAllocZero(SnapshotContext, sizeof(CfgRule) * (n + 1));
-	for (uint64 r = 0; r < n; r++)
-	{
-		CfgRule    *ru = &s->rules[r];
-		char	   *custom = ColText(r, 8);
-
-		ru->parent = ColText(r, 1);
-		ru->child = ColText(r, 2);
-		ru->type = ColText(r, 3);
-		ru->enabled = ColBool(r, 4);
-		ru->period = ColPeriod(r, 6, ColBool(r, 5));
-		ru->custom = custom ? ConfigFindStrategy(s, custom) : NULL;
-		ru->conflict = ColText(r, 9);
-		ru->condition = ColJsonb(r, 10);
-	}
-	s->nrules = n;
-
-	/* conditional mappings first, then the latest */
-	LoadQuery(4, "SELECT m.tier_name, m.config_type, m.feature_value, m.is_active AND t.is_active, "
-			  "m.effective_from, m.effective_to, m.condition_expression "
-			  "FROM aigw.tier_feature_mappings m JOIN aigw.tier_definitions t USING (tier_name) "
-			  "ORDER BY m.condition_expression IS NULL, m.effective_from DESC");
-	n = SPI_processed;
-	s->tiermaps = MemoryContextAllocZero(SnapshotContext, sizeof(CfgTierMap) * (n + 1));
-	for (uint64 r = 0; r < n; r++)
-	{
-		CfgTierMap *m = &s->tiermaps[r];
-
-		m->tier = ColText(r, 1);
-		m->type = ColText(r, 2);
-		m->value = ColJsonb(r, 3);
-		m->tier_active = ColBool(r, 4);
-		m->period = ColPeriod(r, 5, m->tier_active);
-		m->condition = ColJsonb(r, 7);
-	}
-	s->ntiermaps = n;
-	return s;
-}
-
 
 /* Attribute number of a named column of a relation */
 static AttrNumber
@@ -305,6 +71,319 @@ SlotJsonb(TupleTableSlot *slot, AttrNumber att)
 	Datum		d = slot_getattr(slot, att, &isnull);
 
 	return isnull ? NULL : DatumGetJsonbPCopy(d);
+}
+
+/* A sequential scan of one table of the aigw schema at the latest committed data */
+typedef struct CfgScan
+{
+	Relation	rel;
+	Snapshot	snap;
+	TableScanDesc scan;
+	TupleTableSlot *slot;
+} CfgScan;
+
+/* Opens a scan of aigw.<table> */
+static void
+ScanOpen(CfgScan *cs, Oid nsp, const char *table)
+{
+	Oid			relid = get_relname_relid(table, nsp);
+
+	if (!OidIsValid(relid))
+		elog(ERROR, "aigw config: table aigw.%s is missing", table);
+	cs->rel = table_open(relid, AccessShareLock);
+	cs->snap = RegisterSnapshot(GetLatestSnapshot());
+	cs->scan = table_beginscan(cs->rel, cs->snap, 0, NULL);
+	cs->slot = table_slot_create(cs->rel, NULL);
+}
+
+/* Moves to the next row, with all its columns deformed; false at the end */
+static bool
+ScanNext(CfgScan *cs)
+{
+	if (!table_scan_getnextslot(cs->scan, ForwardScanDirection, cs->slot))
+		return false;
+	slot_getallattrs(cs->slot);
+	return true;
+}
+
+/* Ends a scan */
+static void
+ScanClose(CfgScan *cs)
+{
+	ExecDropSingleTupleTableSlot(cs->slot);
+	table_endscan(cs->scan);
+	UnregisterSnapshot(cs->snap);
+	table_close(cs->rel, NoLock);
+}
+
+/* Grows an array of rows being appended to */
+#define CFG_GROW(arr, n, cap, type) \
+	do { \
+		if ((n) == (cap)) \
+		{ \
+			(cap) *= 2; \
+			(arr) = repalloc0((arr), sizeof(type) * (n), sizeof(type) * (cap)); \
+		} \
+	} while (0)
+
+/* A text column of the current row, copied, or NULL */
+static char *
+RowText(CfgScan *cs, AttrNumber att)
+{
+	return cs->slot->tts_isnull[att - 1] ? NULL : TextDatumGetCString(cs->slot->tts_values[att - 1]);
+}
+
+/* A boolean column of the current row (NULL reads as false) */
+static bool
+RowBool(CfgScan *cs, AttrNumber att)
+{
+	return !cs->slot->tts_isnull[att - 1] && DatumGetBool(cs->slot->tts_values[att - 1]);
+}
+
+/* A jsonb column of the current row, copied, or NULL */
+static Jsonb *
+RowJsonb(CfgScan *cs, AttrNumber att)
+{
+	return cs->slot->tts_isnull[att - 1] ? NULL : DatumGetJsonbPCopy(cs->slot->tts_values[att - 1]);
+}
+
+/* Two timestamp columns of the current row as an effective period; NULL bounds are open */
+static CfgPeriod
+RowPeriod(CfgScan *cs, AttrNumber from, AttrNumber to, bool active)
+{
+	CfgPeriod	p;
+
+	p.active = active;
+	p.from = cs->slot->tts_isnull[from - 1] ? DT_NOBEGIN : DatumGetTimestampTz(cs->slot->tts_values[from - 1]);
+	p.to = cs->slot->tts_isnull[to - 1] ? DT_NOEND : DatumGetTimestampTz(cs->slot->tts_values[to - 1]);
+	return p;
+}
+
+/* Finds a strategy of the snapshot by name */
+CfgStrategy *
+ConfigFindStrategy(CfgSnapshot *s, const char *name)
+{
+	for (int i = 0; i < s->nstrategies; i++)
+		if (strcmp(s->strategies[i].name, name) == 0)
+			return &s->strategies[i];
+	return NULL;
+}
+
+/* Tier mappings in resolution order: conditional ones first, then the latest effective_from */
+static int
+TierMapOrder(const void *a, const void *b)
+{
+	const CfgTierMap *x = a;
+	const CfgTierMap *y = b;
+
+	if ((x->condition == NULL) != (y->condition == NULL))
+		return x->condition == NULL ? 1 : -1;
+	if (x->period.from != y->period.from)
+		return x->period.from > y->period.from ? -1 : 1;
+	return 0;
+}
+
+/*
+ * Loads the small configuration tables into a snapshot allocated in cxt, and returns the oids
+ * of the signal tables. Each table is read with one sequential scan of the latest committed
+ * data (no SQL statement: parsing, planning and executor start-up were most of a reload).
+ */
+CfgSnapshot *
+ConfigLoadSnapshot(MemoryContext cxt, Oid *signal_meta, Oid *signal_store)
+{
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+	CfgSnapshot *s = palloc0(sizeof(CfgSnapshot));
+	Oid			nsp = get_namespace_oid("aigw", false);
+	CfgScan		cs;
+	int			cap;
+	char	  **tier_names = NULL;
+	bool	   *tier_active = NULL;
+	int			ntiers = 0;
+
+	*signal_meta = get_relname_relid(CFG_SIGNAL_META, nsp);
+	*signal_store = get_relname_relid(CFG_SIGNAL_STORE, nsp);
+
+	ScanOpen(&cs, nsp, "config_levels");
+	{
+		AttrNumber	a_name = ColumnNumber(cs.rel, "level_name"),
+					a_parent = ColumnNumber(cs.rel, "parent_level"),
+					a_key = ColumnNumber(cs.rel, "scope_context_key");
+
+		cap = 8;
+		s->levels = palloc0(sizeof(CfgLevel) * cap);
+		while (ScanNext(&cs))
+		{
+			CFG_GROW(s->levels, s->nlevels, cap, CfgLevel);
+			s->levels[s->nlevels].name = RowText(&cs, a_name);
+			s->levels[s->nlevels].parent = RowText(&cs, a_parent);
+			s->levels[s->nlevels].scope_key = RowText(&cs, a_key);
+			s->nlevels++;
+		}
+	}
+	ScanClose(&cs);
+
+	ScanOpen(&cs, nsp, "merge_strategies");
+	{
+		AttrNumber	a_name = ColumnNumber(cs.rel, "strategy_name"),
+					a_builtin = ColumnNumber(cs.rel, "is_builtin"),
+					a_impl = ColumnNumber(cs.rel, "implementation_function");
+
+		cap = 8;
+		s->strategies = palloc0(sizeof(CfgStrategy) * cap);
+		while (ScanNext(&cs))
+		{
+			CfgStrategy *st;
+			char	   *impl;
+			ErrorSaveContext escontext = {T_ErrorSaveContext};
+			Datum		fn;
+
+			CFG_GROW(s->strategies, s->nstrategies, cap, CfgStrategy);
+			st = &s->strategies[s->nstrategies++];
+			st->name = RowText(&cs, a_name);
+			if (RowBool(&cs, a_builtin) && ConfigMergeKindFromName(st->name, &st->kind))
+				continue;
+			st->kind = CONFIG_MERGE_CUSTOM;
+			/* a dropped function breaks only the resolutions that use the strategy */
+			st->flinfo.fn_oid = InvalidOid;
+			impl = RowText(&cs, a_impl);
+			if (impl != NULL &&
+				DirectInputFunctionCallSafe(regprocedurein, psprintf("%s(jsonb, jsonb, jsonb)", impl),
+											InvalidOid, -1, (Node *) &escontext, &fn))
+				fmgr_info_cxt(DatumGetObjectId(fn), &st->flinfo, cxt);
+		}
+	}
+	ScanClose(&cs);
+
+	ScanOpen(&cs, nsp, "config_types");
+	{
+		AttrNumber	a_name = ColumnNumber(cs.rel, "type_name"),
+					a_strategy = ColumnNumber(cs.rel, "merge_strategy"),
+					a_default = ColumnNumber(cs.rel, "default_value"),
+					a_tier = ColumnNumber(cs.rel, "supports_tier_entitlements"),
+					a_keys = ColumnNumber(cs.rel, "array_keys");
+
+		cap = 8;
+		s->types = palloc0(sizeof(CfgType) * cap);
+		while (ScanNext(&cs))
+		{
+			CfgType    *t;
+
+			CFG_GROW(s->types, s->ntypes, cap, CfgType);
+			t = &s->types[s->ntypes++];
+			t->name = RowText(&cs, a_name);
+			t->strategy = ConfigFindStrategy(s, RowText(&cs, a_strategy));
+			t->default_value = RowJsonb(&cs, a_default);
+			t->supports_tier = RowBool(&cs, a_tier);
+			if (!cs.slot->tts_isnull[a_keys - 1])
+			{
+				Datum	   *elems;
+				bool	   *enulls;
+				int			nk;
+
+				deconstruct_array_builtin(DatumGetArrayTypeP(cs.slot->tts_values[a_keys - 1]), TEXTOID,
+										  &elems, &enulls, &nk);
+				t->array_keys = palloc(sizeof(char *) * (nk + 1));
+				for (int k = 0; k < nk; k++)
+					t->array_keys[k] = enulls[k] ? pstrdup("") : TextDatumGetCString(elems[k]);
+				t->n_array_keys = nk;
+			}
+		}
+	}
+	ScanClose(&cs);
+
+	ScanOpen(&cs, nsp, "inheritance_rules");
+	{
+		AttrNumber	a_parent = ColumnNumber(cs.rel, "parent_level"),
+					a_child = ColumnNumber(cs.rel, "child_level"),
+					a_type = ColumnNumber(cs.rel, "config_type"),
+					a_enabled = ColumnNumber(cs.rel, "is_inheritance_enabled"),
+					a_active = ColumnNumber(cs.rel, "is_active"),
+					a_from = ColumnNumber(cs.rel, "effective_from"),
+					a_to = ColumnNumber(cs.rel, "effective_to"),
+					a_custom = ColumnNumber(cs.rel, "custom_merge_strategy"),
+					a_conflict = ColumnNumber(cs.rel, "conflict_resolution"),
+					a_cond = ColumnNumber(cs.rel, "condition_expression");
+
+		cap = 32;
+		s->rules = palloc0(sizeof(CfgRule) * cap);
+		while (ScanNext(&cs))
+		{
+			CfgRule    *ru;
+			char	   *custom = RowText(&cs, a_custom);
+
+			CFG_GROW(s->rules, s->nrules, cap, CfgRule);
+			ru = &s->rules[s->nrules++];
+			ru->parent = RowText(&cs, a_parent);
+			ru->child = RowText(&cs, a_child);
+			ru->type = RowText(&cs, a_type);
+			ru->enabled = RowBool(&cs, a_enabled);
+			ru->period = RowPeriod(&cs, a_from, a_to, RowBool(&cs, a_active));
+			ru->custom = custom ? ConfigFindStrategy(s, custom) : NULL;
+			ru->conflict = RowText(&cs, a_conflict);
+			ru->condition = RowJsonb(&cs, a_cond);
+		}
+	}
+	ScanClose(&cs);
+
+	/* a mapping counts as active only while its tier is active too */
+	ScanOpen(&cs, nsp, "tier_definitions");
+	{
+		AttrNumber	a_name = ColumnNumber(cs.rel, "tier_name"),
+					a_active = ColumnNumber(cs.rel, "is_active");
+
+		cap = 8;
+		tier_names = palloc(sizeof(char *) * cap);
+		tier_active = palloc(sizeof(bool) * cap);
+		while (ScanNext(&cs))
+		{
+			if (ntiers == cap)
+			{
+				cap *= 2;
+				tier_names = repalloc(tier_names, sizeof(char *) * cap);
+				tier_active = repalloc(tier_active, sizeof(bool) * cap);
+			}
+			tier_names[ntiers] = RowText(&cs, a_name);
+			tier_active[ntiers++] = RowBool(&cs, a_active);
+		}
+	}
+	ScanClose(&cs);
+
+	ScanOpen(&cs, nsp, "tier_feature_mappings");
+	{
+		AttrNumber	a_tier = ColumnNumber(cs.rel, "tier_name"),
+					a_type = ColumnNumber(cs.rel, "config_type"),
+					a_value = ColumnNumber(cs.rel, "feature_value"),
+					a_active = ColumnNumber(cs.rel, "is_active"),
+					a_from = ColumnNumber(cs.rel, "effective_from"),
+					a_to = ColumnNumber(cs.rel, "effective_to"),
+					a_cond = ColumnNumber(cs.rel, "condition_expression");
+
+		cap = 16;
+		s->tiermaps = palloc0(sizeof(CfgTierMap) * cap);
+		while (ScanNext(&cs))
+		{
+			CfgTierMap *m;
+			bool		active = false;
+
+			CFG_GROW(s->tiermaps, s->ntiermaps, cap, CfgTierMap);
+			m = &s->tiermaps[s->ntiermaps++];
+			m->tier = RowText(&cs, a_tier);
+			m->type = RowText(&cs, a_type);
+			m->value = RowJsonb(&cs, a_value);
+			for (int i = 0; i < ntiers; i++)
+				if (strcmp(tier_names[i], m->tier) == 0)
+					active = tier_active[i];
+			m->tier_active = RowBool(&cs, a_active) && active;
+			m->period = RowPeriod(&cs, a_from, a_to, m->tier_active);
+			m->condition = RowJsonb(&cs, a_cond);
+		}
+	}
+	ScanClose(&cs);
+	if (s->ntiermaps > 1)
+		qsort(s->tiermaps, s->ntiermaps, sizeof(CfgTierMap), TierMapOrder);
+
+	MemoryContextSwitchTo(old);
+	return s;
 }
 
 /*

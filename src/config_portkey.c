@@ -395,6 +395,7 @@ CheckNode(PkCheck *pk, JsonbContainer *node, const char *path, bool top, JsonbPa
 	JsonbValue *host = Key(node, "custom_host", &buf[6]);
 	JsonbValue *timeout = Key(node, "request_timeout", &buf[7]);
 	JsonbValue *cache = Key(node, "cache", &buf[8]);
+	JsonbValue *platform = Key(node, "platform", &buf[10]);
 	JsonbValue *mode = NULL;
 	char	   *mode_s = NULL;
 	const char *pfx = top ? "" : ".";
@@ -414,6 +415,8 @@ CheckNode(PkCheck *pk, JsonbContainer *node, const char *path, bool top, JsonbPa
 				  provider->type == jbvString
 				  ? psprintf("\"%.*s\" is not a supported provider", provider->val.string.len, provider->val.string.val)
 				  : "must be a provider name");
+	if (platform && (platform->type != jbvString || platform->val.string.len == 0))
+		Violation(pk, psprintf("%s%splatform", base, pfx), "must be the key or id of an aigw platform");
 	if (cache)
 	{
 		JsonbValue	mb,
@@ -472,9 +475,9 @@ CheckNode(PkCheck *pk, JsonbContainer *node, const char *path, bool top, JsonbPa
 					v;
 		JsonbIteratorToken tok;
 
-		if (provider == NULL)
-			Violation(pk, psprintf("%s%sprovider", base, pfx), top ? "a config needs targets or a provider"
-					  : "a target needs a provider (or strategy and targets)");
+		if (provider == NULL && platform == NULL)
+			Violation(pk, psprintf("%s%sprovider", base, pfx), top ? "a config needs targets, a provider or a platform"
+					  : "a target needs a provider or a platform (or strategy and targets)");
 		if (top)
 		{
 			/* a single-provider config: one target, strategy single */
@@ -539,6 +542,8 @@ CheckNode(PkCheck *pk, JsonbContainer *node, const char *path, bool top, JsonbPa
 	}
 	if (provider)
 		Violation(pk, psprintf("%s%sprovider", base, pfx), "a node with targets takes no provider");
+	if (platform)
+		Violation(pk, psprintf("%s%splatform", base, pfx), "a node with targets takes no platform");
 	if (!top)
 	{
 		JsonbValue	nb;

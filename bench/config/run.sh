@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Benchmark of the configuration resolver: a 5-level resolution (global, tenant, user group, user,
 # API key, plus the type default and a tier) with a warm cache, with a cold result cache, and
-# right after an invalidation (snapshot reload). Uses the cluster of `make run` (.aigw/env) unless
+# right after an invalidation (snapshot reload); then what the configuration adds to a task
+# submission. Uses the cluster of `make run` (.aigw/env) unless
 # PG* variables are set. Prints microseconds per resolution.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -9,6 +10,7 @@ if [ -z "${PGPORT:-}" ] && [ -f .aigw/env ]; then . .aigw/env; fi
 N=${N:-200000}
 NCOLD=${NCOLD:-20000}
 NRELOAD=${NRELOAD:-2000}
+NSUBMIT=${NSUBMIT:-20000}
 PSQL=(psql -X -q -v ON_ERROR_STOP=1)
 
 "${PSQL[@]}" <<'SQL'
@@ -95,6 +97,32 @@ SELECT format('after a store change : %s us per 5-level resolution (results drop
               round((SELECT micros FROM t WHERE what = 'store'), 2));
 SELECT format('after a rule change  : %s us per 5-level resolution (snapshot reload + store query)',
               round((SELECT micros FROM t WHERE what = 'meta'), 2));
+SQL
+
+# What the configuration adds to a task submission (aigw.submit_gateway_config, called by
+# aigw.submit_task): access_control, feature_flags, gateway_routing and rate_limits of the
+# caller, warm; then with a routing config header (validation and the plan).
+"${PSQL[@]}" -At <<SQL
+CREATE TEMP TABLE t (what text, micros numeric);
+DO \$\$
+DECLARE t0 timestamptz; n int := $NSUBMIT; d jsonb;
+  ident jsonb := '{"user_id": "bench-u1", "tenant_id": "bench-t1", "user_group_id": "bench-g1", "api_key_id": "bench-k1"}';
+  req jsonb := '{"model": "sim-chat", "messages": [{"role": "user", "content": "hi"}]}';
+  hdr jsonb := jsonb_build_object('routingConfig', '{"strategy": {"mode": "fallback"}, "targets": [{"platform": "simulation"}, {"provider": "openai"}]}');
+BEGIN
+  PERFORM aigw.submit_gateway_config('chat.completions', req, ident, '{}');
+  t0 := clock_timestamp();
+  FOR i IN 1..n LOOP d := aigw.submit_gateway_config('chat.completions', req, ident, '{}'); END LOOP;
+  INSERT INTO t VALUES ('plain', extract(epoch FROM clock_timestamp() - t0) * 1e6 / n);
+  t0 := clock_timestamp();
+  FOR i IN 1..n LOOP d := aigw.submit_gateway_config('chat.completions', req, ident, hdr); END LOOP;
+  INSERT INTO t VALUES ('header', extract(epoch FROM clock_timestamp() - t0) * 1e6 / n);
+END
+\$\$;
+SELECT format('submit, no routing config : %s us per task (4 config types of a 5-level identity, warm)',
+              round((SELECT micros FROM t WHERE what = 'plain'), 2));
+SELECT format('submit, x-portkey-config  : %s us per task (validation and plan included)',
+              round((SELECT micros FROM t WHERE what = 'header'), 2));
 SQL
 
 "${PSQL[@]}" -c "DELETE FROM aigw.unified_config_store WHERE scope_id LIKE 'bench-%' OR (level_name = 'global' AND version_notes = 'bench')"

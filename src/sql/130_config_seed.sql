@@ -44,8 +44,8 @@ INSERT INTO aigw.config_types (type_name, display_name, value_schema, default_va
        "requests_per_minute": {"type": "integer", "minimum": 0},
        "tokens_per_minute": {"type": "integer", "minimum": 0},
        "concurrency": {"type": "integer", "minimum": 0}}}',
-   '{"max_tokens": 4000, "requests_per_minute": 60}',
-   'deep_merge', '{}', 'request and token limits', true),
+   '{"max_tokens": 4000}',
+   'deep_merge', '{}', 'per-principal request and token limits (requests_per_minute, tokens_per_minute and concurrency are enforced by the rate limiter; none by default)', true),
   ('cache_strategy', 'Cache strategy',
    '{"type": "object", "additionalProperties": false,
      "properties": {
@@ -82,7 +82,12 @@ INSERT INTO aigw.config_types (type_name, display_name, value_schema, default_va
   ('feature_flags', 'Feature flags',
    '{"type": "object", "additionalProperties": {"type": "boolean"}}',
    '{"streaming": true, "enable_chat_history": false}',
-   'deep_merge', '{}', 'boolean feature switches', true);
+   'deep_merge', '{}', 'boolean feature switches', true),
+  ('routing_configs', 'Saved routing configs',
+   '{"type": "object", "additionalProperties": {"type": "object"}}',
+   '{}',
+   'deep_merge', '{}',
+   'routing configs by name, which a request may name in x-portkey-config / x-aigw-config instead of sending one', true);
 
 INSERT INTO aigw.inheritance_rules (parent_level, child_level, config_type, effective_from)
 SELECT l.parent_level, l.level_name, t.type_name, '-infinity'

@@ -13,7 +13,9 @@ BEGIN
                                'inheritance_rules_check', 'tier_feature_mappings_check',
                                'unified_config_store_check', 'config_cache_invalidate', 'resolve_config',
                                'explain_config', 'config_cache_stats', 'resolve_gateway_config',
-                               'validate_portkey_config', 'validate_portkey_header', 'portkey_config') LOOP
+                               'validate_portkey_config', 'validate_portkey_header', 'portkey_config',
+                               'identity_config_context', 'request_gateway_config', 'check_model_access',
+                               'gateway_request_check', 'saved_routing_config') LOOP
     EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', f);
   END LOOP;
 END

@@ -160,6 +160,11 @@ CREATE FUNCTION aigw.route_candidates(model text, model_type text, identity json
 AS $$
 #variable_conflict use_variable
 BEGIN
+  -- a request with a routing plan: only its targets, in its order (305_route_plan.sql)
+  IF options ? 'routePlan' THEN
+    RETURN QUERY SELECT * FROM aigw.route_plan_candidates(model, model_type, identity, options, exclude);
+    RETURN;
+  END IF;
   RETURN QUERY
   SELECT c.platform_model_id, c.platform_id, c.platform_key, c.provider, c.provider_type, c.model_name,
          (row_number() OVER (ORDER BY

@@ -122,6 +122,9 @@ DECLARE
   v_max_attempts int;
   v_queue jsonb;
   v_billings jsonb;
+  v_est_request jsonb;
+  v_plan jsonb;
+  v_gw jsonb;
 BEGIN
   PERFORM aigw.validate_task_request(kind, request);
   v_mtype := aigw.model_type_of_kind(kind);
@@ -137,10 +140,17 @@ BEGIN
   v_run_mode := CASE
     WHEN options->>'testMode' = 'simulation' OR current_setting('aigw.run_mode') = 'simulation'
       THEN 'simulation' ELSE 'production' END;
+  -- access_control, feature_flags, the routing plan (x-portkey-config or gateway_routing) and
+  -- the principal's rate_limits (305_route_plan.sql)
+  v_gw := aigw.submit_gateway_config(kind, request, identity, options);
+  v_plan := v_gw->'routePlan';
   v_opts := jsonb_strip_nulls(jsonb_build_object(
     'stream', v_stream, 'platform', options->>'platform',
-    'request', request || jsonb_build_object('kind', kind)));
+    'request', request || jsonb_build_object('kind', kind), 'routePlan', v_plan));
   SELECT * INTO first_candidate FROM aigw.route_candidates(v_model, v_mtype, identity, v_opts) LIMIT 1;
+  IF NOT FOUND AND v_plan IS NOT NULL THEN
+    PERFORM aigw.route_plan_unavailable(v_model, v_mtype, identity, v_opts);
+  END IF;
   IF NOT FOUND THEN
     RAISE EXCEPTION 'model "%" is not available', v_model
       USING ERRCODE = '42704',
@@ -168,13 +178,17 @@ BEGIN
     INTO v_max_attempts
     FROM aigw.gateway_runner_policies r, aigw.model_runtime_policy_sets s
    WHERE r.policy_key = 'default-runner-v1' AND s.policy_key = 'default-runtime-v1';
+  v_max_attempts := aigw.route_plan_max_attempts(v_plan, v_max_attempts);
 
+  -- what the estimate prices: the request, and with a routing plan its first candidate's model
+  v_est_request := submit_task.request || jsonb_build_object('kind', submit_task.kind)
+                   || CASE WHEN v_plan IS NOT NULL THEN jsonb_build_object(
+                        'model', first_candidate.model_name, 'platform', first_candidate.platform_key) ELSE '{}' END;
   -- without an idempotency key the task cannot collide: its estimate (and the
   -- wallet hold) is made first and the row is written once
   v_task := uuidv7();
   IF options->>'idempotencyKey' IS NULL THEN
-    v_billings := aigw.preauthorize_task(v_task, submit_task.request || jsonb_build_object('kind', submit_task.kind),
-                                         aigw.task_identity(identity))
+    v_billings := aigw.preauthorize_task(v_task, v_est_request, aigw.task_identity(identity))
                   || jsonb_build_object('phase', 'estimate');
   END IF;
   INSERT INTO aigw.gateway_tasks AS t
@@ -190,7 +204,8 @@ BEGIN
      jsonb_strip_nulls(jsonb_build_object(
        'channel', options->>'channel', 'stream', v_stream, 'platform', options->>'platform',
        'clientIncludeUsage', coalesce((request #>> '{stream_options,include_usage}')::boolean, false),
-       'identity', identity, 'exclude', '[]'::jsonb, 'queueAdmission', v_queue)),
+       'identity', identity, 'exclude', '[]'::jsonb, 'queueAdmission', v_queue, 'routePlan', v_plan,
+       'configRateLimits', v_gw->'rateLimits')),
      'queued', first_candidate.platform_key || '/' || first_candidate.model_name,
      coalesce((options->>'priority')::int, 100), options->>'idempotencyKey',
      coalesce(options->'simulationProfile', request->'simulation_profile'),
@@ -206,9 +221,7 @@ BEGIN
   -- (AGW01 when the balance is short), once the row is known to be new
   IF v_billings IS NULL THEN
     UPDATE aigw.gateway_tasks
-       SET billings = aigw.preauthorize_task(v_task, submit_task.request
-                                                     || jsonb_build_object('kind', submit_task.kind),
-                                             aigw.task_identity(identity))
+       SET billings = aigw.preauthorize_task(v_task, v_est_request, aigw.task_identity(identity))
                       || jsonb_build_object('phase', 'estimate')
      WHERE id = v_task;
   END IF;

@@ -185,6 +185,9 @@ AS $$
                                THEN coalesce((aigw.estimate_usage(pm.model_type, t.request, pm.capabilities)->>'prompt_tokens')::bigint,
                                              aigw.estimate_tokens(t.request::text)) END,
            'maxTokens', t.request->'max_tokens',
+           -- the principal's rate_limits config (305_route_plan.sql)
+           'policies', CASE WHEN t.normalized_request ? 'configRateLimits'
+                            THEN jsonb_build_array(t.normalized_request->'configRateLimits') END,
            'metrics', CASE WHEN pm.model_type IN ('chat', 'embedding')
                            THEN '["rpm", "tpm_total", "tpm_input", "tpm_output", "concurrent"]'::jsonb
                            ELSE '["rpm", "concurrent"]'::jsonb END)))
@@ -274,7 +277,7 @@ BEGIN
     v_ident := coalesce(t.normalized_request->'identity', '{}');
     v_opts := jsonb_strip_nulls(jsonb_build_object(
       'stream', t.normalized_request->'stream', 'platform', t.normalized_request->>'platform',
-      'request', t.request || jsonb_build_object('kind', t.kind)));
+      'request', t.request || jsonb_build_object('kind', t.kind), 'routePlan', t.normalized_request->'routePlan'));
     -- the preferred client first (retry on the same client), then the routing order;
     -- each candidate must pass its rate limits (RPM, TPM, concurrency) all or nothing
     found_candidate := false;

@@ -58,6 +58,7 @@ DECLARE
   v_sim boolean;
   bill jsonb;
   poll_ms numeric;
+  plan_dec jsonb;
 BEGIN
   SELECT * INTO a FROM aigw.gateway_task_attempts WHERE id = p_attempt;
   IF NOT FOUND THEN
@@ -194,6 +195,16 @@ BEGIN
     FROM aigw.gateway_task_attempts WHERE task_id = t.id;
   max_same := greatest(1, coalesce((rset.retry_policy->>'maxAttempts')::int, 1));
   max_platforms := coalesce((runner->'failover_policy'->>'maxPlatforms')::int, 99);
+  -- the request's routing plan: its retry and fallback status codes (305_route_plan.sql)
+  IF t.normalized_request ? 'routePlan' THEN
+    plan_dec := aigw.route_plan_outcome(t.normalized_request->'routePlan', perr, retry, failover, max_same);
+    retry := plan_dec->'retry';
+    failover := plan_dec->'failover';
+    max_same := (plan_dec->>'maxSame')::int;
+    UPDATE aigw.gateway_task_attempts
+       SET response_snapshot = response_snapshot || jsonb_build_object('routePlanDecision', plan_dec - 'maxSame')
+     WHERE id = p_attempt;
+  END IF;
   IF coalesce((p_outcome->>'chunksSent')::int, 0) > 0 THEN
     stop_reason := 'stream_already_started';
   ELSIF now() - t.created_at > make_interval(secs => coalesce((runner->'failover_policy'->>'maxDurationSeconds')::int, 600)) THEN

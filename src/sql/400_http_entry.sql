@@ -56,6 +56,10 @@ INSERT INTO aigw.http_error_map (sqlstate, http_status, error_type, error_code, 
   -- the wallet's states (src/sql/270_wallet.sql)
   ('AGW01', 402, 'insufficient_quota', 'insufficient_balance', true),
   ('AGW02', 403, 'permission_error', 'wallet_unavailable', true),
+  -- the configuration's states (src/sql/145_config_gateway.sql, 305_route_plan.sql)
+  ('AGC40', 400, 'invalid_request_error', 'invalid_config', true),
+  ('AGC41', 403, 'permission_error', 'model_not_allowed', true),
+  ('AGC42', 403, 'permission_error', 'feature_disabled', true),
   -- PostgreSQL's states
   ('22000', 400, 'invalid_request_error', 'invalid_value', true),
   ('22P02', 400, 'invalid_request_error', 'invalid_value', true),

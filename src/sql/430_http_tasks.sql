@@ -31,7 +31,11 @@ BEGIN
              'testMode', ctx.headers->>'x-aigw-test-mode',
              'platform', ctx.headers->>'x-aigw-platform',
              'idempotencyKey', ctx.headers->>'idempotency-key',
-             'externalTaskId', ctx.headers->>'x-easyai-task-id')));
+             'externalTaskId', ctx.headers->>'x-easyai-task-id',
+             'routingConfig', to_jsonb(coalesce(ctx.headers->>'x-aigw-config', ctx.headers->>'x-portkey-config')),
+             'routingConfigSource', CASE WHEN ctx.headers ? 'x-aigw-config' THEN 'x-aigw-config'
+                                         WHEN ctx.headers ? 'x-portkey-config' THEN 'x-portkey-config' END,
+             'metadata', to_jsonb(ctx.headers->>'x-portkey-metadata'))));
   RETURN ROW(200, jsonb_build_object('x-aigw-task-id', tid::text), NULL, tid, stream)::aigw.http_response;
 END
 $$;

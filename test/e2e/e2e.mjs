@@ -129,6 +129,24 @@ await check('a provider 500 surfaces as an SDK InternalServerError (5xx)', async
       || `${e.constructor.name} ${e.status} ${e.message}`;
   }
 });
+await check('x-portkey-config reaches the router: a single target on another platform, with its model', async () => {
+  const cfg = { strategy: { mode: 'single' }, targets: [{ platform: 'simulation', override_params: { model: 'sim-chat' } }] };
+  const { data, response } = await client.chat.completions
+    .create({ model: 'gpt-e2e', messages: [{ role: 'user', content: 'routed' }] },
+      { headers: { 'x-portkey-config': JSON.stringify(cfg) } }).withResponse();
+  return (response.headers.get('x-aigw-platform') === 'simulation' && data.object === 'chat.completion')
+    || { platform: response.headers.get('x-aigw-platform'), data };
+});
+await check('an invalid x-aigw-config is a 400 invalid_config naming the header (SDK BadRequestError)', async () => {
+  try {
+    await client.chat.completions.create({ model: 'gpt-e2e', messages: [{ role: 'user', content: 'x' }] },
+      { headers: { 'x-aigw-config': '{"strategy": {"mode": "round_robin"}, "targets": [{"platform": "simulation"}]}' } });
+    return 'no error';
+  } catch (e) {
+    return (e instanceof OpenAI.BadRequestError && e.status === 400 && e.error.code === 'invalid_config'
+      && /^invalid x-aigw-config: strategy\.mode/.test(e.error.message)) || `${e.constructor.name} ${e.status} ${e.message}`;
+  }
+});
 await check('SDK embeddings return a vector', async () => {
   const e = await client.embeddings.create({ model: 'sim-embedding', input: 'hello' });
   return (e.data.length === 1 && e.data[0].embedding.length > 0) || e;
