@@ -113,6 +113,10 @@ chmod 700 "$SOCK"
 as_runuser "$PG_BINDIR/initdb" -D "$PGDATA" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >"$B/initdb.log" 2>&1 \
   || { cat "$B/initdb.log" >&2; fail "initdb failed"; }
 PGPORT=$(aigw_free_port $((55500 + OFF)))
+# the key that seals the mock platforms' credentials, kept outside the data directory
+KEYFILE="$B/credential.key"
+(umask 077; head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$KEYFILE")
+[ "$(id -u)" -eq 0 ] && chown "$AIGW_RUNUSER" "$KEYFILE"
 as_runuser tee -a "$PGDATA/postgresql.conf" >/dev/null <<CONF
 
 # ---- aigw benchmark cluster (docs/benchmarks.md explains each line)
@@ -124,6 +128,8 @@ aigw.database = 'aigw'
 aigw.workers = $AIGW_WORKERS
 aigw.worker_max_inflight = $AIGW_INFLIGHT
 aigw.channel_buffer = '4MB'
+aigw.credential_key_file = '$KEYFILE'
+aigw.outbound_allow_hosts = '127.0.0.1'
 max_connections = 100
 shared_buffers = '$PG_SHARED_BUFFERS'
 synchronous_commit = on
@@ -193,9 +199,14 @@ VALUES ('bench-openai', 'bench-fast', 'Mock (nginx, at once)', 'http://127.0.0.1
         '{"modelMap": {"bench-slow": "bench-model"}, "timeoutMs": 30000}'),
        ('bench-openai', 'bench-stream', 'Mock (node SSE)', 'http://127.0.0.1:$SSE_PORT/v1', '{"apiKey":"sk-mock"}', 10,
         '{"modelMap": {"bench-stream": "bench-model"}, "timeoutMs": 60000}');
-INSERT INTO aigw.platform_models (platform_id, model_name, model_type, display_name, pricing_mode, billing_config_override)
+-- limits far above what the machine can reach (the seeded default runtime policy allows a
+-- platform model 600 requests a minute and 20 at a time): the benchmark measures the gateway
+INSERT INTO aigw.platform_models (platform_id, model_name, model_type, display_name, pricing_mode, billing_config_override,
+                                  rate_limit_policy)
 SELECT p.id, p.platform_key, 'chat', p.platform_key, 'custom',
-       '{"currency": "resource", "text": {"inputPer1k": 0.001, "outputPer1k": 0.002}}'
+       '{"currency": "resource", "text": {"inputPer1k": 0.001, "outputPer1k": 0.002}}',
+       '{"rules": [{"metric": "tpm_total", "limit": 1000000000}, {"metric": "rpm", "limit": 100000000},
+                   {"metric": "concurrent", "limit": 100000}, {"metric": "queue_size", "limit": 1000000}]}'
   FROM aigw.integration_platforms p WHERE p.platform_key LIKE 'bench-%';
 SQL
 # $NUSERS users with the role "user", one API key each and a funded wallet.
