@@ -76,16 +76,8 @@ aigw_resolve_statedir
 B="$AIGW_STATE/bench"
 RUNS="$B/runs"
 mkdir -p "$B"
-# Build from a copy, so that this tree's objects (built for the test PostgreSQL) stay as they are.
 say "building aigw against $PG_CONFIG"
-mkdir -p "$B/src"
-tar -C "$AIGW_ROOT" --exclude=./.aigw --exclude=./.git --exclude='./bench/node_modules' --exclude='*.o' \
-  --exclude='*.so' --exclude=./aigw-http -cf - . | tar -C "$B/src" -xf -
-make -s -C "$B/src" PG_CONFIG="$PG_CONFIG" >"$B/build.log" 2>&1 || { tail -n 30 "$B/build.log" >&2; fail "build failed"; }
-rm -rf "$B/stage"
-make -s -C "$B/src" PG_CONFIG="$PG_CONFIG" STAGE="$B/stage" stage >>"$B/build.log" 2>&1 || fail "staging failed"
-AIGW_STAGE="$B/stage"
-chmod -R a+rX "$AIGW_STAGE"
+aigw_build_copy "$B" "$PG_CONFIG"
 
 PIDS=()
 PGDATA="$B/data"

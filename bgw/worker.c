@@ -26,6 +26,7 @@
 #include "storage/latch.h"
 #include "storage/waiteventset.h"
 #include "tcop/tcopprot.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
@@ -55,6 +56,7 @@ static MemoryContext loop_cxt = NULL;
 static AigwKeptPlan lease_plan = NULL;
 static AigwKeptPlan next_due_plan = NULL;
 static AigwKeptPlan finish_plan = NULL;
+static AigwKeptPlan lock_accounts_plan = NULL;
 
 /* Returns the worker's curl multi handle */
 CURLM *
@@ -564,6 +566,37 @@ RecordOutcome(List *outcomes, Oid *argtypes, Datum *values, MemoryContext batch)
 	return outcomes;
 }
 
+/*
+ * Locks the wallet accounts the finished transfers will settle, in one order,
+ * before recording any of them: two workers' batches cannot deadlock on them.
+ */
+static void
+LockOutcomeAccounts(void)
+{
+	dlist_iter	it;
+	Datum	   *ids;
+	int			n = 0;
+	Oid			argtypes[1] = {UUIDARRAYOID};
+	Datum		values[1];
+
+	dlist_foreach(it, &finished)
+		n++;
+	if (n < 2)
+		return;					/* one account cannot be locked out of order */
+	ids = palloc(sizeof(Datum) * n);
+	n = 0;
+	dlist_foreach(it, &finished)
+	{
+		AigwTransfer *t = dlist_container(AigwTransfer, node, it.cur);
+
+		ids[n++] = UUIDPGetDatum(&t->attempt_id);
+	}
+	values[0] = PointerGetDatum(construct_array(ids, n, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR));
+	if (SPI_execute_plan(AigwKeepPlan(&lock_accounts_plan, "SELECT aigw.lock_outcome_accounts($1)", 1, argtypes),
+						 values, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "aigw.lock_outcome_accounts failed");
+}
+
 typedef struct FinishWork
 {
 	MemoryContext batch;
@@ -581,6 +614,7 @@ FinishTransaction(void *arg)
 	w->outcomes = NIL;
 	MemoryContextReset(w->batch);
 	BeginWork("aigw: record outcomes");
+	LockOutcomeAccounts();
 	dlist_foreach(it, &finished)
 	{
 		AigwTransfer *t = dlist_container(AigwTransfer, node, it.cur);

@@ -68,6 +68,21 @@ aigw_build_stage() {
   export AIGW_STAGE
 }
 
+# Builds aigw against $2 (a pg_config) from a copy of this tree in $1/src, so
+# that the tree's own objects stay as they are, and stages it in $1/stage
+# (AIGW_STAGE). The benchmarks use it for the release build.
+aigw_build_copy() {
+  local dir=$1 pgc=$2
+  mkdir -p "$dir/src"
+  tar -C "$AIGW_ROOT" --exclude=./.aigw --exclude=./.git --exclude='./bench/node_modules' --exclude='*.o' \
+    --exclude='*.so' --exclude=./aigw-http -cf - . | tar -C "$dir/src" -xf -
+  make -s -C "$dir/src" PG_CONFIG="$pgc" >"$dir/build.log" 2>&1 || { tail -n 30 "$dir/build.log" >&2; fail "build failed"; }
+  rm -rf "$dir/stage"
+  make -s -C "$dir/src" PG_CONFIG="$pgc" STAGE="$dir/stage" stage >>"$dir/build.log" 2>&1 || fail "staging failed"
+  AIGW_STAGE="$dir/stage"
+  chmod -R a+rX "$AIGW_STAGE"
+}
+
 # postgresql.conf lines that load aigw from the staging tree.
 aigw_conf_lines() {
   cat <<CONF

@@ -561,6 +561,29 @@ RlReloadOne(AigwRlScope scope, const char *scope_key, AigwRlMetric metric,
 	LWLockRelease(RlPartitionLock(hash));
 }
 
+/* Sets the gauges of one metric from a query of (scope_type, scope_key, value) rows */
+static void
+RlReloadGauges(const char *sql, AigwRlMetric metric, const char *what)
+{
+	int			ret = SPI_execute(sql, true, 0);
+
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "%s failed: %s", what, SPI_result_code_string(ret));
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	t = SPI_tuptable->vals[i];
+		TupleDesc	d = SPI_tuptable->tupdesc;
+		bool		isnull;
+		AigwRlScope scope;
+		char	   *scope_key = SPI_getvalue(t, d, 2);
+
+		if (scope_key == NULL || !AigwRlParseScope(SPI_getvalue(t, d, 1), &scope))
+			continue;
+		RlReloadOne(scope, scope_key, metric, 0, 0, -1,
+					DatumGetInt64(SPI_getbinval(t, d, 3, &isnull)), 0);
+	}
+}
+
 /* Loads current windows and unreleased leases from the durable record */
 static void
 RlReload(void)
@@ -603,41 +626,12 @@ RlReload(void)
 	 * equals the unreleased rows: aigw.ratelimit_release_expired() then
 	 * subtracts exactly what it releases.
 	 */
-	ret = SPI_execute("SELECT scope_type, scope_key, sum(lease_value)::int8 "
-					  "FROM aigw.gateway_concurrency_leases WHERE released_at IS NULL "
-					  "GROUP BY 1, 2", true, 0);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "reloading concurrency leases failed: %s", SPI_result_code_string(ret));
-	for (uint64 i = 0; i < SPI_processed; i++)
-	{
-		HeapTuple	t = SPI_tuptable->vals[i];
-		TupleDesc	d = SPI_tuptable->tupdesc;
-		bool		isnull;
-		AigwRlScope scope;
-
-		if (!AigwRlParseScope(SPI_getvalue(t, d, 1), &scope))
-			continue;
-		RlReloadOne(scope, SPI_getvalue(t, d, 2), AIGW_RL_CONCURRENT, 0, 0, -1,
-					DatumGetInt64(SPI_getbinval(t, d, 3, &isnull)), 0);
-	}
+	RlReloadGauges("SELECT scope_type, scope_key, sum(lease_value)::int8 "
+				   "FROM aigw.gateway_concurrency_leases WHERE released_at IS NULL "
+				   "GROUP BY 1, 2", AIGW_RL_CONCURRENT, "reloading concurrency leases");
 
 	/* queue gauges: a recount of the tasks that hold a queue slot */
-	ret = SPI_execute(rl_queue_holders_sql, true, 0);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "recounting queued tasks failed: %s", SPI_result_code_string(ret));
-	for (uint64 i = 0; i < SPI_processed; i++)
-	{
-		HeapTuple	t = SPI_tuptable->vals[i];
-		TupleDesc	d = SPI_tuptable->tupdesc;
-		bool		isnull;
-		AigwRlScope scope;
-		char	   *scope_key = SPI_getvalue(t, d, 2);
-
-		if (scope_key == NULL || !AigwRlParseScope(SPI_getvalue(t, d, 1), &scope))
-			continue;
-		RlReloadOne(scope, scope_key, AIGW_RL_QUEUE_SIZE, 0, 0, -1,
-					DatumGetInt64(SPI_getbinval(t, d, 3, &isnull)), 0);
-	}
+	RlReloadGauges(rl_queue_holders_sql, AIGW_RL_QUEUE_SIZE, "recounting queued tasks");
 	SPI_finish();
 }
 

@@ -22,15 +22,8 @@ PG_BINDIR=$("$PG_CONFIG" --bindir)
 aigw_resolve_runuser
 aigw_resolve_statedir
 B="$AIGW_STATE/bench-runtime"
-mkdir -p "$B/src"
 say "building aigw against $PG_CONFIG"
-tar -C "$AIGW_ROOT" --exclude=./.aigw --exclude=./.git --exclude='./bench/node_modules' --exclude='*.o' \
-  --exclude='*.so' --exclude=./aigw-http -cf - . | tar -C "$B/src" -xf -
-make -s -C "$B/src" PG_CONFIG="$PG_CONFIG" >"$B/build.log" 2>&1 || { tail -n 30 "$B/build.log" >&2; fail "build failed"; }
-rm -rf "$B/stage"
-make -s -C "$B/src" PG_CONFIG="$PG_CONFIG" STAGE="$B/stage" stage >>"$B/build.log" 2>&1 || fail "staging failed"
-AIGW_STAGE="$B/stage"
-chmod -R a+rX "$AIGW_STAGE"
+aigw_build_copy "$B" "$PG_CONFIG"
 
 PGDATA="$B/data"
 SOCK="$B/sock"

@@ -28,6 +28,22 @@ AS $$
     ELSE '{}'::jsonb END)
 $$;
 
+-- Locks, in one order (by id), the wallet accounts that a batch of outcomes
+-- will settle. Two workers recording batches whose users overlap would
+-- otherwise lock the same accounts in different orders and deadlock (found
+-- only after deadlock_timeout, a second during which both batches wait).
+CREATE FUNCTION aigw.lock_outcome_accounts(p_attempts uuid[]) RETURNS bigint
+  LANGUAGE sql VOLATILE
+AS $$
+  SELECT count(*) FROM (
+    SELECT 1 FROM aigw.gateway_wallet_accounts w
+     WHERE w.id IN (SELECT (t.billings #>> '{hold,accountId}')::uuid
+                      FROM aigw.gateway_task_attempts a JOIN aigw.gateway_tasks t ON t.id = a.task_id
+                     WHERE a.id = ANY (p_attempts) AND t.billings #>> '{hold,accountId}' IS NOT NULL)
+     ORDER BY w.id
+     FOR UPDATE OF w) locked
+$$;
+
 -- aigw.finish_attempt: records one attempt's outcome in the caller's
 -- transaction and decides what happens next (done, retry the same client,
 -- next candidate, stop), applying cooldown, disable and demotion. Returns one
