@@ -8,6 +8,20 @@
 --   AGW02 wallet_unavailable     the account is frozen or disabled (HTTP 403)
 --   AGW03 hold_not_found         no hold exists for the task being settled (HTTP 409)
 
+-- The wallet account of a user (tenant NULL) or of a tenant (user NULL), if any.
+CREATE FUNCTION aigw.wallet_account_find(p_user uuid, p_tenant uuid, p_currency text) RETURNS uuid
+  LANGUAGE sql STABLE
+AS $$
+  SELECT a.id FROM aigw.gateway_wallet_accounts a
+   WHERE p_user IS NOT NULL AND a.gateway_user_id = p_user AND a.gateway_tenant_id IS NULL
+     AND a.currency = p_currency
+  UNION ALL
+  SELECT a.id FROM aigw.gateway_wallet_accounts a
+   WHERE p_user IS NULL AND a.gateway_tenant_id = p_tenant AND a.gateway_user_id IS NULL
+     AND a.currency = p_currency
+  LIMIT 1
+$$;
+
 -- The wallet account of an owner and currency, created on first use.
 CREATE FUNCTION aigw.wallet_account(gateway_user_id uuid, gateway_tenant_id uuid DEFAULT NULL,
                                     currency text DEFAULT 'resource')
@@ -26,11 +40,9 @@ BEGIN
   IF gateway_user_id IS NOT NULL THEN
     gateway_tenant_id := NULL;
   END IF;
-  SELECT a.id INTO acct FROM aigw.gateway_wallet_accounts a
-   WHERE a.gateway_user_id IS NOT DISTINCT FROM wallet_account.gateway_user_id
-     AND a.gateway_tenant_id IS NOT DISTINCT FROM wallet_account.gateway_tenant_id
-     AND a.currency = wallet_account.currency;
-  IF FOUND THEN
+  -- equality and IS NULL, not IS NOT DISTINCT FROM, so that the lookup uses an index
+  acct := aigw.wallet_account_find(gateway_user_id, gateway_tenant_id, currency);
+  IF acct IS NOT NULL THEN
     RETURN acct;
   END IF;
   INSERT INTO aigw.gateway_wallet_accounts (gateway_user_id, gateway_tenant_id, currency)
@@ -38,10 +50,7 @@ BEGIN
   ON CONFLICT (gateway_tenant_id, gateway_user_id, currency) DO NOTHING
   RETURNING id INTO acct;
   IF acct IS NULL THEN
-    SELECT a.id INTO acct FROM aigw.gateway_wallet_accounts a
-     WHERE a.gateway_user_id IS NOT DISTINCT FROM wallet_account.gateway_user_id
-       AND a.gateway_tenant_id IS NOT DISTINCT FROM wallet_account.gateway_tenant_id
-       AND a.currency = wallet_account.currency;
+    acct := aigw.wallet_account_find(gateway_user_id, gateway_tenant_id, currency);
   END IF;
   RETURN acct;
 END
