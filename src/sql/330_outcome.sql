@@ -295,7 +295,7 @@ DECLARE
   requeued int := 0;
 BEGIN
   -- failed_retryable whose time has come: back to the queue
-  UPDATE aigw.gateway_tasks SET status = 'queued', updated_at = now()
+  UPDATE aigw.gateway_tasks SET status = 'queued', locked_by = NULL, updated_at = now()
    WHERE status = 'failed_retryable' AND next_run_at <= now() AND attempt_count < max_attempts;
   GET DIAGNOSTICS requeued = ROW_COUNT;
   PERFORM aigw.release_task(id, 'failed')
