@@ -51,7 +51,7 @@ static int	worker_index = 0;
 static char worker_id[64];
 static TimestampTz last_heartbeat = 0;
 static TimestampTz next_queued_at = 0;	/* earliest future next_run_at seen; 0 = none */
-static bool lease_wanted = true;
+static bool scan_wanted = true;	/* scan the queue (else lease handed-off tasks only) */
 static MemoryContext loop_cxt = NULL;
 static AigwKeptPlan lease_plan = NULL;
 static AigwKeptPlan next_due_plan = NULL;
@@ -338,7 +338,7 @@ DeliverOutcomes(List *outcomes)
 			int64		delay = AigwJsonbGetInt(o, "delay_ms", 0);
 
 			if (delay <= 0)
-				lease_wanted = true;
+				scan_wanted = true;
 			else
 			{
 				TimestampTz at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), delay);
@@ -442,27 +442,49 @@ RunTransaction(void (*fn) (void *), void *arg)
 typedef struct LeaseWork
 {
 	int			n;
+	pg_uuid_t  *ids;			/* handed-off tasks, or NULL: scan the queue */
+	int			nids;
 	MemoryContext batch;
 	List	   *rows;
 } LeaseWork;
 
-/* The lease transaction: leased rows, and when the next delayed task is due */
+/*
+ * The lease transaction: leased rows and, after a queue scan, when the next
+ * delayed task is due.
+ */
 static void
 LeaseTransaction(void *arg)
 {
 	LeaseWork  *w = arg;
-	Oid			argtypes[2] = {TEXTOID, INT4OID};
-	Datum		values[2];
+	Oid			argtypes[3] = {TEXTOID, INT4OID, UUIDARRAYOID};
+	Datum		values[3];
+	char		nulls[3] = {' ', ' ', 'n'};
 
 	w->rows = NIL;
 	MemoryContextReset(w->batch);
 	values[0] = CStringGetTextDatum(worker_id);
 	values[1] = Int32GetDatum(w->n);
+	values[2] = (Datum) 0;
+	if (w->ids != NULL)
+	{
+		Datum	   *elems = palloc(sizeof(Datum) * w->nids);
+
+		for (int i = 0; i < w->nids; i++)
+			elems[i] = UUIDPGetDatum(&w->ids[i]);
+		values[2] = PointerGetDatum(construct_array(elems, w->nids, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR));
+		nulls[2] = ' ';
+	}
 	BeginWork("aigw: lease tasks");
-	if (SPI_execute_plan(AigwKeepPlan(&lease_plan, "SELECT aigw.lease_tasks($1, $2)", 2, argtypes),
-						 values, NULL, false, 0) != SPI_OK_SELECT)
+	if (SPI_execute_plan(AigwKeepPlan(&lease_plan, "SELECT aigw.lease_tasks($1, $2, $3)", 3, argtypes),
+						 values, nulls, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "aigw.lease_tasks failed");
 	w->rows = CollectJsonbRows(NIL, w->batch);
+	if (w->ids != NULL)
+	{
+		/* tasks it delayed come back as "requeued" rows with their delay */
+		EndWork();
+		return;
+	}
 	next_queued_at = 0;
 	/* not read-only: it must see the tasks this lease just put back with a later next_run_at */
 	if (SPI_execute_plan(AigwKeepPlan(&next_due_plan,
@@ -482,9 +504,12 @@ LeaseTransaction(void *arg)
 	EndWork();
 }
 
-/* Leases up to n tasks and starts them; returns how many rows came back */
+/*
+ * Leases up to n tasks — the handed-off ids given, else from the queue — and
+ * starts them; returns how many rows came back.
+ */
 static int
-LeaseAndStart(int n)
+LeaseAndStart(int n, pg_uuid_t *ids, int nids)
 {
 	LeaseWork	w;
 	List	   *rows;
@@ -493,10 +518,14 @@ LeaseAndStart(int n)
 	int			count = 0;
 
 	w.n = n;
+	w.ids = ids;
+	w.nids = nids;
 	w.rows = NIL;
 	w.batch = AllocSetContextCreate(TopMemoryContext, "aigw lease", ALLOCSET_DEFAULT_SIZES);
 	if (!RunTransaction(LeaseTransaction, &w))
 	{
+		/* handed-off ids taken from the ring are still in the queue table */
+		scan_wanted = true;
 		MemoryContextDelete(w.batch);
 		return 0;
 	}
@@ -507,7 +536,7 @@ LeaseAndStart(int n)
 		Jsonb	   *row = lfirst(lc);
 
 		count++;
-		if (AigwJsonbGetBool(row, "terminal", false))
+		if (AigwJsonbGetBool(row, "terminal", false) || AigwJsonbGetBool(row, "requeued", false))
 			terminal = lappend(terminal, row);
 		else
 			StartTransfer(row);
@@ -744,7 +773,7 @@ NextTimeout(void)
 	long		timeout = HEARTBEAT_MS;
 	dlist_iter	it;
 
-	if (lease_wanted && ninflight < aigw_worker_max_inflight)
+	if ((scan_wanted || AigwHandOffPending()) && ninflight < aigw_worker_max_inflight)
 		return 0;
 
 	if (curl_timeout_ms >= 0)
@@ -846,14 +875,29 @@ AigwTaskWorkerMain(Datum main_arg)
 		}
 
 		if (next_queued_at != 0 && next_queued_at <= GetCurrentTimestamp())
-			lease_wanted = true;
-		while (lease_wanted && ninflight < aigw_worker_max_inflight)
+			scan_wanted = true;
+		if (AigwScanRequested(worker_index))
+			scan_wanted = true;
+		/* handed-off tasks first (leased by id), then the queue when asked */
+		while (ninflight < aigw_worker_max_inflight)
 		{
 			int			want = Min(LEASE_BATCH, aigw_worker_max_inflight - ninflight);
+			pg_uuid_t	ids[LEASE_BATCH];
+			bool		overflow = false;
+			int			nids = AigwTakeHandedOff(ids, want, &overflow);
 
-			lease_wanted = false;
-			if (LeaseAndStart(want) == want)
-				lease_wanted = true;	/* more may be waiting */
+			if (overflow)
+				scan_wanted = true;
+			if (nids > 0)
+				(void) LeaseAndStart(want, ids, nids);
+			else if (scan_wanted)
+			{
+				scan_wanted = false;
+				if (LeaseAndStart(want, NULL, 0) == want)
+					scan_wanted = true;	/* more may be waiting */
+			}
+			else
+				break;
 			FireTimers();
 			FinishBatch();
 		}
@@ -875,10 +919,7 @@ AigwTaskWorkerMain(Datum main_arg)
 				sockets_ready = true;
 		}
 		if (latch_set)
-		{
 			ResetLatch(MyLatch);
-			lease_wanted = true;
-		}
 		if (sockets_ready)
 			DriveCurl(true);
 	}

@@ -1040,35 +1040,43 @@ RlReleaseLeaseRows(void)
 	return released;
 }
 
-static AigwKeptPlan release_plan = NULL;
+static AigwKeptPlan release_task_plan = NULL;
+static AigwKeptPlan release_attempt_plan = NULL;
 
-/* Releases the task's (or the attempt's) unreleased leases */
+/*
+ * Releases the task's (or the attempt's) unreleased leases. Two plans, each
+ * using the partial index of open leases by task: one plan for both cases
+ * ("$2 IS NULL OR attempt_id = $2") was planned once, generically, and could
+ * settle on scanning every lease ever written.
+ */
 int64
 AigwConcurrencyRelease(const pg_uuid_t *task_id, const pg_uuid_t *attempt_id)
 {
 	Oid			types[2] = {UUIDOID, UUIDOID};
 	Datum		v[2];
-	char		nulls[2] = {' ', ' '};
 	int64		released;
 	int			ret;
 
 	RlEnsureLoaded();
 	v[0] = UUIDPGetDatum(task_id);
-	if (attempt_id)
-		v[1] = UUIDPGetDatum(attempt_id);
-	else
-	{
-		v[1] = (Datum) 0;
-		nulls[1] = 'n';
-	}
 	SPI_connect();
-	ret = SPI_execute_plan(AigwKeepPlan(&release_plan,
-										"UPDATE aigw.gateway_concurrency_leases SET released_at = clock_timestamp() "
-										"WHERE task_id = $1 AND ($2::uuid IS NULL OR attempt_id = $2) "
-										"AND released_at IS NULL "
-										"RETURNING scope_type, scope_key, lease_value::int8",
-										2, types),
-						   v, nulls, false, 0);
+	if (attempt_id)
+	{
+		v[1] = UUIDPGetDatum(attempt_id);
+		ret = SPI_execute_plan(AigwKeepPlan(&release_attempt_plan,
+											"UPDATE aigw.gateway_concurrency_leases SET released_at = clock_timestamp() "
+											"WHERE task_id = $1 AND attempt_id = $2 AND released_at IS NULL "
+											"RETURNING scope_type, scope_key, lease_value::int8",
+											2, types),
+							   v, NULL, false, 0);
+	}
+	else
+		ret = SPI_execute_plan(AigwKeepPlan(&release_task_plan,
+											"UPDATE aigw.gateway_concurrency_leases SET released_at = clock_timestamp() "
+											"WHERE task_id = $1 AND released_at IS NULL "
+											"RETURNING scope_type, scope_key, lease_value::int8",
+											1, types),
+							   v, NULL, false, 0);
 	if (ret != SPI_OK_UPDATE_RETURNING)
 		elog(ERROR, "releasing concurrency leases failed: %s", SPI_result_code_string(ret));
 	released = RlReleaseLeaseRows();

@@ -31,6 +31,7 @@ typedef struct AigwWorkerSlot
 	pid_t		pid;
 	Latch	   *latch;
 	pg_atomic_uint32 inflight;
+	pg_atomic_uint32 scan;		/* asked to scan the queue */
 } AigwWorkerSlot;
 
 /* One event channel: a byte ring read by one front connection */
@@ -55,12 +56,28 @@ typedef struct AigwTaskWaiter
 	Latch	   *latch;
 } AigwTaskWaiter;
 
+/*
+ * Tasks handed from submitting backends to workers at commit: the worker
+ * leases them by id instead of scanning the queue. A full ring sets
+ * overflow, and the next worker to look scans the queue instead.
+ */
+#define AIGW_HANDOFF_RING 4096
+typedef struct AigwHandoff
+{
+	slock_t		mutex;
+	uint32		head;			/* next id to take */
+	uint32		count;			/* ids in the ring */
+	bool		overflow;		/* ids were dropped: scan the queue */
+	pg_uuid_t	ids[AIGW_HANDOFF_RING];
+} AigwHandoff;
+
 typedef struct AigwShared
 {
 	LWLock	   *lock;			/* guards slot allocation tables */
 	pg_atomic_uint32 next_worker;	/* round robin for wake-ups */
 	pg_atomic_uint64 submitted;
 	pg_atomic_uint64 completed;
+	AigwHandoff handoff;
 	pid_t		reaper_pid;
 	pid_t		outbox_pid;
 	TimestampTz started_at;		/* when this shared memory was initialised */
@@ -92,6 +109,10 @@ extern int	aigw_outbox_interval_ms;
 extern char *aigw_server_main_token;
 extern void AigwWakeWorker(void);
 extern void AigwWakeAllWorkers(void);
+extern void AigwHandOffTasks(const pg_uuid_t *ids, int n);
+extern int	AigwTakeHandedOff(pg_uuid_t *out, int max, bool *overflow);
+extern bool AigwHandOffPending(void);
+extern bool AigwScanRequested(int index);
 extern int	AigwClaimWorkerSlot(int index);
 extern void AigwReleaseWorkerSlot(int index);
 

@@ -70,8 +70,12 @@ RuntimeShmemStartup(void)
 		pg_atomic_init_u32(&AigwShmem->next_worker, 0);
 		pg_atomic_init_u64(&AigwShmem->submitted, 0);
 		pg_atomic_init_u64(&AigwShmem->completed, 0);
+		SpinLockInit(&AigwShmem->handoff.mutex);
 		for (int i = 0; i < AIGW_MAX_WORKERS; i++)
+		{
 			pg_atomic_init_u32(&AigwShmem->workers[i].inflight, 0);
+			pg_atomic_init_u32(&AigwShmem->workers[i].scan, 1);
+		}
 		p += MAXALIGN(sizeof(AigwShared));
 		AigwShmem->nwaiters = aigw_max_task_waiters;
 		AigwShmem->waiters = (AigwTaskWaiter *) p;
@@ -193,7 +197,7 @@ AigwWakeWorker(void)
 	}
 }
 
-/* Wakes every live worker */
+/* Wakes every live worker, each to scan the queue */
 void
 AigwWakeAllWorkers(void)
 {
@@ -203,9 +207,68 @@ AigwWakeAllWorkers(void)
 	{
 		Latch	   *latch = AigwShmem->workers[i].latch;
 
+		pg_atomic_write_u32(&AigwShmem->workers[i].scan, 1);
 		if (AigwShmem->workers[i].pid != 0 && latch)
 			SetLatch(latch);
 	}
+}
+
+/* Hands committed queued tasks to the workers and wakes the least busy one */
+void
+AigwHandOffTasks(const pg_uuid_t *ids, int n)
+{
+	AigwHandoff *h;
+
+	if (AigwShmem == NULL || n <= 0)
+		return;
+	h = &AigwShmem->handoff;
+	SpinLockAcquire(&h->mutex);
+	for (int i = 0; i < n; i++)
+	{
+		if (h->count >= AIGW_HANDOFF_RING)
+		{
+			h->overflow = true;
+			break;
+		}
+		h->ids[(h->head + h->count) % AIGW_HANDOFF_RING] = ids[i];
+		h->count++;
+	}
+	SpinLockRelease(&h->mutex);
+	AigwWakeWorker();
+}
+
+/* Takes up to max handed-off task ids; *overflow says some were dropped */
+int
+AigwTakeHandedOff(pg_uuid_t *out, int max, bool *overflow)
+{
+	AigwHandoff *h = &AigwShmem->handoff;
+	int			n = 0;
+
+	SpinLockAcquire(&h->mutex);
+	while (n < max && h->count > 0)
+	{
+		out[n++] = h->ids[h->head];
+		h->head = (h->head + 1) % AIGW_HANDOFF_RING;
+		h->count--;
+	}
+	*overflow = h->overflow;
+	h->overflow = false;
+	SpinLockRelease(&h->mutex);
+	return n;
+}
+
+/* True when handed-off tasks wait in the ring (an unlocked read: a hint) */
+bool
+AigwHandOffPending(void)
+{
+	return AigwShmem->handoff.count > 0 || AigwShmem->handoff.overflow;
+}
+
+/* True once after someone asked worker index to scan the queue */
+bool
+AigwScanRequested(int index)
+{
+	return pg_atomic_exchange_u32(&AigwShmem->workers[index].scan, 0) != 0;
 }
 
 PG_FUNCTION_INFO_V1(aigw_runtime_started_at);

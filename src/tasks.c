@@ -14,10 +14,19 @@
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
 
+#define HANDOFF_MAX 64
+
 static bool wake_at_commit = false;
+static bool scan_at_commit = false;
+static int	handoff_count = 0;
+static pg_uuid_t handoff_ids[HANDOFF_MAX];
 static bool xact_callback_registered = false;
 
-/* Transaction callback: wake a worker once the submitted tasks are visible */
+/*
+ * Transaction callback: once the submitted tasks are visible, hand them to
+ * the workers (leased by id); more than fit, or tasks queued otherwise, make
+ * the workers scan the queue.
+ */
 static void
 WakeAtCommitCallback(XactEvent event, void *arg)
 {
@@ -25,22 +34,33 @@ WakeAtCommitCallback(XactEvent event, void *arg)
 	{
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:
-			if (wake_at_commit)
+			if (handoff_count > 0)
+				AigwHandOffTasks(handoff_ids, handoff_count);
+			if (scan_at_commit)
+				AigwWakeAllWorkers();
+			else if (wake_at_commit && handoff_count == 0)
 				AigwWakeWorker();
-			wake_at_commit = false;
-			break;
-		case XACT_EVENT_ABORT:
-		case XACT_EVENT_PARALLEL_ABORT:
-			wake_at_commit = false;
 			break;
 		default:
 			break;
+	}
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT ||
+		event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
+	{
+		wake_at_commit = false;
+		scan_at_commit = false;
+		handoff_count = 0;
 	}
 }
 
 PG_FUNCTION_INFO_V1(aigw_wake_workers_at_commit);
 
-/* aigw.wake_workers_at_commit(): a worker is woken when this transaction commits */
+/*
+ * aigw.wake_workers_at_commit(task uuid DEFAULT NULL): the workers are woken
+ * when this transaction commits; a task named is handed to them directly.
+ * An id handed off by a subtransaction that rolled back is harmless: the
+ * worker finds no queued task by that id.
+ */
 Datum
 aigw_wake_workers_at_commit(PG_FUNCTION_ARGS)
 {
@@ -50,6 +70,10 @@ aigw_wake_workers_at_commit(PG_FUNCTION_ARGS)
 		xact_callback_registered = true;
 	}
 	wake_at_commit = true;
+	if (PG_NARGS() < 1 || PG_ARGISNULL(0) || handoff_count >= HANDOFF_MAX)
+		scan_at_commit = true;
+	else
+		handoff_ids[handoff_count++] = *PG_GETARG_UUID_P(0);
 	if (AigwShmem)
 		pg_atomic_fetch_add_u64(&AigwShmem->submitted, 1);
 	PG_RETURN_VOID();

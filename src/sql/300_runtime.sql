@@ -1,11 +1,11 @@
 -- Task runtime: routing, submission, leasing, outcomes and recovery
 -- (seed 003 §8, §11, §13; docs/runtime.md).
 
-CREATE FUNCTION aigw.wake_workers_at_commit() RETURNS void
+CREATE FUNCTION aigw.wake_workers_at_commit(task uuid DEFAULT NULL) RETURNS void
   LANGUAGE c VOLATILE
   AS 'MODULE_PATHNAME', 'aigw_wake_workers_at_commit';
-COMMENT ON FUNCTION aigw.wake_workers_at_commit() IS
-  'wakes a task worker when the current transaction commits';
+COMMENT ON FUNCTION aigw.wake_workers_at_commit(uuid) IS
+  'wakes the task workers when the current transaction commits; a task named is handed to them to lease by id, without a queue scan';
 
 CREATE FUNCTION aigw.channel_wait(channel text, timeout_ms integer)
   RETURNS TABLE (task_id uuid, seq bigint, event text, data text)
@@ -226,13 +226,16 @@ CREATE FUNCTION aigw.append_task_event(p_task uuid, p_type text, p_status text, 
   LANGUAGE plpgsql VOLATILE
 AS $$
 DECLARE
-  s bigint := aigw.next_event_seq(p_task);
+  s bigint;
   ev uuid;
   url text := current_setting('aigw.task_progress_callback_url', true);
 BEGIN
+  -- one statement: the next sequence number is read in the insert (the task
+  -- row is locked by the caller, so no two events of a task race for it)
   INSERT INTO aigw.gateway_task_events (task_id, seq, event_type, status, phase, progress, message, payload, simulated)
-  VALUES (p_task, s, p_type, p_status, p_phase, p_progress, p_message, coalesce(p_payload, '{}'), p_simulated)
-  RETURNING id INTO ev;
+  VALUES (p_task, (SELECT coalesce(max(e.seq), 0) + 1 FROM aigw.gateway_task_events e WHERE e.task_id = p_task),
+          p_type, p_status, p_phase, p_progress, p_message, coalesce(p_payload, '{}'), p_simulated)
+  RETURNING id, seq INTO ev, s;
   IF url IS NOT NULL AND url <> '' THEN
     INSERT INTO aigw.gateway_task_callback_outbox (task_id, event_id, seq, callback_url, payload, status, next_attempt_at)
     SELECT p_task, ev, s, url,

@@ -205,7 +205,7 @@ BEGIN
        'channel', options->>'channel', 'stream', v_stream, 'platform', options->>'platform',
        'clientIncludeUsage', coalesce((request #>> '{stream_options,include_usage}')::boolean, false),
        'identity', identity, 'exclude', '[]'::jsonb, 'queueAdmission', v_queue, 'routePlan', v_plan,
-       'configRateLimits', v_gw->'rateLimits')),
+       'configRateLimits', v_gw->'rateLimits', 'routed', first_candidate.platform_model_id)),
      'queued', first_candidate.platform_key || '/' || first_candidate.model_name,
      coalesce((options->>'priority')::int, 100), options->>'idempotencyKey',
      coalesce(options->'simulationProfile', request->'simulation_profile'),
@@ -228,7 +228,7 @@ BEGIN
   PERFORM aigw.append_task_event(v_task, 'queue_status', 'queued', 'queued', 0, 'queued',
                                  jsonb_build_object('model', v_model, 'kind', kind),
                                  v_run_mode = 'simulation' OR first_candidate.provider_type = 'simulation');
-  PERFORM aigw.wake_workers_at_commit();
+  PERFORM aigw.wake_workers_at_commit(v_task);
   RETURN v_task;
 END;
 $$;

@@ -232,16 +232,20 @@ BEGIN
 END;
 $$;
 
--- aigw.lease_tasks: leases up to p_n runnable tasks for a worker. For each it
+-- aigw.lease_tasks: leases up to p_n runnable tasks for a worker: the tasks
+-- named by p_ids (handed off at submit), else the queue in priority order. For each it
 -- picks the candidate (the same client again when the retry policy said so),
 -- writes the attempt and returns what the worker needs; a task with no
 -- candidate left ends failed_final and is returned as terminal.
-CREATE FUNCTION aigw.lease_tasks(p_worker text, p_n int) RETURNS SETOF jsonb
+CREATE FUNCTION aigw.lease_tasks(p_worker text, p_n int, p_ids uuid[] DEFAULT NULL) RETURNS SETOF jsonb
   LANGUAGE plpgsql VOLATILE
 AS $$
 DECLARE
   t aigw.gateway_tasks;
+  runnable refcursor;
   c record;
+  v_pm_id uuid;
+  v_ptype text;
   found_candidate boolean;
   pm aigw.platform_models;
   p aigw.integration_platforms;
@@ -260,12 +264,23 @@ DECLARE
   v_reqs jsonb;
   v_retry_after numeric;
 BEGIN
-  -- queued tasks, and polling tasks whose next poll is due
-  FOR t IN SELECT * FROM aigw.gateway_tasks
-            WHERE status IN ('queued', 'polling') AND locked_by IS NULL AND next_run_at <= now()
-            ORDER BY priority, next_run_at, created_at
-            LIMIT p_n FOR UPDATE SKIP LOCKED
+  -- queued tasks, and polling tasks whose next poll is due: the ones named
+  -- (primary key lookups), or the queue
+  IF p_ids IS NOT NULL THEN
+    OPEN runnable FOR SELECT * FROM aigw.gateway_tasks
+                       WHERE id = ANY (p_ids) AND status IN ('queued', 'polling') AND locked_by IS NULL
+                         AND next_run_at <= now()
+                       ORDER BY priority, next_run_at, created_at
+                       LIMIT p_n FOR UPDATE SKIP LOCKED;
+  ELSE
+    OPEN runnable FOR SELECT * FROM aigw.gateway_tasks
+                       WHERE status IN ('queued', 'polling') AND locked_by IS NULL AND next_run_at <= now()
+                       ORDER BY priority, next_run_at, created_at
+                       LIMIT p_n FOR UPDATE SKIP LOCKED;
+  END IF;
   LOOP
+   FETCH runnable INTO t;
+   EXIT WHEN NOT FOUND;
    BEGIN
     IF t.status = 'polling' THEN
       RETURN NEXT aigw.lease_poll(t, p_worker);
@@ -284,7 +299,28 @@ BEGIN
     v_admission := NULL;
     v_retry_after := NULL;
     v_attempt := uuidv7();
+    v_pm_id := NULL;
+    v_ptype := NULL;
+    -- a first attempt leased within a second of its submission starts on the
+    -- candidate the submit routed to, when that platform model is still
+    -- enabled and not cooling down: routing twice within a millisecond or two
+    -- only repeats the same work
+    IF t.attempt_count = 0 AND t.normalized_request ? 'routed' AND t.created_at > now() - interval '1 second' THEN
+      SELECT rpm.id, rcp.provider_type INTO v_pm_id, v_ptype
+        FROM aigw.platform_models rpm
+        JOIN aigw.integration_platforms rp ON rp.id = rpm.platform_id
+        LEFT JOIN aigw.model_catalog_providers rcp ON rcp.provider_key = rp.provider
+       WHERE rpm.id = (t.normalized_request->>'routed')::uuid AND rpm.enabled
+         AND rp.status = 'enabled' AND rp.deleted_at IS NULL
+         AND (rp.cooldown_until IS NULL OR rp.cooldown_until <= now());
+      IF FOUND THEN
+        v_reqs := aigw.attempt_rate_limits(t, v_pm_id);
+        v_admission := aigw.ratelimit_admit(v_reqs, t.id, NULL);
+        found_candidate := (v_admission->>'admitted')::boolean;
+      END IF;
+    END IF;
     FOR c IN SELECT * FROM aigw.route_candidates(t.model, t.model_type, v_ident, v_opts, v_exclude) rc
+              WHERE NOT found_candidate
               ORDER BY (rc.platform_model_id = v_prefer) DESC NULLS LAST, rc.rank
     LOOP
       -- the lease row names the task (the attempt row is written after admission)
@@ -292,6 +328,8 @@ BEGIN
       v_admission := aigw.ratelimit_admit(v_reqs, t.id, NULL);
       IF (v_admission->>'admitted')::boolean THEN
         found_candidate := true;
+        v_pm_id := c.platform_model_id;
+        v_ptype := c.provider_type;
         EXIT;
       END IF;
       IF v_admission->>'retryAfterSeconds' IS NOT NULL THEN
@@ -305,6 +343,8 @@ BEGIN
          SET next_run_at = now() + make_interval(secs => greatest(v_retry_after, 0.05)), updated_at = now(),
              normalized_request = normalized_request || jsonb_build_object('rateLimited', v_admission)
        WHERE id = t.id;
+      RETURN NEXT jsonb_build_object('requeued', true, 'task_id', t.id,
+                                     'delay_ms', ceil(greatest(v_retry_after, 0.05) * 1000));
       CONTINUE;
     END IF;
 
@@ -333,10 +373,10 @@ BEGIN
       CONTINUE;
     END IF;
 
-    SELECT * INTO pm FROM aigw.platform_models WHERE id = c.platform_model_id;
+    SELECT * INTO pm FROM aigw.platform_models WHERE id = v_pm_id;
     SELECT * INTO p FROM aigw.integration_platforms WHERE id = pm.platform_id;
     v_no := t.attempt_count + 1;
-    v_sim := t.run_mode = 'simulation' OR coalesce(c.provider_type = 'simulation', false)
+    v_sim := t.run_mode = 'simulation' OR coalesce(v_ptype = 'simulation', false)
              OR coalesce(p.config->>'testMode' IN ('simulation', 'true'), false);
     v_client := p.platform_key || '/' || pm.model_name;
     SELECT coalesce(p.config->'modelMap'->>pm.model_name, b.provider_model_name, pm.model_name)
@@ -366,7 +406,7 @@ BEGIN
                                                        'model', v_vendor_model), v_sim);
     RETURN NEXT jsonb_strip_nulls(jsonb_build_object(
       'task_id', t.id, 'attempt_id', v_attempt, 'attempt_no', v_no, 'kind', t.kind,
-      'model', t.model, 'provider_model', v_vendor_model, 'provider_type', c.provider_type,
+      'model', t.model, 'provider_model', v_vendor_model, 'provider_type', v_ptype,
       'url', rtrim(coalesce(p.base_url, ''), '/') || aigw.vendor_path(t.kind),
       'body', aigw.vendor_body(t, v_vendor_model),
       'api_key', coalesce(p.credentials->>'apiKey', p.credentials->>'api_key'),
@@ -396,5 +436,6 @@ BEGIN
                                    'event', aigw.result_event(t.id));
    END;
   END LOOP;
+  CLOSE runnable;
 END;
 $$;
