@@ -369,7 +369,7 @@ BEGIN
                                       t.run_mode = 'simulation');
       RETURN NEXT jsonb_build_object('terminal', true, 'task_id', t.id,
                                      'channel', t.normalized_request->>'channel', 'seq', v_seq,
-                                     'event', aigw.result_event(t.id));
+                                     'event', CASE WHEN t.normalized_request ? 'channel' THEN aigw.result_event(t.id) END);
       CONTINUE;
     END IF;
 
@@ -433,7 +433,7 @@ BEGIN
                                     'could not start the task: ' || v_err, '{}', t.run_mode = 'simulation');
     RETURN NEXT jsonb_build_object('terminal', true, 'task_id', t.id,
                                    'channel', t.normalized_request->>'channel', 'seq', v_seq,
-                                   'event', aigw.result_event(t.id));
+                                   'event', CASE WHEN t.normalized_request ? 'channel' THEN aigw.result_event(t.id) END);
    END;
   END LOOP;
   CLOSE runnable;

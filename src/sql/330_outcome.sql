@@ -57,7 +57,7 @@ DECLARE
   pm aigw.platform_models;
   p aigw.integration_platforms;
   rset aigw.model_runtime_policy_sets;
-  runner jsonb := aigw.active_runner_policy();
+  runner jsonb;  -- the active runner policy, read when an outcome needs it
   err jsonb;
   perr jsonb;
   usage jsonb;
@@ -91,13 +91,13 @@ BEGIN
      WHERE id = p_attempt;
     RETURN;
   END IF;
-  SELECT * INTO pm FROM aigw.platform_models WHERE id = a.platform_model_id;
   SELECT * INTO p FROM aigw.integration_platforms WHERE id = a.platform_id;
   v_sim := a.simulated;
   -- the provider runs the task asynchronously: record its id (from now on the
   -- task is polled, never submitted again) and poll again later, within the
   -- runner's maxDurationSeconds
   IF coalesce((p_outcome->>'pending')::boolean, false) THEN
+    runner := aigw.active_runner_policy();
     IF now() - t.created_at <= make_interval(secs => coalesce((runner->'failover_policy'->>'maxDurationSeconds')::int, 600)) THEN
       poll_ms := greatest(coalesce((p.config->>'pollIntervalMs')::int, 2000), 10);
       UPDATE aigw.gateway_tasks
@@ -157,11 +157,13 @@ BEGIN
                                                        'platform', p.platform_key), v_sim);
     RETURN NEXT jsonb_build_object('terminal', true, 'task_id', t.id,
                                    'channel', t.normalized_request->>'channel', 'seq', v_seq,
-                                   'event', aigw.result_event(t.id));
+                                   'event', CASE WHEN t.normalized_request ? 'channel' THEN aigw.result_event(t.id) END);
     RETURN;
   END IF;
 
   -- failure: classify and ask the policy engine
+  SELECT * INTO pm FROM aigw.platform_models WHERE id = a.platform_model_id;
+  runner := coalesce(runner, aigw.active_runner_policy());
   err := coalesce(p_outcome->'error', '{}');
   -- the policy engine reads the unified failure fields only
   perr := jsonb_strip_nulls(jsonb_build_object('code', err->'code', 'message', err->'message',
@@ -277,7 +279,7 @@ BEGIN
                                                      'failover', failover - 'info'), v_sim);
   RETURN NEXT jsonb_build_object('terminal', true, 'task_id', t.id,
                                  'channel', t.normalized_request->>'channel', 'seq', v_seq,
-                                 'event', aigw.result_event(t.id));
+                                 'event', CASE WHEN t.normalized_request ? 'channel' THEN aigw.result_event(t.id) END);
 END;
 $$;
 
@@ -380,6 +382,6 @@ BEGIN
   PERFORM aigw.release_task(t.id, 'failed');
   v_seq := aigw.append_task_event(t.id, 'failed', 'failed_final', NULL, NULL, p_reason, '{}', a.simulated);
   RETURN NEXT jsonb_build_object('terminal', true, 'task_id', t.id, 'channel', t.normalized_request->>'channel',
-                                 'seq', v_seq, 'event', aigw.result_event(t.id));
+                                 'seq', v_seq, 'event', CASE WHEN t.normalized_request ? 'channel' THEN aigw.result_event(t.id) END);
 END;
 $$;
