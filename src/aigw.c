@@ -23,6 +23,7 @@ int			aigw_worker_max_inflight = 256;
 int			aigw_launcher_naptime_ms = 10000;
 
 char	   *aigw_run_mode = NULL;
+bool		aigw_allow_request_test_mode = false;
 int			aigw_task_lease_timeout_ms = 30000;
 char	   *aigw_task_progress_callback_url = NULL;
 char	   *aigw_settlement_url = NULL;
@@ -70,6 +71,10 @@ DefineGucs(void)
 							   "production, or simulation to simulate every provider call.",
 							   NULL, &aigw_run_mode, "production",
 							   PGC_SUSET, 0, CheckRunMode, NULL, NULL);
+	DefineCustomBoolVariable("aigw.allow_request_test_mode",
+							 "Lets any signed-in user ask for simulation per request (X-EasyAI-Test-Mode); otherwise only power users, managers and internal services may, and API keys whose feature_flags.request_test_mode allows it.",
+							 NULL, &aigw_allow_request_test_mode, false,
+							 PGC_SUSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("aigw.task_lease_timeout",
 							"A running task whose worker sent no heartbeat for this long is recovered; workers heartbeat four times as often.",
 							NULL, &aigw_task_lease_timeout_ms, 30000, 400, 86400000,

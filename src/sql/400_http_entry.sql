@@ -60,6 +60,8 @@ INSERT INTO aigw.http_error_map (sqlstate, http_status, error_type, error_code, 
   ('AGC40', 400, 'invalid_request_error', 'invalid_config', true),
   ('AGC41', 403, 'permission_error', 'model_not_allowed', true),
   ('AGC42', 403, 'permission_error', 'feature_disabled', true),
+  -- request-level test mode (src/sql/430_http_tasks.sql)
+  ('AGT43', 403, 'permission_error', 'test_mode_not_allowed', true),
   -- PostgreSQL's states
   ('22000', 400, 'invalid_request_error', 'invalid_value', true),
   ('22P02', 400, 'invalid_request_error', 'invalid_value', true),

@@ -10,7 +10,67 @@ CREATE FUNCTION aigw.http_task_identity(ident jsonb) RETURNS jsonb
     'tenant_id', ident->>'tenantId', 'tenant_key', ident->>'tenantKey',
     'gateway_tenant_id', ident->>'gatewayTenantId', 'api_key_id', ident->>'apiKeyId',
     'api_key_name', ident->>'apiKeyName', 'user_group_id', ident->>'userGroupId',
-    'user_group_key', ident->>'userGroupKey', 'source', ident->>'source', 'role', ident->>'role'));
+    'user_group_key', ident->>'userGroupKey',
+    -- server-main's service token (source internal) submits as server-main
+    'source', CASE ident->>'source' WHEN 'internal' THEN 'server-main' ELSE ident->>'source' END,
+    'role', ident->>'role'));
+
+-- Whether a caller may ask for simulation per request (seed 003 §13.1):
+-- internal services always; API keys (sk-*) only when feature_flags
+-- .request_test_mode is true for the key or its tenant; signed-in users when
+-- they are power users or managers, when that flag is true for them, or when
+-- aigw.allow_request_test_mode is on.
+CREATE FUNCTION aigw.http_request_test_mode_allowed(ident jsonb) RETURNS boolean
+  LANGUAGE sql STABLE
+  RETURN CASE
+    WHEN ident->>'authType' = 'internal' THEN true
+    WHEN coalesce((aigw.request_gateway_config(aigw.http_task_identity(ident))
+                     #>> '{feature_flags,request_test_mode}')::boolean, false) THEN true
+    WHEN ident->>'authType' = 'api_key' THEN false
+    WHEN coalesce((ident->>'level')::int, 0) >= 3 THEN true
+    ELSE current_setting('aigw.allow_request_test_mode')::boolean
+  END;
+
+-- The request-level test mode of a call (seed 003 §13.1): the header
+-- X-EasyAI-Test-Mode: simulation, or test_mode: true in the body. Returns
+-- 'simulation' or NULL; a malformed value is a 400, a caller who may not
+-- ask for it a 403 (AGT43).
+CREATE FUNCTION aigw.http_request_test_mode(ctx aigw.http_ctx, p_request jsonb) RETURNS text
+  LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+  h text := lower(btrim(ctx.headers->>'x-easyai-test-mode'));
+  b jsonb := p_request->'test_mode';
+  on_header boolean;
+  on_body boolean;
+BEGIN
+  IF h IS NOT NULL AND h <> '' THEN
+    IF h NOT IN ('simulation', 'production') THEN
+      RAISE EXCEPTION 'X-EasyAI-Test-Mode must be "simulation" or "production"' USING ERRCODE = 'AG400';
+    END IF;
+    on_header := h = 'simulation';
+  END IF;
+  IF b IS NOT NULL AND jsonb_typeof(b) <> 'null' THEN
+    IF jsonb_typeof(b) = 'boolean' THEN
+      on_body := b::text::boolean;
+    ELSIF jsonb_typeof(b) = 'string' AND lower(b #>> '{}') IN ('true', 'simulation', 'false', 'production') THEN
+      on_body := lower(b #>> '{}') IN ('true', 'simulation');
+    ELSE
+      RAISE EXCEPTION 'test_mode must be true or false' USING ERRCODE = 'AG400';
+    END IF;
+  END IF;
+  -- an explicit header wins over the body
+  IF NOT coalesce(on_header, on_body, false) THEN
+    RETURN NULL;
+  END IF;
+  IF NOT aigw.http_request_test_mode_allowed(ctx.identity) THEN
+    RAISE EXCEPTION 'request-level test mode is not allowed for this caller'
+      USING ERRCODE = 'AGT43',
+            HINT = 'power users, managers and internal services may use it; an API key needs feature_flags.request_test_mode';
+  END IF;
+  RETURN 'simulation';
+END
+$$;
 
 -- Submits a task for a request and returns the pending response.
 CREATE FUNCTION aigw.http_submit(ctx aigw.http_ctx, p_kind text, p_request jsonb)
@@ -21,14 +81,15 @@ AS $$
 DECLARE
   stream boolean := p_kind = 'chat.completions' AND coalesce(p_request->>'stream', 'false') = 'true';
   tid uuid;
+  test_mode text := aigw.http_request_test_mode(ctx, p_request);
 BEGIN
   IF p_request ? 'stream' AND jsonb_typeof(p_request->'stream') NOT IN ('boolean', 'null') THEN
     RAISE EXCEPTION 'stream must be a boolean' USING ERRCODE = 'AG400';
   END IF;
-  tid := aigw.submit_task(p_kind, p_request, aigw.http_task_identity(ctx.identity),
+  tid := aigw.submit_task(p_kind, p_request - 'test_mode', aigw.http_task_identity(ctx.identity),
            jsonb_strip_nulls(jsonb_build_object(
              'channel', ctx.channel, 'stream', stream,
-             'testMode', ctx.headers->>'x-aigw-test-mode',
+             'testMode', coalesce(test_mode, ctx.headers->>'x-aigw-test-mode'),
              'platform', ctx.headers->>'x-aigw-platform',
              'idempotencyKey', ctx.headers->>'idempotency-key',
              'externalTaskId', ctx.headers->>'x-easyai-task-id',
@@ -168,10 +229,11 @@ CREATE FUNCTION aigw.http_h_video_generations(ctx aigw.http_ctx) RETURNS aigw.ht
   SET search_path = aigw, pg_catalog
 AS $$
 DECLARE
-  tid uuid := aigw.submit_task('videos.generations', aigw.http_body_object(ctx) - 'stream',
+  body jsonb := aigw.http_body_object(ctx);
+  tid uuid := aigw.submit_task('videos.generations', body - 'stream' - 'test_mode',
                 aigw.http_task_identity(ctx.identity),
                 jsonb_strip_nulls(jsonb_build_object(
-                  'testMode', ctx.headers->>'x-aigw-test-mode', 'platform', ctx.headers->>'x-aigw-platform',
+                  'testMode', coalesce(aigw.http_request_test_mode(ctx, body), ctx.headers->>'x-aigw-test-mode'), 'platform', ctx.headers->>'x-aigw-platform',
                   'idempotencyKey', ctx.headers->>'idempotency-key',
                   'externalTaskId', ctx.headers->>'x-easyai-task-id')));
 BEGIN

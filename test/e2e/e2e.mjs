@@ -216,6 +216,24 @@ await check('the internal service token with X-EasyAI-Actor authenticates', asyn
   const b = await r.json();
   return (r.status === 200 && b.actor === 'easyai-server-main' && b.authType === 'internal') || b;
 });
+await check('request-level test mode: an API key may not ask for it (403 test_mode_not_allowed); the internal service token may', async () => {
+  let denied;
+  try {
+    await client.chat.completions.create({ model: 'gpt-e2e', messages: [{ role: 'user', content: 'x' }] },
+      { headers: { 'X-EasyAI-Test-Mode': 'simulation' } });
+    denied = 'no error';
+  } catch (e) {
+    denied = (e instanceof OpenAI.PermissionDeniedError && e.status === 403 && e.error.code === 'test_mode_not_allowed')
+      || `${e.constructor.name} ${e.status} ${e.message}`;
+  }
+  const r = await fetch(`${URL_}/v1/chat/completions`, { method: 'POST', headers: {
+    authorization: 'Bearer e2e-internal-token', 'x-easyai-actor': 'easyai-server-main', 'content-type': 'application/json',
+    'x-easyai-test-mode': 'simulation' },
+    body: JSON.stringify({ model: 'gpt-e2e', messages: [{ role: 'user', content: 'simulate me' }] }) });
+  const b = await r.json();
+  return (denied === true && r.status === 200 && r.headers.get('x-aigw-simulated') === 'true' && b.simulated === true
+    && b.choices[0].message.content.includes('simulate me')) || { denied, status: r.status, b };
+});
 await check('x-comfy-api-key authenticates', async () => {
   const r = await fetch(`${URL_}/api/v1/me`, { headers: { 'x-comfy-api-key': USER_KEY } });
   const b = await r.json();
