@@ -321,10 +321,15 @@ HeadersJson(const struct mg_request_info *ri, const char *request_id, bool base6
 		size_t		n = strlen(ri->http_headers[i].name);
 		bool		seen = false;
 
-		/* x-aigw-* are the front's own, except the request's routing config */
+		/*
+		 * x-aigw-* are the front's own, except the request's routing config
+		 * and the platform it asks for (both only narrow what the router
+		 * would choose among the platforms the caller may use)
+		 */
 		if (n >= sizeof(name) || strcasecmp(ri->http_headers[i].name, "x-request-id") == 0 ||
 			(strncasecmp(ri->http_headers[i].name, "x-aigw-", 7) == 0 &&
-			 strcasecmp(ri->http_headers[i].name, "x-aigw-config") != 0))
+			 strcasecmp(ri->http_headers[i].name, "x-aigw-config") != 0 &&
+			 strcasecmp(ri->http_headers[i].name, "x-aigw-platform") != 0))
 			continue;
 		for (int j = 0; j < i && !seen; j++)
 			seen = strcasecmp(ri->http_headers[j].name, ri->http_headers[i].name) == 0;

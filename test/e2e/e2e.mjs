@@ -234,6 +234,19 @@ await check('request-level test mode: an API key may not ask for it (403 test_mo
   return (denied === true && r.status === 200 && r.headers.get('x-aigw-simulated') === 'true' && b.simulated === true
     && b.choices[0].message.content.includes('simulate me')) || { denied, status: r.status, b };
 });
+await check('x-aigw-platform reaches the router: the named platform serves, a platform without the model answers 404', async () => {
+  const { response } = await client.chat.completions.create({ model: 'gpt-e2e', messages: [{ role: 'user', content: 'x' }] },
+    { headers: { 'x-aigw-platform': 'mock' } }).withResponse();
+  let other;
+  try {
+    await client.chat.completions.create({ model: 'gpt-e2e', messages: [{ role: 'user', content: 'x' }] },
+      { headers: { 'x-aigw-platform': 'simulation' } });
+    other = 'no error';
+  } catch (e) {
+    other = e.status;
+  }
+  return (response.headers.get('x-aigw-platform') === 'mock' && other === 404) || { platform: response.headers.get('x-aigw-platform'), other };
+});
 await check('x-comfy-api-key authenticates', async () => {
   const r = await fetch(`${URL_}/api/v1/me`, { headers: { 'x-comfy-api-key': USER_KEY } });
   const b = await r.json();
