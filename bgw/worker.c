@@ -54,6 +54,8 @@ static TimestampTz next_queued_at = 0;	/* earliest future next_run_at seen; 0 = 
 static bool scan_wanted = true;	/* scan the queue (else lease handed-off tasks only) */
 static MemoryContext loop_cxt = NULL;
 static AigwKeptPlan lease_plan = NULL;
+static AigwKeptPlan started_plan = NULL;
+static AigwKeptPlan heartbeat_plan = NULL;
 static AigwKeptPlan next_due_plan = NULL;
 static AigwKeptPlan finish_plan = NULL;
 static AigwKeptPlan lock_accounts_plan = NULL;
@@ -547,6 +549,59 @@ LeaseAndStart(int n, pg_uuid_t *ids, int nids)
 	return count;
 }
 
+typedef struct StartedWork
+{
+	pg_uuid_t  *ids;
+	int			nids;
+	MemoryContext batch;
+	List	   *rows;
+} StartedWork;
+
+/* Reads the payloads of tasks started at submit: a read-only transaction */
+static void
+StartedTransaction(void *arg)
+{
+	StartedWork *w = arg;
+	Oid			argtypes[1] = {UUIDARRAYOID};
+	Datum		values[1];
+	Datum	   *elems = palloc(sizeof(Datum) * w->nids);
+
+	w->rows = NIL;
+	MemoryContextReset(w->batch);
+	for (int i = 0; i < w->nids; i++)
+		elems[i] = UUIDPGetDatum(&w->ids[i]);
+	values[0] = PointerGetDatum(construct_array(elems, w->nids, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR));
+	BeginWork("aigw: start handed-off tasks");
+	if (SPI_execute_plan(AigwKeepPlan(&started_plan, "SELECT aigw.started_payloads($1)", 1, argtypes),
+						 values, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "aigw.started_payloads failed");
+	w->rows = CollectJsonbRows(NIL, w->batch);
+	EndWork();
+}
+
+/*
+ * Starts the calls of tasks that aigw.submit_task started and handed off. If
+ * their payloads cannot be read, the reaper recovers them after
+ * aigw.task_lease_timeout (their heartbeat is the submit's).
+ */
+static void
+CallStarted(pg_uuid_t *ids, int nids)
+{
+	StartedWork w;
+	ListCell   *lc;
+
+	w.ids = ids;
+	w.nids = nids;
+	w.rows = NIL;
+	w.batch = AllocSetContextCreate(TopMemoryContext, "aigw started", ALLOCSET_DEFAULT_SIZES);
+	if (RunTransaction(StartedTransaction, &w))
+	{
+		foreach(lc, w.rows)
+			StartTransfer(lfirst(lc));
+	}
+	MemoryContextDelete(w.batch);
+}
+
 /*
  * Records one outcome in a subtransaction: if recording fails, the task ends
  * failed_final with the reason instead of taking the whole batch down.
@@ -686,18 +741,33 @@ FinishBatch(void)
 	MemoryContextDelete(w.batch);
 }
 
-/* Refreshes heartbeat_at of this worker's tasks */
+/*
+ * Refreshes heartbeat_at of this worker's tasks: those it leased, and those
+ * it calls that were started at submit, which it claims by the same write.
+ */
 static void
 Heartbeat(void)
 {
-	Oid			argtypes[1] = {TEXTOID};
-	Datum		values[1];
+	Oid			argtypes[2] = {TEXTOID, UUIDARRAYOID};
+	Datum		values[2];
+	Datum	   *elems = palloc(sizeof(Datum) * Max(ninflight, 1));
+	int			n = 0;
+	dlist_iter	it;
 
+	dlist_foreach(it, &inflight)
+	{
+		AigwTransfer *t = dlist_container(AigwTransfer, node, it.cur);
+
+		elems[n++] = UUIDPGetDatum(&t->task_id);
+	}
 	values[0] = CStringGetTextDatum(worker_id);
+	values[1] = PointerGetDatum(construct_array(elems, n, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR));
 	BeginWork("aigw: heartbeat");
-	SPI_execute_with_args("UPDATE aigw.gateway_tasks SET heartbeat_at = now() "
-						  "WHERE locked_by = $1 AND status IN ('leased', 'running', 'polling')",
-						  1, argtypes, values, NULL, false, 0);
+	SPI_execute_plan(AigwKeepPlan(&heartbeat_plan,
+								  "UPDATE aigw.gateway_tasks SET heartbeat_at = now(), locked_by = $1 "
+								  "WHERE (locked_by = $1 OR (locked_by = 'handoff' AND id = ANY ($2))) "
+								  "AND status IN ('leased', 'running', 'polling')", 2, argtypes),
+					 values, NULL, false, 0);
 	EndWork();
 	last_heartbeat = GetCurrentTimestamp();
 }
@@ -826,6 +896,13 @@ AigwTaskWorkerMain(Datum main_arg)
 
 	worker_index = DatumGetInt32(main_arg);
 	AigwWorkerConnect();
+
+	/*
+	 * The worker runs the same few statements with new parameters all day: a
+	 * custom plan per execution (what plan_cache_mode auto chooses for many
+	 * of them) spent a fifth of its time in the planner.
+	 */
+	SetConfigOption("plan_cache_mode", "force_generic_plan", PGC_SUSET, PGC_S_OVERRIDE);
 	snprintf(worker_id, sizeof(worker_id), "worker-%d-%d", worker_index, MyProcPid);
 	pgstat_report_appname(worker_id);
 	AigwClaimWorkerSlot(worker_index);
@@ -882,22 +959,35 @@ AigwTaskWorkerMain(Datum main_arg)
 		while (ninflight < aigw_worker_max_inflight)
 		{
 			int			want = Min(LEASE_BATCH, aigw_worker_max_inflight - ninflight);
-			pg_uuid_t	ids[LEASE_BATCH];
+			AigwHandoffEntry entries[LEASE_BATCH];
+			pg_uuid_t	queued[LEASE_BATCH];
+			pg_uuid_t	started[LEASE_BATCH];
+			int			nqueued = 0;
+			int			nstarted = 0;
 			bool		overflow = false;
-			int			nids = AigwTakeHandedOff(ids, want, &overflow);
+			int			n = AigwTakeHandedOff(entries, want, &overflow);
 
 			if (overflow)
 				scan_wanted = true;
-			if (nids > 0)
-				(void) LeaseAndStart(want, ids, nids);
-			else if (scan_wanted)
+			for (int i = 0; i < n; i++)
 			{
+				if (entries[i].started)
+					started[nstarted++] = entries[i].id;
+				else
+					queued[nqueued++] = entries[i].id;
+			}
+			if (nstarted > 0)
+				CallStarted(started, nstarted);
+			if (nqueued > 0)
+				(void) LeaseAndStart(want, queued, nqueued);
+			if (n == 0)
+			{
+				if (!scan_wanted)
+					break;
 				scan_wanted = false;
 				if (LeaseAndStart(want, NULL, 0) == want)
 					scan_wanted = true;	/* more may be waiting */
 			}
-			else
-				break;
 			FireTimers();
 			FinishBatch();
 		}

@@ -24,6 +24,7 @@ int			aigw_launcher_naptime_ms = 10000;
 
 char	   *aigw_run_mode = NULL;
 bool		aigw_allow_request_test_mode = false;
+bool		aigw_start_at_submit_enabled = true;
 int			aigw_task_lease_timeout_ms = 30000;
 char	   *aigw_task_progress_callback_url = NULL;
 char	   *aigw_settlement_url = NULL;
@@ -74,6 +75,10 @@ DefineGucs(void)
 	DefineCustomBoolVariable("aigw.allow_request_test_mode",
 							 "Lets any signed-in user ask for simulation per request (X-EasyAI-Test-Mode); otherwise only power users, managers and internal services may, and API keys whose feature_flags.request_test_mode allows it.",
 							 NULL, &aigw_allow_request_test_mode, false,
+							 PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomBoolVariable("aigw.start_at_submit",
+							 "aigw.submit_task starts a task's first attempt itself when a worker of the database can take it (off: every task is leased from the queue).",
+							 NULL, &aigw_start_at_submit_enabled, true,
 							 PGC_SUSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("aigw.task_lease_timeout",
 							"A running task whose worker sent no heartbeat for this long is recovered; workers heartbeat four times as often.",

@@ -32,6 +32,7 @@ typedef struct AigwWorkerSlot
 	Latch	   *latch;
 	pg_atomic_uint32 inflight;
 	pg_atomic_uint32 scan;		/* asked to scan the queue */
+	Oid			dboid;			/* database the worker runs in */
 } AigwWorkerSlot;
 
 /* One event channel: a byte ring read by one front connection */
@@ -62,13 +63,19 @@ typedef struct AigwTaskWaiter
  * overflow, and the next worker to look scans the queue instead.
  */
 #define AIGW_HANDOFF_RING 4096
+typedef struct AigwHandoffEntry
+{
+	pg_uuid_t	id;
+	bool		started;		/* started at submit: call it, do not lease it */
+} AigwHandoffEntry;
+
 typedef struct AigwHandoff
 {
 	slock_t		mutex;
-	uint32		head;			/* next id to take */
-	uint32		count;			/* ids in the ring */
-	bool		overflow;		/* ids were dropped: scan the queue */
-	pg_uuid_t	ids[AIGW_HANDOFF_RING];
+	uint32		head;			/* next entry to take */
+	uint32		count;			/* entries in the ring */
+	bool		overflow;		/* queued ids were dropped: scan the queue */
+	AigwHandoffEntry entries[AIGW_HANDOFF_RING];
 } AigwHandoff;
 
 typedef struct AigwShared
@@ -109,8 +116,10 @@ extern int	aigw_outbox_interval_ms;
 extern char *aigw_server_main_token;
 extern void AigwWakeWorker(void);
 extern void AigwWakeAllWorkers(void);
-extern void AigwHandOffTasks(const pg_uuid_t *ids, int n);
-extern int	AigwTakeHandedOff(pg_uuid_t *out, int max, bool *overflow);
+extern bool aigw_start_at_submit_enabled;
+extern void AigwHandOffTasks(const AigwHandoffEntry *entries, int n);
+extern int	AigwTakeHandedOff(AigwHandoffEntry *out, int max, bool *overflow);
+extern bool AigwCanStartAtSubmit(int pending);
 extern bool AigwHandOffPending(void);
 extern bool AigwScanRequested(int index);
 extern int	AigwClaimWorkerSlot(int index);

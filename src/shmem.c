@@ -139,7 +139,9 @@ AigwClaimWorkerSlot(int index)
 	LWLockAcquire(AigwShmem->lock, LW_EXCLUSIVE);
 	slot->pid = MyProcPid;
 	slot->latch = MyLatch;
+	slot->dboid = MyDatabaseId;
 	pg_atomic_write_u32(&slot->inflight, 0);
+	pg_atomic_write_u32(&slot->scan, 1);
 	if (index + 1 > AigwShmem->nworkers)
 		AigwShmem->nworkers = index + 1;
 	LWLockRelease(AigwShmem->lock);
@@ -213,9 +215,14 @@ AigwWakeAllWorkers(void)
 	}
 }
 
-/* Hands committed queued tasks to the workers and wakes the least busy one */
+/*
+ * Hands committed tasks to the workers and wakes the least busy one. A full
+ * ring drops queued tasks (the workers then scan the queue for them); a task
+ * started at submit is recovered by the reaper if it could not be handed off,
+ * which aigw.start_at_submit() makes unlikely by asking for room first.
+ */
 void
-AigwHandOffTasks(const pg_uuid_t *ids, int n)
+AigwHandOffTasks(const AigwHandoffEntry *entries, int n)
 {
 	AigwHandoff *h;
 
@@ -230,16 +237,16 @@ AigwHandOffTasks(const pg_uuid_t *ids, int n)
 			h->overflow = true;
 			break;
 		}
-		h->ids[(h->head + h->count) % AIGW_HANDOFF_RING] = ids[i];
+		h->entries[(h->head + h->count) % AIGW_HANDOFF_RING] = entries[i];
 		h->count++;
 	}
 	SpinLockRelease(&h->mutex);
 	AigwWakeWorker();
 }
 
-/* Takes up to max handed-off task ids; *overflow says some were dropped */
+/* Takes up to max handed-off tasks; *overflow says some were dropped */
 int
-AigwTakeHandedOff(pg_uuid_t *out, int max, bool *overflow)
+AigwTakeHandedOff(AigwHandoffEntry *out, int max, bool *overflow)
 {
 	AigwHandoff *h = &AigwShmem->handoff;
 	int			n = 0;
@@ -247,7 +254,7 @@ AigwTakeHandedOff(pg_uuid_t *out, int max, bool *overflow)
 	SpinLockAcquire(&h->mutex);
 	while (n < max && h->count > 0)
 	{
-		out[n++] = h->ids[h->head];
+		out[n++] = h->entries[h->head];
 		h->head = (h->head + 1) % AIGW_HANDOFF_RING;
 		h->count--;
 	}
@@ -255,6 +262,28 @@ AigwTakeHandedOff(pg_uuid_t *out, int max, bool *overflow)
 	h->overflow = false;
 	SpinLockRelease(&h->mutex);
 	return n;
+}
+
+/*
+ * True when a submitting backend, which will hand off pending tasks at its
+ * commit, may start one more itself: a task worker runs in this database and
+ * the handoff ring stays less than half full (an unlocked read: the other
+ * half is the margin for concurrent submitters).
+ */
+bool
+AigwCanStartAtSubmit(int pending)
+{
+	if (!aigw_start_at_submit_enabled || AigwShmem == NULL ||
+		AigwShmem->handoff.count + pending >= AIGW_HANDOFF_RING / 2)
+		return false;
+	for (int i = 0; i < AigwShmem->nworkers; i++)
+	{
+		AigwWorkerSlot *slot = &AigwShmem->workers[i];
+
+		if (slot->pid != 0 && slot->dboid == MyDatabaseId)
+			return true;
+	}
+	return false;
 }
 
 /* True when handed-off tasks wait in the ring (an unlocked read: a hint) */

@@ -11,15 +11,15 @@
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
+#include "utils/memutils.h"
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
-
-#define HANDOFF_MAX 64
 
 static bool wake_at_commit = false;
 static bool scan_at_commit = false;
 static int	handoff_count = 0;
-static pg_uuid_t handoff_ids[HANDOFF_MAX];
+static int	handoff_cap = 0;
+static AigwHandoffEntry *handoff_entries = NULL;	/* in TopMemoryContext, reused */
 static bool xact_callback_registered = false;
 
 /*
@@ -35,7 +35,7 @@ WakeAtCommitCallback(XactEvent event, void *arg)
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:
 			if (handoff_count > 0)
-				AigwHandOffTasks(handoff_ids, handoff_count);
+				AigwHandOffTasks(handoff_entries, handoff_count);
 			if (scan_at_commit)
 				AigwWakeAllWorkers();
 			else if (wake_at_commit && handoff_count == 0)
@@ -56,10 +56,11 @@ WakeAtCommitCallback(XactEvent event, void *arg)
 PG_FUNCTION_INFO_V1(aigw_wake_workers_at_commit);
 
 /*
- * aigw.wake_workers_at_commit(task uuid DEFAULT NULL): the workers are woken
- * when this transaction commits; a task named is handed to them directly.
- * An id handed off by a subtransaction that rolled back is harmless: the
- * worker finds no queued task by that id.
+ * aigw.wake_workers_at_commit(task uuid DEFAULT NULL, started boolean DEFAULT
+ * false): the workers are woken when this transaction commits; a task named
+ * is handed to them directly, to lease or, started at submit, to call. An id
+ * handed off by a subtransaction that rolled back is harmless: the worker
+ * finds no such task to lease or to call.
  */
 Datum
 aigw_wake_workers_at_commit(PG_FUNCTION_ARGS)
@@ -70,13 +71,33 @@ aigw_wake_workers_at_commit(PG_FUNCTION_ARGS)
 		xact_callback_registered = true;
 	}
 	wake_at_commit = true;
-	if (PG_NARGS() < 1 || PG_ARGISNULL(0) || handoff_count >= HANDOFF_MAX)
+	if (PG_NARGS() < 1 || PG_ARGISNULL(0))
 		scan_at_commit = true;
 	else
-		handoff_ids[handoff_count++] = *PG_GETARG_UUID_P(0);
+	{
+		if (handoff_count >= handoff_cap)
+		{
+			handoff_cap = Max(64, handoff_cap * 2);
+			handoff_entries = handoff_entries == NULL
+				? MemoryContextAlloc(TopMemoryContext, sizeof(AigwHandoffEntry) * handoff_cap)
+				: repalloc(handoff_entries, sizeof(AigwHandoffEntry) * handoff_cap);
+		}
+		handoff_entries[handoff_count].id = *PG_GETARG_UUID_P(0);
+		handoff_entries[handoff_count].started = PG_NARGS() > 1 && !PG_ARGISNULL(1) && PG_GETARG_BOOL(1);
+		handoff_count++;
+	}
 	if (AigwShmem)
 		pg_atomic_fetch_add_u64(&AigwShmem->submitted, 1);
 	PG_RETURN_VOID();
+}
+
+PG_FUNCTION_INFO_V1(aigw_start_at_submit);
+
+/* aigw.start_at_submit(): may aigw.submit_task start one more task itself? */
+Datum
+aigw_start_at_submit(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(AigwCanStartAtSubmit(handoff_count));
 }
 
 static AigwKeptPlan outcome_plan = NULL;

@@ -64,6 +64,11 @@ CREATE UNIQUE INDEX uniq_gateway_tasks_idempotency ON aigw.gateway_tasks (user_i
 -- The reaper scans finished tasks by age.
 CREATE INDEX idx_gateway_tasks_finished ON aigw.gateway_tasks (finished_at)
   WHERE status IN ('succeeded', 'failed_final', 'cancelled');
+-- The reaper's pass over failed_retryable tasks (every aigw.reaper_interval)
+-- reads this index, which is empty unless something writes that status, not
+-- the whole table.
+CREATE INDEX idx_gateway_tasks_retryable ON aigw.gateway_tasks (next_run_at)
+  WHERE status = 'failed_retryable';
 
 -- §7.4, §7.9.16: one row per client attempt.
 CREATE TABLE aigw.gateway_task_attempts (

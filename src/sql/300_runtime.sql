@@ -1,11 +1,17 @@
 -- Task runtime: routing, submission, leasing, outcomes and recovery
 -- (seed 003 §8, §11, §13; docs/runtime.md).
 
-CREATE FUNCTION aigw.wake_workers_at_commit(task uuid DEFAULT NULL) RETURNS void
+CREATE FUNCTION aigw.wake_workers_at_commit(task uuid DEFAULT NULL, started boolean DEFAULT false) RETURNS void
   LANGUAGE c VOLATILE
   AS 'MODULE_PATHNAME', 'aigw_wake_workers_at_commit';
-COMMENT ON FUNCTION aigw.wake_workers_at_commit(uuid) IS
-  'wakes the task workers when the current transaction commits; a task named is handed to them to lease by id, without a queue scan';
+COMMENT ON FUNCTION aigw.wake_workers_at_commit(uuid, boolean) IS
+  'wakes the task workers when the current transaction commits; a task named is handed to them: to lease by id, without a queue scan, or, started at submit, to call';
+
+CREATE FUNCTION aigw.start_at_submit() RETURNS boolean
+  LANGUAGE c VOLATILE
+  AS 'MODULE_PATHNAME', 'aigw_start_at_submit';
+COMMENT ON FUNCTION aigw.start_at_submit() IS
+  'true when aigw.start_at_submit is on, a task worker runs in this database and the handoff ring has room: aigw.submit_task may start the task itself';
 
 CREATE FUNCTION aigw.channel_wait(channel text, timeout_ms integer)
   RETURNS TABLE (task_id uuid, seq bigint, event text, data text)

@@ -125,6 +125,10 @@ DECLARE
   v_est_request jsonb;
   v_plan jsonb;
   v_gw jsonb;
+  v_row aigw.gateway_tasks;
+  v_reqs jsonb;
+  v_admission jsonb;
+  v_started boolean := false;
 BEGIN
   PERFORM aigw.validate_task_request(kind, request);
   v_mtype := aigw.model_type_of_kind(kind);
@@ -211,7 +215,8 @@ BEGIN
      coalesce(options->'simulationProfile', request->'simulation_profile'),
      coalesce(options->>'simulationSeed', NULL), v_max_attempts)
   ON CONFLICT (user_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-  RETURNING id INTO v_task;
+  RETURNING * INTO v_row;
+  v_task := v_row.id;
   IF v_task IS NULL THEN
     SELECT id INTO v_task FROM aigw.gateway_tasks
      WHERE gateway_tasks.user_id = v_user AND idempotency_key = options->>'idempotencyKey';
@@ -228,7 +233,20 @@ BEGIN
   PERFORM aigw.append_task_event(v_task, 'queue_status', 'queued', 'queued', 0, 'queued',
                                  jsonb_build_object('model', v_model, 'kind', kind),
                                  v_run_mode = 'simulation' OR first_candidate.provider_type = 'simulation');
-  PERFORM aigw.wake_workers_at_commit(v_task);
+  -- started here when a worker of this database can take it and the routed
+  -- candidate's rate limits admit it: the worker only reads what to call
+  -- (aigw.started_payloads), no lease transaction and no second routing;
+  -- otherwise the task waits in the queue for a lease
+  IF aigw.start_at_submit() THEN
+    v_reqs := aigw.attempt_rate_limits(v_row, first_candidate.platform_model_id);
+    v_admission := aigw.ratelimit_admit(v_reqs, v_task, NULL);
+    IF (v_admission->>'admitted')::boolean THEN
+      PERFORM aigw.start_attempt(v_row, first_candidate.platform_model_id, first_candidate.provider_type,
+                                 'handoff', uuidv7(), v_admission, v_reqs, false);
+      v_started := true;
+    END IF;
+  END IF;
+  PERFORM aigw.wake_workers_at_commit(v_task, v_started);
   RETURN v_task;
 END;
 $$;

@@ -232,6 +232,103 @@ BEGIN
 END;
 $$;
 
+-- What a worker needs to call the provider for attempt a of task t: the URL,
+-- the vendor body, the key, the channel, the stream flags and, for a
+-- simulated attempt, the simulated response. seq is the task's last event.
+CREATE FUNCTION aigw.attempt_payload(t aigw.gateway_tasks, a aigw.gateway_task_attempts,
+                                     p aigw.integration_platforms, pm aigw.platform_models,
+                                     p_provider_type text, p_seq bigint) RETURNS jsonb
+  LANGUAGE sql STABLE
+AS $$
+  SELECT jsonb_strip_nulls(jsonb_build_object(
+    'task_id', t.id, 'attempt_id', a.id, 'attempt_no', a.attempt_no, 'kind', t.kind,
+    'model', t.model, 'provider_model', a.request_snapshot->>'model', 'provider_type', p_provider_type,
+    'url', rtrim(coalesce(p.base_url, ''), '/') || aigw.vendor_path(t.kind),
+    'body', CASE WHEN NOT a.simulated THEN aigw.vendor_body(t, a.request_snapshot->>'model') END,
+    'api_key', coalesce(p.credentials->>'apiKey', p.credentials->>'api_key'),
+    'channel', t.normalized_request->>'channel',
+    'stream', coalesce((t.normalized_request->>'stream')::boolean, false),
+    'client_include_usage', coalesce((t.normalized_request->>'clientIncludeUsage')::boolean, false),
+    'simulated', a.simulated,
+    'timeout_ms', coalesce((p.config->>'timeoutMs')::int, 600000),
+    'seq', p_seq,
+    'simulation_profile', CASE WHEN a.simulated THEN aigw.simulate_response(t, a.attempt_no, pm.capabilities) END))
+$$;
+
+-- Starts attempt p_attempt of task t on platform model p_pm, whose rate limits
+-- admitted it (p_admission, p_reqs): writes the attempt, marks the task
+-- running for p_worker and gives back its queue slot in the same write,
+-- counts the start on the client and appends the event. Returns the
+-- attempt's payload (aigw.attempt_payload) when p_payload, else NULL.
+CREATE FUNCTION aigw.start_attempt(t aigw.gateway_tasks, p_pm uuid, p_provider_type text, p_worker text,
+                                   p_attempt uuid, p_admission jsonb, p_reqs jsonb,
+                                   p_payload boolean DEFAULT true) RETURNS jsonb
+  LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+  pm aigw.platform_models;
+  p aigw.integration_platforms;
+  a aigw.gateway_task_attempts;
+  v_no int := t.attempt_count + 1;
+  v_sim boolean;
+  v_client text;
+  v_vendor_model text;
+  v_seq bigint;
+BEGIN
+  SELECT * INTO pm FROM aigw.platform_models WHERE id = p_pm;
+  SELECT * INTO p FROM aigw.integration_platforms WHERE id = pm.platform_id;
+  v_sim := t.run_mode = 'simulation' OR coalesce(p_provider_type = 'simulation', false)
+           OR coalesce(p.config->>'testMode' IN ('simulation', 'true'), false);
+  v_client := p.platform_key || '/' || pm.model_name;
+  SELECT coalesce(p.config->'modelMap'->>pm.model_name, b.provider_model_name, pm.model_name)
+    INTO v_vendor_model
+    FROM (SELECT 1) one LEFT JOIN aigw.base_model_catalog b ON b.id = pm.base_model_id;
+
+  INSERT INTO aigw.gateway_task_attempts
+    (id, task_id, attempt_no, platform_id, platform_model_id, client_id, queue_key, status, simulated,
+     request_snapshot)
+  VALUES (p_attempt, t.id, v_no, p.id, pm.id, v_client, v_client, 'submitted', v_sim,
+          jsonb_build_object('model', v_vendor_model, 'platform', p.platform_key, 'worker', p_worker,
+                             'admission', p_admission))
+  RETURNING * INTO a;
+  UPDATE aigw.gateway_tasks
+     SET status = 'running', locked_by = p_worker, locked_at = now(), heartbeat_at = now(),
+         attempt_count = v_no, queue_key = v_client, updated_at = now(),
+         run_mode = CASE WHEN v_sim THEN 'simulation' ELSE run_mode END,
+         normalized_request = normalized_request - 'queueAdmission'
+   WHERE id = t.id;
+  IF coalesce((t.normalized_request #>> '{queueAdmission,admitted}')::boolean, false) THEN
+    PERFORM aigw.ratelimit_release(t.normalized_request->'queueAdmission');
+  END IF;
+  PERFORM aigw.client_assigned(v_client, p.id, p.provider, t.kind, (1 - aigw.ratelimit_headroom(p_reqs))::numeric);
+  v_seq := aigw.append_task_event(t.id, 'queue_status', 'running', 'submit', NULL,
+                                  'submitted to ' || p.platform_key,
+                                  jsonb_build_object('platform', p.platform_key, 'attempt', v_no,
+                                                     'model', v_vendor_model), v_sim);
+  IF NOT p_payload THEN
+    RETURN NULL;
+  END IF;
+  RETURN aigw.attempt_payload(t, a, p, pm, p_provider_type, v_seq);
+END;
+$$;
+
+-- The payloads of tasks started at submit (aigw.submit_task) and handed to a
+-- worker: read only, so the worker's transaction writes nothing. A task that
+-- was cancelled or recovered meanwhile is not returned.
+CREATE FUNCTION aigw.started_payloads(p_ids uuid[]) RETURNS SETOF jsonb
+  LANGUAGE sql STABLE
+AS $$
+  SELECT aigw.attempt_payload(t, a, p, pm, cp.provider_type,
+                              (SELECT max(e.seq) FROM aigw.gateway_task_events e WHERE e.task_id = t.id))
+    FROM aigw.gateway_tasks t
+    JOIN LATERAL (SELECT * FROM aigw.gateway_task_attempts x
+                   WHERE x.task_id = t.id ORDER BY x.attempt_no DESC LIMIT 1) a ON a.finished_at IS NULL
+    JOIN aigw.platform_models pm ON pm.id = a.platform_model_id
+    JOIN aigw.integration_platforms p ON p.id = a.platform_id
+    LEFT JOIN aigw.model_catalog_providers cp ON cp.provider_key = p.provider
+   WHERE t.id = ANY (p_ids) AND t.status = 'running' AND t.locked_by = 'handoff'
+$$;
+
 -- aigw.lease_tasks: leases up to p_n runnable tasks for a worker: the tasks
 -- named by p_ids (handed off at submit), else the queue in priority order. For each it
 -- picks the candidate (the same client again when the retry policy said so),
@@ -247,18 +344,12 @@ DECLARE
   v_pm_id uuid;
   v_ptype text;
   found_candidate boolean;
-  pm aigw.platform_models;
-  p aigw.integration_platforms;
   v_exclude uuid[];
   v_prefer uuid;
   v_ident jsonb;
   v_opts jsonb;
-  v_no int;
-  v_sim boolean;
   v_attempt uuid;
   v_seq bigint;
-  v_vendor_model text;
-  v_client text;
   v_err text;
   v_admission jsonb;
   v_reqs jsonb;
@@ -373,50 +464,7 @@ BEGIN
       CONTINUE;
     END IF;
 
-    SELECT * INTO pm FROM aigw.platform_models WHERE id = v_pm_id;
-    SELECT * INTO p FROM aigw.integration_platforms WHERE id = pm.platform_id;
-    v_no := t.attempt_count + 1;
-    v_sim := t.run_mode = 'simulation' OR coalesce(v_ptype = 'simulation', false)
-             OR coalesce(p.config->>'testMode' IN ('simulation', 'true'), false);
-    v_client := p.platform_key || '/' || pm.model_name;
-    SELECT coalesce(p.config->'modelMap'->>pm.model_name, b.provider_model_name, pm.model_name)
-      INTO v_vendor_model
-      FROM (SELECT 1) one LEFT JOIN aigw.base_model_catalog b ON b.id = pm.base_model_id;
-
-    INSERT INTO aigw.gateway_task_attempts
-      (id, task_id, attempt_no, platform_id, platform_model_id, client_id, queue_key, status, simulated,
-       request_snapshot)
-    VALUES (v_attempt, t.id, v_no, p.id, pm.id, v_client, v_client, 'submitted', v_sim,
-            jsonb_build_object('model', v_vendor_model, 'platform', p.platform_key, 'worker', p_worker,
-                               'admission', v_admission));
-    -- started: the task gives back its queue slot in the same write
-    UPDATE aigw.gateway_tasks
-       SET status = 'running', locked_by = p_worker, locked_at = now(), heartbeat_at = now(),
-           attempt_count = v_no, queue_key = v_client, updated_at = now(),
-           run_mode = CASE WHEN v_sim THEN 'simulation' ELSE run_mode END,
-           normalized_request = normalized_request - 'queueAdmission'
-     WHERE id = t.id;
-    IF coalesce((t.normalized_request #>> '{queueAdmission,admitted}')::boolean, false) THEN
-      PERFORM aigw.ratelimit_release(t.normalized_request->'queueAdmission');
-    END IF;
-    PERFORM aigw.client_assigned(v_client, p.id, p.provider, t.kind, (1 - aigw.ratelimit_headroom(v_reqs))::numeric);
-    v_seq := aigw.append_task_event(t.id, 'queue_status', 'running', 'submit', NULL,
-                                    'submitted to ' || p.platform_key,
-                                    jsonb_build_object('platform', p.platform_key, 'attempt', v_no,
-                                                       'model', v_vendor_model), v_sim);
-    RETURN NEXT jsonb_strip_nulls(jsonb_build_object(
-      'task_id', t.id, 'attempt_id', v_attempt, 'attempt_no', v_no, 'kind', t.kind,
-      'model', t.model, 'provider_model', v_vendor_model, 'provider_type', v_ptype,
-      'url', rtrim(coalesce(p.base_url, ''), '/') || aigw.vendor_path(t.kind),
-      'body', aigw.vendor_body(t, v_vendor_model),
-      'api_key', coalesce(p.credentials->>'apiKey', p.credentials->>'api_key'),
-      'channel', t.normalized_request->>'channel',
-      'stream', coalesce((t.normalized_request->>'stream')::boolean, false),
-      'client_include_usage', coalesce((t.normalized_request->>'clientIncludeUsage')::boolean, false),
-      'simulated', v_sim,
-      'timeout_ms', coalesce((p.config->>'timeoutMs')::int, 600000),
-      'seq', v_seq,
-      'simulation_profile', CASE WHEN v_sim THEN aigw.simulate_response(t, v_no, pm.capabilities) END));
+    RETURN NEXT aigw.start_attempt(t, v_pm_id, v_ptype, p_worker, v_attempt, v_admission, v_reqs);
    EXCEPTION
     WHEN deadlock_detected OR serialization_failure OR lock_not_available THEN
       RAISE;  -- transient: the worker retries the whole lease
