@@ -1,6 +1,7 @@
 /*
- * outbox.c: the outbox worker — delivers task progress callbacks and, in
- * server-main mode, settlement events (seed 003 §12.2, §14.4).
+ * outbox.c: the outbox worker — delivers task progress callbacks, in
+ * server-main mode settlement events (seed 003 §12.2, §14.4), and the cancel
+ * requests of cancelled tasks that a provider runs asynchronously.
  *
  * Rows are claimed in one transaction (aigw.outbox_claim), posted with no
  * transaction open, and each result is recorded in another (aigw.outbox_done).
@@ -8,6 +9,7 @@
  * repeated after a crash is harmless.
  */
 #include "aigw.h"
+#include "credentials.h"
 #include "runtime.h"
 #include "worker.h"
 
@@ -80,6 +82,65 @@ static size_t
 DiscardBody(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
 	return size * nmemb;
+}
+
+/*
+ * Sends a provider's cancel request (DELETE with the platform's key); returns
+ * NULL on a 2xx answer or a 404 (the provider no longer has the task), else
+ * the reason.
+ */
+static char *
+DeliverProviderCancel(CURL *easy, Jsonb *row)
+{
+	char	   *url = AigwJsonbGetText(row, "url");
+	char	   *method = AigwJsonbGetText(row, "method");
+	char	   *sealed = AigwJsonbGetText(row, "apiKey");
+	struct curl_slist *headers = NULL;
+	CURLcode	rc;
+	long		status = 0;
+	char	   *error = NULL;
+	AigwOutbound guard;
+
+	if (url == NULL || method == NULL)
+		return pstrdup("the provider has no cancel request for this task");
+	if (sealed && sealed[0])
+	{
+		char	   *key;
+		char	   *auth;
+
+		if (!AigwCredentialOpen(sealed, &key, &error))
+			return error;
+		auth = psprintf("Authorization: Bearer %s", key);
+		headers = curl_slist_append(headers, auth);
+		explicit_bzero(auth, strlen(auth));
+		explicit_bzero(key, strlen(key));
+		pfree(auth);
+		pfree(key);
+	}
+	curl_easy_reset(easy);
+	if (!AigwOutboundPrepare(easy, url, &guard, &error))
+	{
+		curl_slist_free_all(headers);
+		return error;
+	}
+	curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
+	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, DiscardBody);
+	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+	curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, 10000L);
+	rc = curl_easy_perform(easy);
+	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+	if (rc != CURLE_OK)
+	{
+		error = AigwOutboundRefusal(&guard);
+		if (error == NULL)
+			error = pstrdup(curl_easy_strerror(rc));
+	}
+	else if ((status < 200 || status >= 300) && status != 404)
+		error = psprintf("provider answered HTTP %ld", status);
+	curl_slist_free_all(headers);
+	return error;
 }
 
 /* Posts one row; returns NULL on a 2xx answer, else the reason */
@@ -195,8 +256,14 @@ AigwOutboxMain(Datum main_arg)
 		rows = Claim(cxt, &installed);
 		foreach(lc, rows)
 		{
+			Jsonb	   *row = lfirst(lc);
+			char	   *kind = AigwJsonbGetText(row, "kind");
+
 			CHECK_FOR_INTERRUPTS();
-			errors = lappend(errors, Deliver(easy, lfirst(lc)));
+			if (kind && strcmp(kind, "provider_cancel") == 0)
+				errors = lappend(errors, DeliverProviderCancel(easy, row));
+			else
+				errors = lappend(errors, Deliver(easy, row));
 		}
 		if (rows != NIL)
 		{

@@ -41,6 +41,8 @@ BEGIN
                         WHERE c.task_id = t.id AND c.status IN ('pending', 'delivering'))
        AND NOT EXISTS (SELECT 1 FROM settlement_outbox s
                         WHERE s.task_id = t.id AND s.status IN ('pending', 'delivering'))
+       AND NOT EXISTS (SELECT 1 FROM gateway_provider_cancel_outbox x
+                        WHERE x.task_id = t.id AND x.status IN ('pending', 'delivering'))
      ORDER BY t.finished_at
      LIMIT batch
      FOR UPDATE SKIP LOCKED)

@@ -294,6 +294,8 @@ BEGIN
   PERFORM aigw.release_task(p_task, 'cancelled');
   PERFORM aigw.concurrency_release(p_task);
   PERFORM aigw.task_leaves_queue(p_task);
+  -- a task the provider runs asynchronously is cancelled there too (outbox worker)
+  PERFORM aigw.queue_provider_cancel(t);
   PERFORM aigw.append_task_event(p_task, 'failed', 'cancelled', NULL, NULL, p_reason, '{}',
                                  t.run_mode = 'simulation');
   RETURN true;

@@ -14,6 +14,25 @@ BEGIN
    WHERE status = 'delivering' AND updated_at < now() - interval '2 minutes';
   UPDATE aigw.settlement_outbox SET status = 'pending', updated_at = now()
    WHERE status = 'delivering' AND updated_at < now() - interval '2 minutes';
+  UPDATE aigw.gateway_provider_cancel_outbox SET status = 'pending', updated_at = now()
+   WHERE status = 'delivering' AND updated_at < now() - interval '2 minutes';
+
+  -- provider cancels (345_provider_cancel.sql): the request, with the platform's sealed key
+  RETURN QUERY
+  WITH due AS (
+    SELECT o.id FROM aigw.gateway_provider_cancel_outbox o
+     WHERE o.status = 'pending' AND o.next_attempt_at <= now()
+     ORDER BY o.next_attempt_at LIMIT p_n FOR UPDATE SKIP LOCKED
+  ), claimed AS (
+    UPDATE aigw.gateway_provider_cancel_outbox o
+       SET status = 'delivering', attempts = o.attempts + 1, updated_at = now()
+      FROM due WHERE o.id = due.id
+    RETURNING o.*
+  )
+  SELECT jsonb_strip_nulls(jsonb_build_object('kind', 'provider_cancel', 'id', c.id)
+           || aigw.vendor_cancel_request(c.kind, p.base_url, c.remote_task_id)
+           || jsonb_build_object('apiKey', coalesce(p.credentials->>'apiKey', p.credentials->>'api_key')))
+    FROM claimed c JOIN aigw.integration_platforms p ON p.id = c.platform_id;
 
   RETURN QUERY
   WITH due AS (
@@ -72,6 +91,14 @@ BEGIN
      WHERE id = p_id AND status = 'delivering';
   ELSIF p_kind = 'settlement' THEN
     UPDATE aigw.settlement_outbox
+       SET status = CASE WHEN p_ok THEN 'delivered' WHEN attempts >= max_attempts THEN 'failed' ELSE 'pending' END,
+           delivered_at = CASE WHEN p_ok THEN now() END,
+           last_error = CASE WHEN p_ok THEN NULL ELSE left(p_error, 1000) END,
+           next_attempt_at = now() + make_interval(secs => least(power(2, attempts), 300)),
+           updated_at = now()
+     WHERE id = p_id AND status = 'delivering';
+  ELSIF p_kind = 'provider_cancel' THEN
+    UPDATE aigw.gateway_provider_cancel_outbox
        SET status = CASE WHEN p_ok THEN 'delivered' WHEN attempts >= max_attempts THEN 'failed' ELSE 'pending' END,
            delivered_at = CASE WHEN p_ok THEN now() END,
            last_error = CASE WHEN p_ok THEN NULL ELSE left(p_error, 1000) END,

@@ -14,7 +14,8 @@
 //                             then in_progress, completed after MOCK_VIDEO_POLLS polls
 //                             of GET /videos/{id} (default 3); mock-video-fail fails
 //                             at its second poll; MOCK_VIDEO_POLLS=0 never completes
-// GET /videos-stats counts the video submissions and polls per prompt.
+// DELETE /videos/{id} deletes a job (OpenAI's answer: {id, object: "video.deleted", deleted: true}).
+// GET /videos-stats counts the video submissions, polls and deletes per prompt.
 //   mock-redirect             HTTP 302 to /hooks/redirected on this server (a client must not follow it)
 // It also receives deliveries: POST /hooks/NAME records the body and headers
 // (a NAME starting with "flaky" answers 503 to its first delivery of each
@@ -98,6 +99,7 @@ const server = http.createServer((hreq, res) => {
     if ((hreq.headers.authorization || '') !== 'Bearer sk-mock')
       return error(res, 401, 'Incorrect API key provided.', 'invalid_request_error', 'invalid_api_key');
     if (hreq.method === 'GET' && /\/videos\/[^/]+$/.test(hreq.url)) return pollVideo(res, hreq.url.split('/').pop());
+    if (hreq.method === 'DELETE' && /\/videos\/[^/]+$/.test(hreq.url)) return deleteVideo(res, hreq.url.split('/').pop());
     let req;
     try { req = JSON.parse(raw); } catch { return error(res, 400, 'We could not parse the JSON body of your request.', 'invalid_request_error', null); }
     switch (req.model) {
@@ -141,6 +143,14 @@ function pollVideo(res, id) {
   else if (videoPolls > 0 && job.polls >= videoPolls) { job.status = 'completed'; job.progress = 100; }
   else { job.status = 'in_progress'; job.progress = Math.min(99, job.polls * 30); }
   return send(res, 200, videoObject(job));
+}
+
+function deleteVideo(res, id) {
+  const job = videos.get(id);
+  if (!job) return error(res, 404, `Video ${id} not found.`, 'invalid_request_error', 'not_found');
+  videos.delete(id);
+  videoStats[job.prompt].deletes = (videoStats[job.prompt].deletes || 0) + 1;
+  return send(res, 200, { id, object: 'video.deleted', deleted: true });
 }
 
 function route(hreq, res, req) {

@@ -117,6 +117,23 @@ is($node->safe_psql('postgres', "SELECT count(*) FROM aigw.gateway_task_events W
 is($node->safe_psql('postgres', "SELECT count(*) FROM aigw.settlement_outbox WHERE task_id IN ('$id', '$k', '$r')"),
 	'3', 'each completed job settled once');
 
+# 5. Cancelling a task that the provider runs cancels the job at the provider:
+# the outbox worker sends DELETE /videos/{id} once; the mock then has no such job.
+my $c = submit_video('tap-video-long', 'p5');
+ok(aigw_poll($node, 'postgres', "SELECT status = 'polling' AND remote_task_id IS NOT NULL FROM aigw.gateway_tasks WHERE id = '$c'"),
+	'a job to cancel is being polled');
+is($node->safe_psql('postgres', "SELECT aigw.cancel_task('$c')"), 't', 'the task is cancelled');
+ok(aigw_poll($node, 'postgres',
+	"SELECT status = 'delivered' AND attempts = 1 FROM aigw.gateway_provider_cancel_outbox WHERE task_id = '$c'"),
+	'the provider cancel is delivered by the outbox worker');
+like(`curl -s http://127.0.0.1:$lport/videos-stats`, qr/"p5":\{"posts":1,"polls":\d+,"deletes":1\}/,
+	'the provider received one DELETE for the job');
+my $job = $node->safe_psql('postgres', "SELECT remote_task_id FROM aigw.gateway_tasks WHERE id = '$c'");
+is(`curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer sk-mock' http://127.0.0.1:$lport/v1/videos/$job`,
+	'404', 'the job is gone at the provider');
+is($node->safe_psql('postgres', "SELECT status FROM aigw.gateway_tasks WHERE id = '$c'"), 'cancelled',
+	'the task stays cancelled');
+
 $node->stop;
 $quick->kill_kill;
 $long->kill_kill;
