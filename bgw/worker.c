@@ -557,13 +557,17 @@ typedef struct StartedWork
 	List	   *rows;
 } StartedWork;
 
-/* Reads the payloads of tasks started at submit: a read-only transaction */
+/*
+ * Claims tasks started at submit and reads what to call. The commit does not
+ * wait for its WAL flush: a claim lost in a crash leaves the task to the
+ * reaper, which recovers it like any task whose worker died.
+ */
 static void
 StartedTransaction(void *arg)
 {
 	StartedWork *w = arg;
-	Oid			argtypes[1] = {UUIDARRAYOID};
-	Datum		values[1];
+	Oid			argtypes[2] = {UUIDARRAYOID, TEXTOID};
+	Datum		values[2];
 	Datum	   *elems = palloc(sizeof(Datum) * w->nids);
 
 	w->rows = NIL;
@@ -571,17 +575,20 @@ StartedTransaction(void *arg)
 	for (int i = 0; i < w->nids; i++)
 		elems[i] = UUIDPGetDatum(&w->ids[i]);
 	values[0] = PointerGetDatum(construct_array(elems, w->nids, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR));
-	BeginWork("aigw: start handed-off tasks");
-	if (SPI_execute_plan(AigwKeepPlan(&started_plan, "SELECT aigw.started_payloads($1)", 1, argtypes),
-						 values, NULL, true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "aigw.started_payloads failed");
+	values[1] = CStringGetTextDatum(worker_id);
+	BeginWork("aigw: claim handed-off tasks");
+	(void) set_config_option("synchronous_commit", "off", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_LOCAL, true, 0, false);
+	if (SPI_execute_plan(AigwKeepPlan(&started_plan, "SELECT aigw.claim_started($1, $2)", 2, argtypes),
+						 values, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "aigw.claim_started failed");
 	w->rows = CollectJsonbRows(NIL, w->batch);
 	EndWork();
 }
 
 /*
  * Starts the calls of tasks that aigw.submit_task started and handed off. If
- * their payloads cannot be read, the reaper recovers them after
+ * they cannot be claimed, the reaper recovers them after
  * aigw.task_lease_timeout (their heartbeat is the submit's).
  */
 static void
@@ -741,32 +748,19 @@ FinishBatch(void)
 	MemoryContextDelete(w.batch);
 }
 
-/*
- * Refreshes heartbeat_at of this worker's tasks: those it leased, and those
- * it calls that were started at submit, which it claims by the same write.
- */
+/* Refreshes heartbeat_at of this worker's tasks */
 static void
 Heartbeat(void)
 {
-	Oid			argtypes[2] = {TEXTOID, UUIDARRAYOID};
-	Datum		values[2];
-	Datum	   *elems = palloc(sizeof(Datum) * Max(ninflight, 1));
-	int			n = 0;
-	dlist_iter	it;
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		values[1];
 
-	dlist_foreach(it, &inflight)
-	{
-		AigwTransfer *t = dlist_container(AigwTransfer, node, it.cur);
-
-		elems[n++] = UUIDPGetDatum(&t->task_id);
-	}
 	values[0] = CStringGetTextDatum(worker_id);
-	values[1] = PointerGetDatum(construct_array(elems, n, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR));
 	BeginWork("aigw: heartbeat");
 	SPI_execute_plan(AigwKeepPlan(&heartbeat_plan,
-								  "UPDATE aigw.gateway_tasks SET heartbeat_at = now(), locked_by = $1 "
-								  "WHERE (locked_by = $1 OR (locked_by = 'handoff' AND id = ANY ($2))) "
-								  "AND status IN ('leased', 'running', 'polling')", 2, argtypes),
+								  "UPDATE aigw.gateway_tasks SET heartbeat_at = now() "
+								  "WHERE locked_by = $1 AND status IN ('leased', 'running', 'polling')",
+								  1, argtypes),
 					 values, NULL, false, 0);
 	EndWork();
 	last_heartbeat = GetCurrentTimestamp();

@@ -235,7 +235,7 @@ BEGIN
                                  v_run_mode = 'simulation' OR first_candidate.provider_type = 'simulation');
   -- started here when a worker of this database can take it and the routed
   -- candidate's rate limits admit it: the worker only reads what to call
-  -- (aigw.started_payloads), no lease transaction and no second routing;
+  -- (aigw.claim_started), no lease and no second routing;
   -- otherwise the task waits in the queue for a lease
   IF aigw.start_at_submit() THEN
     v_reqs := aigw.attempt_rate_limits(v_row, first_candidate.platform_model_id);

@@ -312,21 +312,28 @@ BEGIN
 END;
 $$;
 
--- The payloads of tasks started at submit (aigw.submit_task) and handed to a
--- worker: read only, so the worker's transaction writes nothing. A task that
--- was cancelled or recovered meanwhile is not returned.
-CREATE FUNCTION aigw.started_payloads(p_ids uuid[]) RETURNS SETOF jsonb
-  LANGUAGE sql STABLE
+-- Claims tasks started at submit (aigw.submit_task) and handed to worker
+-- p_worker, and returns what to call for each. The claim (locked_by, a fresh
+-- heartbeat) and the reaper's recovery lock the same row, so a task is either
+-- claimed or recovered, never both. A task cancelled or recovered meanwhile is
+-- not returned.
+CREATE FUNCTION aigw.claim_started(p_ids uuid[], p_worker text) RETURNS SETOF jsonb
+  LANGUAGE sql VOLATILE
 AS $$
-  SELECT aigw.attempt_payload(t, a, p, pm, cp.provider_type,
-                              (SELECT max(e.seq) FROM aigw.gateway_task_events e WHERE e.task_id = t.id))
-    FROM aigw.gateway_tasks t
+  WITH claimed AS (
+    UPDATE aigw.gateway_tasks t
+       SET locked_by = p_worker, locked_at = now(), heartbeat_at = now()
+     WHERE t.id = ANY (p_ids) AND t.status = 'running' AND t.locked_by = 'handoff'
+    RETURNING t.*
+  )
+  SELECT aigw.attempt_payload(ROW(c.*)::aigw.gateway_tasks, a, p, pm, cp.provider_type,
+                              (SELECT max(e.seq) FROM aigw.gateway_task_events e WHERE e.task_id = c.id))
+    FROM claimed c
     JOIN LATERAL (SELECT * FROM aigw.gateway_task_attempts x
-                   WHERE x.task_id = t.id ORDER BY x.attempt_no DESC LIMIT 1) a ON a.finished_at IS NULL
+                   WHERE x.task_id = c.id ORDER BY x.attempt_no DESC LIMIT 1) a ON a.finished_at IS NULL
     JOIN aigw.platform_models pm ON pm.id = a.platform_model_id
     JOIN aigw.integration_platforms p ON p.id = a.platform_id
     LEFT JOIN aigw.model_catalog_providers cp ON cp.provider_key = p.provider
-   WHERE t.id = ANY (p_ids) AND t.status = 'running' AND t.locked_by = 'handoff'
 $$;
 
 -- aigw.lease_tasks: leases up to p_n runnable tasks for a worker: the tasks

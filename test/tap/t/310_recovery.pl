@@ -38,9 +38,9 @@ my $id = $node->safe_psql('postgres', q{SELECT aigw.submit_task('chat.completion
 	'{"model": "gpt-slow", "messages": [{"role": "user", "content": "hi"}]}', '{"user_id": "rec"}')});
 ok(aigw_poll($node, 'postgres', "SELECT status = 'running' FROM aigw.gateway_tasks WHERE id = '$id'"),
 	'the slow task is running');
-# started at submit, it is claimed by the worker that calls it at that worker's first heartbeat
+# started at submit, it is claimed by the worker that calls it
 ok(aigw_poll($node, 'postgres', "SELECT locked_by LIKE 'worker-%' FROM aigw.gateway_tasks WHERE id = '$id'"),
-	'the worker calling it claims it with its heartbeat');
+	'the worker calling it has claimed it');
 my $worker = $node->safe_psql('postgres',
 	"SELECT split_part(locked_by, '-', 3) FROM aigw.gateway_tasks WHERE id = '$id'");
 kill 'KILL', $worker;
