@@ -85,9 +85,54 @@ DiscardBody(char *ptr, size_t size, size_t nmemb, void *userdata)
 }
 
 /*
- * Sends a provider's cancel request (DELETE with the platform's key); returns
- * NULL on a 2xx answer or a 404 (the provider no longer has the task), else
- * the reason.
+ * Sends one request: method to url with headers and body (NULL: none), under
+ * the SSRF guard. Returns NULL when the answer is 2xx (or 404 with
+ * ok_if_gone), else the reason. Frees headers.
+ */
+static char *
+SendRequest(CURL *easy, const char *method, const char *url, struct curl_slist *headers,
+			const char *body, bool ok_if_gone)
+{
+	CURLcode	rc;
+	long		status = 0;
+	char	   *error = NULL;
+	AigwOutbound guard;
+
+	curl_easy_reset(easy);
+	if (!AigwOutboundPrepare(easy, url, &guard, &error))
+	{
+		curl_slist_free_all(headers);
+		return error;
+	}
+	curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, method);
+	if (body)
+	{
+		curl_easy_setopt(easy, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE, (long) strlen(body));
+	}
+	curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
+	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, DiscardBody);
+	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+	curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, 10000L);
+	rc = curl_easy_perform(easy);
+	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+	if (rc != CURLE_OK)
+	{
+		/* a connection the SSRF guard refused says so; anything else is curl's reason */
+		error = AigwOutboundRefusal(&guard);
+		if (error == NULL)
+			error = pstrdup(curl_easy_strerror(rc));
+	}
+	else if ((status < 200 || status >= 300) && !(ok_if_gone && status == 404))
+		error = psprintf("receiver answered HTTP %ld", status);
+	curl_slist_free_all(headers);
+	return error;
+}
+
+/*
+ * Sends a provider's cancel request (its method, the platform's key); a 404
+ * means the provider no longer has the task, which is what was asked.
  */
 static char *
 DeliverProviderCancel(CURL *easy, Jsonb *row)
@@ -96,10 +141,7 @@ DeliverProviderCancel(CURL *easy, Jsonb *row)
 	char	   *method = AigwJsonbGetText(row, "method");
 	char	   *sealed = AigwJsonbGetText(row, "apiKey");
 	struct curl_slist *headers = NULL;
-	CURLcode	rc;
-	long		status = 0;
 	char	   *error = NULL;
-	AigwOutbound guard;
 
 	if (url == NULL || method == NULL)
 		return pstrdup("the provider has no cancel request for this task");
@@ -117,77 +159,23 @@ DeliverProviderCancel(CURL *easy, Jsonb *row)
 		pfree(auth);
 		pfree(key);
 	}
-	curl_easy_reset(easy);
-	if (!AigwOutboundPrepare(easy, url, &guard, &error))
-	{
-		curl_slist_free_all(headers);
-		return error;
-	}
-	curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, method);
-	curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
-	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, DiscardBody);
-	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
-	curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, 10000L);
-	rc = curl_easy_perform(easy);
-	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
-	if (rc != CURLE_OK)
-	{
-		error = AigwOutboundRefusal(&guard);
-		if (error == NULL)
-			error = pstrdup(curl_easy_strerror(rc));
-	}
-	else if ((status < 200 || status >= 300) && status != 404)
-		error = psprintf("provider answered HTTP %ld", status);
-	curl_slist_free_all(headers);
-	return error;
+	return SendRequest(easy, method, url, headers, NULL, true);
 }
 
-/* Posts one row; returns NULL on a 2xx answer, else the reason */
+/* Posts one callback or settlement row; returns NULL on a 2xx answer, else the reason */
 static char *
 Deliver(CURL *easy, Jsonb *row)
 {
-	char	   *url = AigwJsonbGetText(row, "url");
 	Jsonb	   *payload = AigwJsonbGetObject(row, "payload");
 	char	   *body = payload ? JsonbToCString(NULL, &payload->root, VARSIZE(payload)) : pstrdup("{}");
 	struct curl_slist *headers = NULL;
-	CURLcode	rc;
-	long		status = 0;
-	char	   *error = NULL;
-	AigwOutbound guard;
 
 	headers = curl_slist_append(headers, "Content-Type: application/json");
 	headers = curl_slist_append(headers, psprintf("Idempotency-Key: %s", AigwJsonbGetText(row, "idempotencyKey")));
 	headers = curl_slist_append(headers, psprintf("X-EasyAI-Event-Type: %s", AigwJsonbGetText(row, "eventType")));
 	if (aigw_server_main_token && aigw_server_main_token[0])
 		headers = curl_slist_append(headers, psprintf("Authorization: Bearer %s", aigw_server_main_token));
-	curl_easy_reset(easy);
-	if (!AigwOutboundPrepare(easy, url, &guard, &error))
-	{
-		curl_slist_free_all(headers);
-		return error;
-	}
-	curl_easy_setopt(easy, CURLOPT_POST, 1L);
-	curl_easy_setopt(easy, CURLOPT_POSTFIELDS, body);
-	curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE, (long) strlen(body));
-	curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
-	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, DiscardBody);
-	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
-	curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, 10000L);
-	rc = curl_easy_perform(easy);
-	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
-	if (rc != CURLE_OK)
-	{
-		/* a connection the SSRF guard refused says so; anything else is curl's reason */
-		error = AigwOutboundRefusal(&guard);
-		if (error == NULL)
-			error = pstrdup(curl_easy_strerror(rc));
-	}
-	else if (status < 200 || status >= 300)
-		error = psprintf("receiver answered HTTP %ld", status);
-	curl_slist_free_all(headers);
-	return error;
+	return SendRequest(easy, "POST", AigwJsonbGetText(row, "url"), headers, body, false);
 }
 
 /* Records the delivery results in one transaction */

@@ -74,39 +74,27 @@ END;
 $$;
 
 -- Records one delivery: delivered, or back to pending with exponential backoff,
--- or failed after aigw.outbox_max_attempts.
+-- or failed after aigw.outbox_max_attempts. The three outboxes share the columns
+-- this touches.
 CREATE FUNCTION aigw.outbox_done(p_kind text, p_id uuid, p_ok boolean, p_error text) RETURNS void
   LANGUAGE plpgsql VOLATILE
 AS $$
 DECLARE
-  max_attempts int := current_setting('aigw.outbox_max_attempts')::int;
+  tbl text := CASE p_kind WHEN 'callback' THEN 'gateway_task_callback_outbox'
+                          WHEN 'settlement' THEN 'settlement_outbox'
+                          WHEN 'provider_cancel' THEN 'gateway_provider_cancel_outbox' END;
 BEGIN
-  IF p_kind = 'callback' THEN
-    UPDATE aigw.gateway_task_callback_outbox
-       SET status = CASE WHEN p_ok THEN 'delivered' WHEN attempts >= max_attempts THEN 'failed' ELSE 'pending' END,
-           delivered_at = CASE WHEN p_ok THEN now() END,
-           last_error = CASE WHEN p_ok THEN NULL ELSE left(p_error, 1000) END,
-           next_attempt_at = now() + make_interval(secs => least(power(2, attempts), 300)),
-           updated_at = now()
-     WHERE id = p_id AND status = 'delivering';
-  ELSIF p_kind = 'settlement' THEN
-    UPDATE aigw.settlement_outbox
-       SET status = CASE WHEN p_ok THEN 'delivered' WHEN attempts >= max_attempts THEN 'failed' ELSE 'pending' END,
-           delivered_at = CASE WHEN p_ok THEN now() END,
-           last_error = CASE WHEN p_ok THEN NULL ELSE left(p_error, 1000) END,
-           next_attempt_at = now() + make_interval(secs => least(power(2, attempts), 300)),
-           updated_at = now()
-     WHERE id = p_id AND status = 'delivering';
-  ELSIF p_kind = 'provider_cancel' THEN
-    UPDATE aigw.gateway_provider_cancel_outbox
-       SET status = CASE WHEN p_ok THEN 'delivered' WHEN attempts >= max_attempts THEN 'failed' ELSE 'pending' END,
-           delivered_at = CASE WHEN p_ok THEN now() END,
-           last_error = CASE WHEN p_ok THEN NULL ELSE left(p_error, 1000) END,
-           next_attempt_at = now() + make_interval(secs => least(power(2, attempts), 300)),
-           updated_at = now()
-     WHERE id = p_id AND status = 'delivering';
-  ELSE
+  IF tbl IS NULL THEN
     RAISE EXCEPTION 'unknown outbox kind "%"', p_kind USING ERRCODE = '22023';
   END IF;
+  EXECUTE format($q$
+    UPDATE aigw.%I
+       SET status = CASE WHEN $1 THEN 'delivered' WHEN attempts >= $2 THEN 'failed' ELSE 'pending' END,
+           delivered_at = CASE WHEN $1 THEN now() END,
+           last_error = CASE WHEN $1 THEN NULL ELSE left($3, 1000) END,
+           next_attempt_at = now() + make_interval(secs => least(power(2, attempts), 300)),
+           updated_at = now()
+     WHERE id = $4 AND status = 'delivering'$q$, tbl)
+  USING p_ok, current_setting('aigw.outbox_max_attempts')::int, p_error, p_id;
 END;
 $$;
