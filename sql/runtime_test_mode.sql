@@ -81,6 +81,14 @@ SELECT c.* FROM tok, pg_temp.chat(jsonb_build_object('authorization', user_jwt, 
 -- aigw.allow_request_test_mode lets every signed-in user ask for it.
 SET LOCAL aigw.allow_request_test_mode = on;
 SELECT c.* FROM tok, pg_temp.chat(jsonb_build_object('authorization', user_jwt, 'x-easyai-test-mode', 'simulation')) c;
+-- A simulated task is a dry run: a user whose wallet is empty is not refused (nothing is held).
+INSERT INTO aigw.gateway_users (id, user_key, username, roles, password_hash)
+VALUES ('00000000-0000-0000-0000-0000000000d3', 'local:ezra', 'ezra', '["user"]', aigw.password_hash('ezra-password'));
+SELECT c.* FROM pg_temp.chat(jsonb_build_object('authorization', 'Bearer ' ||
+  (SELECT aigw.http_access_token(u)->>'accessToken' FROM aigw.gateway_users u WHERE u.id = '00000000-0000-0000-0000-0000000000d3'))) c;
+SELECT c.* FROM pg_temp.chat(jsonb_build_object('authorization', 'Bearer ' ||
+  (SELECT aigw.http_access_token(u)->>'accessToken' FROM aigw.gateway_users u WHERE u.id = '00000000-0000-0000-0000-0000000000d3'),
+  'x-easyai-test-mode', 'simulation')) c;
 -- The error map answers 403 permission_error for AGT43.
 SELECT http_status, error_type, error_code FROM aigw.http_error_map WHERE sqlstate = 'AGT43';
 ROLLBACK;

@@ -184,10 +184,12 @@ BEGIN
    WHERE r.policy_key = 'default-runner-v1' AND s.policy_key = 'default-runtime-v1';
   v_max_attempts := aigw.route_plan_max_attempts(v_plan, v_max_attempts);
 
-  -- what the estimate prices: the request, and with a routing plan its first candidate's model
+  -- what the estimate prices: the request, and with a routing plan its first candidate's model;
+  -- a task simulated by the run mode or its test mode is a dry run, holding nothing in a wallet
   v_est_request := submit_task.request || jsonb_build_object('kind', submit_task.kind)
                    || CASE WHEN v_plan IS NOT NULL THEN jsonb_build_object(
-                        'model', first_candidate.model_name, 'platform', first_candidate.platform_key) ELSE '{}' END;
+                        'model', first_candidate.model_name, 'platform', first_candidate.platform_key) ELSE '{}' END
+                   || CASE WHEN v_run_mode = 'simulation' THEN '{"test_mode": true}'::jsonb ELSE '{}' END;
   -- without an idempotency key the task cannot collide: its estimate (and the
   -- wallet hold) is made first and the row is written once
   v_task := uuidv7();
