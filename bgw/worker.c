@@ -891,12 +891,6 @@ AigwTaskWorkerMain(Datum main_arg)
 	worker_index = DatumGetInt32(main_arg);
 	AigwWorkerConnect();
 
-	/*
-	 * The worker runs the same few statements with new parameters all day: a
-	 * custom plan per execution (what plan_cache_mode auto chooses for many
-	 * of them) spent a fifth of its time in the planner.
-	 */
-	SetConfigOption("plan_cache_mode", "force_generic_plan", PGC_SUSET, PGC_S_OVERRIDE);
 	snprintf(worker_id, sizeof(worker_id), "worker-%d-%d", worker_index, MyProcPid);
 	pgstat_report_appname(worker_id);
 	AigwClaimWorkerSlot(worker_index);
