@@ -1043,6 +1043,11 @@ RlReleaseLeaseRows(void)
 static AigwKeptPlan release_task_plan = NULL;
 static AigwKeptPlan release_attempt_plan = NULL;
 
+/* The release of the open leases that match cond */
+#define RELEASE_SQL(cond) \
+	"UPDATE aigw.gateway_concurrency_leases SET released_at = clock_timestamp() " \
+	"WHERE " cond " AND released_at IS NULL RETURNING scope_type, scope_key, lease_value::int8"
+
 /*
  * Releases the task's (or the attempt's) unreleased leases. Two plans, each
  * using the partial index of open leases by task: one plan for both cases
@@ -1054,29 +1059,18 @@ AigwConcurrencyRelease(const pg_uuid_t *task_id, const pg_uuid_t *attempt_id)
 {
 	Oid			types[2] = {UUIDOID, UUIDOID};
 	Datum		v[2];
+	AigwKeptPlan plan;
 	int64		released;
 	int			ret;
 
 	RlEnsureLoaded();
 	v[0] = UUIDPGetDatum(task_id);
+	v[1] = attempt_id ? UUIDPGetDatum(attempt_id) : (Datum) 0;
 	SPI_connect();
-	if (attempt_id)
-	{
-		v[1] = UUIDPGetDatum(attempt_id);
-		ret = SPI_execute_plan(AigwKeepPlan(&release_attempt_plan,
-											"UPDATE aigw.gateway_concurrency_leases SET released_at = clock_timestamp() "
-											"WHERE task_id = $1 AND attempt_id = $2 AND released_at IS NULL "
-											"RETURNING scope_type, scope_key, lease_value::int8",
-											2, types),
-							   v, NULL, false, 0);
-	}
-	else
-		ret = SPI_execute_plan(AigwKeepPlan(&release_task_plan,
-											"UPDATE aigw.gateway_concurrency_leases SET released_at = clock_timestamp() "
-											"WHERE task_id = $1 AND released_at IS NULL "
-											"RETURNING scope_type, scope_key, lease_value::int8",
-											1, types),
-							   v, NULL, false, 0);
+	plan = attempt_id
+		? AigwKeepPlan(&release_attempt_plan, RELEASE_SQL("task_id = $1 AND attempt_id = $2"), 2, types)
+		: AigwKeepPlan(&release_task_plan, RELEASE_SQL("task_id = $1"), 1, types);
+	ret = SPI_execute_plan(plan, v, NULL, false, 0);
 	if (ret != SPI_OK_UPDATE_RETURNING)
 		elog(ERROR, "releasing concurrency leases failed: %s", SPI_result_code_string(ret));
 	released = RlReleaseLeaseRows();
@@ -1093,9 +1087,7 @@ AigwRateLimitReleaseExpired(void)
 
 	RlEnsureLoaded();
 	SPI_connect();
-	ret = SPI_execute("UPDATE aigw.gateway_concurrency_leases SET released_at = clock_timestamp() "
-					  "WHERE released_at IS NULL AND expires_at <= clock_timestamp() "
-					  "RETURNING scope_type, scope_key, lease_value::int8", false, 0);
+	ret = SPI_execute(RELEASE_SQL("expires_at <= clock_timestamp()"), false, 0);
 	if (ret != SPI_OK_UPDATE_RETURNING)
 		elog(ERROR, "releasing expired leases failed: %s", SPI_result_code_string(ret));
 	released = RlReleaseLeaseRows();
