@@ -890,7 +890,6 @@ AigwTaskWorkerMain(Datum main_arg)
 
 	worker_index = DatumGetInt32(main_arg);
 	AigwWorkerConnect();
-
 	snprintf(worker_id, sizeof(worker_id), "worker-%d-%d", worker_index, MyProcPid);
 	pgstat_report_appname(worker_id);
 	AigwClaimWorkerSlot(worker_index);

@@ -266,24 +266,31 @@ AigwTakeHandedOff(AigwHandoffEntry *out, int max, bool *overflow)
 
 /*
  * True when a submitting backend, which will hand off pending tasks at its
- * commit, may start one more itself: a task worker runs in this database and
- * the handoff ring stays less than half full (an unlocked read: the other
- * half is the margin for concurrent submitters).
+ * commit, may start one more itself: the task workers of this database have
+ * room for it (free call slots beyond what already waits in the ring), so a
+ * task started at submit is not left waiting, with its heartbeat aging, for a
+ * worker; under overload tasks wait in the queue, in priority order. The
+ * reads are unlocked: the ring's other half is the margin.
  */
 bool
 AigwCanStartAtSubmit(int pending)
 {
-	if (!aigw_start_at_submit_enabled || AigwShmem == NULL ||
-		AigwShmem->handoff.count + pending >= AIGW_HANDOFF_RING / 2)
+	int64		free = 0;
+	uint32		waiting;
+
+	if (!aigw_start_at_submit_enabled || AigwShmem == NULL)
+		return false;
+	waiting = AigwShmem->handoff.count + pending;
+	if (waiting >= AIGW_HANDOFF_RING / 2)
 		return false;
 	for (int i = 0; i < AigwShmem->nworkers; i++)
 	{
 		AigwWorkerSlot *slot = &AigwShmem->workers[i];
 
 		if (slot->pid != 0 && slot->dboid == MyDatabaseId)
-			return true;
+			free += Max(aigw_worker_max_inflight - (int) pg_atomic_read_u32(&slot->inflight), 0);
 	}
-	return false;
+	return free > waiting;
 }
 
 /* True when handed-off tasks wait in the ring (an unlocked read: a hint) */

@@ -11,7 +11,7 @@ CREATE FUNCTION aigw.start_at_submit() RETURNS boolean
   LANGUAGE c VOLATILE
   AS 'MODULE_PATHNAME', 'aigw_start_at_submit';
 COMMENT ON FUNCTION aigw.start_at_submit() IS
-  'true when aigw.start_at_submit is on, a task worker runs in this database and the handoff ring has room: aigw.submit_task may start the task itself';
+  'true when aigw.start_at_submit is on and the task workers of this database have a free call slot beyond the tasks waiting in the handoff ring: aigw.submit_task may start the task itself';
 
 CREATE FUNCTION aigw.channel_wait(channel text, timeout_ms integer)
   RETURNS TABLE (task_id uuid, seq bigint, event text, data text)
