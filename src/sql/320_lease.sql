@@ -321,9 +321,13 @@ CREATE FUNCTION aigw.claim_started(p_ids uuid[], p_worker text) RETURNS SETOF js
   LANGUAGE sql VOLATILE
 AS $$
   WITH claimed AS (
+    -- only a running task started at submit has locked_by 'handoff' (every path that
+    -- ends or requeues a task clears locked_by); no status condition here, or the
+    -- planner may read the lease index, whose dead entries grow between vacuums,
+    -- instead of the primary key
     UPDATE aigw.gateway_tasks t
        SET locked_by = p_worker, locked_at = now(), heartbeat_at = now()
-     WHERE t.id = ANY (p_ids) AND t.status = 'running' AND t.locked_by = 'handoff'
+     WHERE t.id = ANY (p_ids) AND t.locked_by = 'handoff'
     RETURNING t.*
   )
   SELECT aigw.attempt_payload(ROW(c.*)::aigw.gateway_tasks, a, p, pm, cp.provider_type,
@@ -365,11 +369,13 @@ BEGIN
   -- queued tasks, and polling tasks whose next poll is due: the ones named
   -- (primary key lookups), or the queue
   IF p_ids IS NOT NULL THEN
-    OPEN runnable FOR SELECT * FROM aigw.gateway_tasks
-                       WHERE id = ANY (p_ids) AND status IN ('queued', 'polling') AND locked_by IS NULL
-                         AND next_run_at <= now()
-                       ORDER BY priority, next_run_at, created_at
-                       LIMIT p_n FOR UPDATE SKIP LOCKED;
+    -- each by its primary key (OFFSET 0 keeps the status test out of the lookup, or
+    -- the planner may read the queue index, whose dead entries grow between vacuums)
+    OPEN runnable FOR SELECT r.* FROM unnest(p_ids) AS x(id)
+                       CROSS JOIN LATERAL (SELECT * FROM aigw.gateway_tasks g WHERE g.id = x.id
+                                              FOR UPDATE SKIP LOCKED OFFSET 0) r
+                       WHERE r.status IN ('queued', 'polling') AND r.locked_by IS NULL AND r.next_run_at <= now()
+                       ORDER BY r.priority, r.next_run_at, r.created_at;
   ELSE
     OPEN runnable FOR SELECT * FROM aigw.gateway_tasks
                        WHERE status IN ('queued', 'polling') AND locked_by IS NULL AND next_run_at <= now()
