@@ -1049,11 +1049,18 @@ static AigwKeptPlan release_attempt_plan = NULL;
 	"WHERE " cond " AND released_at IS NULL RETURNING scope_type, scope_key, lease_value::int8"
 
 /*
- * Releases the task's (or the attempt's) unreleased leases. Two plans, each
- * using the partial index of open leases by task: one plan for both cases
- * ("$2 IS NULL OR attempt_id = $2") was planned once, generically, and could
- * settle on scanning every lease ever written.
+ * The release of a task's open leases that match cond, through the index on
+ * task_id. Given "released_at IS NULL" to plan with, the planner took an index
+ * of open leases (partial, or with released_at as a column), which it sizes by
+ * the last vacuum although it fills with dead entries in between: every
+ * release read more of it. "(released_at IS NULL) IS TRUE" is the same test
+ * where the planner cannot use it to pick an index.
  */
+#define RELEASE_BY_TASK_SQL(cond) \
+	"UPDATE aigw.gateway_concurrency_leases SET released_at = clock_timestamp() " \
+	"WHERE " cond " AND (released_at IS NULL) IS TRUE RETURNING scope_type, scope_key, lease_value::int8"
+
+/* Releases the task's (or the attempt's) unreleased leases */
 int64
 AigwConcurrencyRelease(const pg_uuid_t *task_id, const pg_uuid_t *attempt_id)
 {
@@ -1068,8 +1075,8 @@ AigwConcurrencyRelease(const pg_uuid_t *task_id, const pg_uuid_t *attempt_id)
 	v[1] = attempt_id ? UUIDPGetDatum(attempt_id) : (Datum) 0;
 	SPI_connect();
 	plan = attempt_id
-		? AigwKeepPlan(&release_attempt_plan, RELEASE_SQL("task_id = $1 AND attempt_id = $2"), 2, types)
-		: AigwKeepPlan(&release_task_plan, RELEASE_SQL("task_id = $1"), 1, types);
+		? AigwKeepPlan(&release_attempt_plan, RELEASE_BY_TASK_SQL("task_id = $1 AND attempt_id = $2"), 2, types)
+		: AigwKeepPlan(&release_task_plan, RELEASE_BY_TASK_SQL("task_id = $1"), 1, types);
 	ret = SPI_execute_plan(plan, v, NULL, false, 0);
 	if (ret != SPI_OK_UPDATE_RETURNING)
 		elog(ERROR, "releasing concurrency leases failed: %s", SPI_result_code_string(ret));

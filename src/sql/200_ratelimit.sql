@@ -119,9 +119,6 @@ CREATE TABLE aigw.gateway_concurrency_leases (
 CREATE INDEX idx_concurrency_leases_active
   ON aigw.gateway_concurrency_leases (scope_type, scope_key, released_at, expires_at);
 CREATE INDEX idx_concurrency_leases_task ON aigw.gateway_concurrency_leases (task_id);
--- the release of a task's open leases (one lookup per finished attempt)
-CREATE INDEX idx_concurrency_leases_open_task
-  ON aigw.gateway_concurrency_leases (task_id) WHERE released_at IS NULL;
 CREATE INDEX idx_concurrency_leases_expiry
   ON aigw.gateway_concurrency_leases (expires_at) WHERE released_at IS NULL;
 
