@@ -325,8 +325,12 @@ AS $$
     -- ends or requeues a task clears locked_by); no status condition here, or the
     -- planner may read the lease index, whose dead entries grow between vacuums,
     -- instead of the primary key
+    -- heartbeat_at (indexed) is refreshed only when the submit's is more than a
+    -- second old, so that the claim, which then changes no indexed column, can be
+    -- a HOT update: no new index entries for a task that lives a few milliseconds
     UPDATE aigw.gateway_tasks t
-       SET locked_by = p_worker, locked_at = now(), heartbeat_at = now()
+       SET locked_by = p_worker, locked_at = now(),
+           heartbeat_at = CASE WHEN t.heartbeat_at < now() - interval '1 second' THEN now() ELSE t.heartbeat_at END
      WHERE t.id = ANY (p_ids) AND t.locked_by = 'handoff'
     RETURNING t.*
   )
