@@ -72,6 +72,23 @@ BEGIN
 END
 $$;
 
+-- The submit options of a task route's request: the channel (when the front
+-- waits on it), the stream flag, the request-level test mode (checked by
+-- aigw.http_request_test_mode) and what the request headers ask for.
+CREATE FUNCTION aigw.http_task_options(ctx aigw.http_ctx, p_request jsonb, p_channel text, p_stream boolean)
+  RETURNS jsonb
+  LANGUAGE sql STABLE
+  RETURN jsonb_strip_nulls(jsonb_build_object(
+    'channel', p_channel, 'stream', p_stream,
+    'testMode', coalesce(aigw.http_request_test_mode(ctx, p_request), ctx.headers->>'x-aigw-test-mode'),
+    'platform', ctx.headers->>'x-aigw-platform',
+    'idempotencyKey', ctx.headers->>'idempotency-key',
+    'externalTaskId', ctx.headers->>'x-easyai-task-id',
+    'routingConfig', to_jsonb(coalesce(ctx.headers->>'x-aigw-config', ctx.headers->>'x-portkey-config')),
+    'routingConfigSource', CASE WHEN ctx.headers ? 'x-aigw-config' THEN 'x-aigw-config'
+                                WHEN ctx.headers ? 'x-portkey-config' THEN 'x-portkey-config' END,
+    'metadata', to_jsonb(ctx.headers->>'x-portkey-metadata')));
+
 -- Submits a task for a request and returns the pending response.
 CREATE FUNCTION aigw.http_submit(ctx aigw.http_ctx, p_kind text, p_request jsonb)
   RETURNS aigw.http_response
@@ -81,22 +98,12 @@ AS $$
 DECLARE
   stream boolean := p_kind = 'chat.completions' AND coalesce(p_request->>'stream', 'false') = 'true';
   tid uuid;
-  test_mode text := aigw.http_request_test_mode(ctx, p_request);
 BEGIN
   IF p_request ? 'stream' AND jsonb_typeof(p_request->'stream') NOT IN ('boolean', 'null') THEN
     RAISE EXCEPTION 'stream must be a boolean' USING ERRCODE = 'AG400';
   END IF;
   tid := aigw.submit_task(p_kind, p_request - 'test_mode', aigw.http_task_identity(ctx.identity),
-           jsonb_strip_nulls(jsonb_build_object(
-             'channel', ctx.channel, 'stream', stream,
-             'testMode', coalesce(test_mode, ctx.headers->>'x-aigw-test-mode'),
-             'platform', ctx.headers->>'x-aigw-platform',
-             'idempotencyKey', ctx.headers->>'idempotency-key',
-             'externalTaskId', ctx.headers->>'x-easyai-task-id',
-             'routingConfig', to_jsonb(coalesce(ctx.headers->>'x-aigw-config', ctx.headers->>'x-portkey-config')),
-             'routingConfigSource', CASE WHEN ctx.headers ? 'x-aigw-config' THEN 'x-aigw-config'
-                                         WHEN ctx.headers ? 'x-portkey-config' THEN 'x-portkey-config' END,
-             'metadata', to_jsonb(ctx.headers->>'x-portkey-metadata'))));
+                          aigw.http_task_options(ctx, p_request, ctx.channel, stream));
   RETURN ROW(200, jsonb_build_object('x-aigw-task-id', tid::text), NULL, tid, stream)::aigw.http_response;
 END
 $$;
@@ -230,12 +237,9 @@ CREATE FUNCTION aigw.http_h_video_generations(ctx aigw.http_ctx) RETURNS aigw.ht
 AS $$
 DECLARE
   body jsonb := aigw.http_body_object(ctx);
+  -- answered at once (202): no channel to post the result to
   tid uuid := aigw.submit_task('videos.generations', body - 'stream' - 'test_mode',
-                aigw.http_task_identity(ctx.identity),
-                jsonb_strip_nulls(jsonb_build_object(
-                  'testMode', coalesce(aigw.http_request_test_mode(ctx, body), ctx.headers->>'x-aigw-test-mode'), 'platform', ctx.headers->>'x-aigw-platform',
-                  'idempotencyKey', ctx.headers->>'idempotency-key',
-                  'externalTaskId', ctx.headers->>'x-easyai-task-id')));
+                aigw.http_task_identity(ctx.identity), aigw.http_task_options(ctx, body, NULL, false));
 BEGIN
   RETURN aigw.http_json(202, jsonb_build_object('taskId', tid, 'id', tid, 'status', 'queued',
                                                 'resultUrl', '/v1/ai/result/' || tid),
