@@ -18,6 +18,7 @@
 #include "storage/latch.h"
 #include "tcop/tcopprot.h"
 #include "utils/guc.h"
+#include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/wait_event.h"
 
@@ -56,6 +57,66 @@ ReapOnce(void)
 	return n;
 }
 
+/*
+ * Tables of the extension that have grown past twice the pages their planner
+ * statistics give (at least 16 pages more), so the plans cached for them in
+ * every session were made for a much smaller table
+ */
+static const char *OutgrownTablesSql =
+"SELECT format('%I.%I', n.nspname, c.relname)"
+"  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+" WHERE n.nspname = 'aigw' AND c.relkind = 'r'"
+"   AND pg_relation_size(c.oid) / current_setting('block_size')::int"
+"       > 2 * greatest(c.relpages, 0) + 16";
+
+/*
+ * Analyzes the tables a burst of tasks has outgrown. A plan cached by a worker
+ * or a pooled backend while a table was small (a sequential scan of a few
+ * pages) is kept until the table's statistics change; autovacuum's first
+ * analyze comes only after its naptime, and in between every task paid a scan
+ * of the whole table. Each analyze invalidates those plans; tables are
+ * analyzed as they double, with a small sample (autovacuum's own analyze
+ * refines the statistics later), and one that autovacuum holds is skipped.
+ */
+static void
+RefreshPlannerStats(void)
+{
+	List	   *tables = NIL;
+	ListCell   *lc;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	if (SPI_execute(OutgrownTablesSql, true, 0) == SPI_OK_SELECT)
+	{
+		for (uint64 i = 0; i < SPI_processed; i++)
+		{
+			char	   *name = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+			MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
+
+			tables = lappend(tables, pstrdup(name));
+			MemoryContextSwitchTo(old);
+		}
+	}
+	if (tables != NIL)
+	{
+		pgstat_report_activity(STATE_RUNNING, "aigw: analyze outgrown tables");
+		SPI_execute("SET LOCAL default_statistics_target = 10", false, 0);
+	}
+	foreach(lc, tables)
+	{
+		char	   *sql = psprintf("ANALYZE (SKIP_LOCKED) %s", (char *) lfirst(lc));
+
+		elog(DEBUG1, "aigw reaper: %s", sql);
+		SPI_execute(sql, false, 0);
+	}
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pgstat_report_activity(STATE_IDLE, NULL);
+}
+
 /* Main loop of the reaper */
 void
 AigwReaperMain(Datum main_arg)
@@ -80,6 +141,8 @@ AigwReaperMain(Datum main_arg)
 		requeued = ReapOnce();
 		if (requeued > 0)
 			AigwWakeAllWorkers();
+		if (requeued >= 0)
+			RefreshPlannerStats();
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 requeued < 0 ? aigw_launcher_naptime_ms : aigw_reaper_interval_ms,
 						 wait_event);
