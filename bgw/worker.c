@@ -52,6 +52,7 @@ static char worker_id[64];
 static TimestampTz last_heartbeat = 0;
 static TimestampTz next_queued_at = 0;	/* earliest future next_run_at seen; 0 = none */
 static bool scan_wanted = true;	/* scan the queue (else lease handed-off tasks only) */
+static uint64 cancels_seen = 0;	/* cancels read up to this sequence number */
 static MemoryContext loop_cxt = NULL;
 static AigwKeptPlan lease_plan = NULL;
 static AigwKeptPlan started_plan = NULL;
@@ -59,6 +60,7 @@ static AigwKeptPlan heartbeat_plan = NULL;
 static AigwKeptPlan next_due_plan = NULL;
 static AigwKeptPlan finish_plan = NULL;
 static AigwKeptPlan lock_accounts_plan = NULL;
+static AigwKeptPlan cancelled_plan = NULL;
 
 /* Returns the worker's curl multi handle */
 CURLM *
@@ -748,6 +750,115 @@ FinishBatch(void)
 	MemoryContextDelete(w.batch);
 }
 
+typedef struct CancelledWork
+{
+	pg_uuid_t  *ids;			/* in: the in-flight tasks; out: the cancelled ones */
+	int			n;
+} CancelledWork;
+
+/* Which of this worker's in-flight tasks are cancelled, from the database */
+static void
+CancelledTransaction(void *arg)
+{
+	CancelledWork *w = arg;
+	Oid			argtypes[1] = {UUIDARRAYOID};
+	Datum		values[1];
+	Datum	   *elems = palloc(sizeof(Datum) * Max(w->n, 1));
+	int			found = 0;
+
+	for (int i = 0; i < w->n; i++)
+		elems[i] = UUIDPGetDatum(&w->ids[i]);
+	values[0] = PointerGetDatum(construct_array(elems, w->n, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR));
+	BeginWork("aigw: read cancelled tasks");
+	if (SPI_execute_plan(AigwKeepPlan(&cancelled_plan,
+									  "SELECT t.id FROM unnest($1) u(id) "
+									  "JOIN aigw.gateway_tasks t ON t.id = u.id WHERE t.status = 'cancelled'",
+									  1, argtypes),
+						 values, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the cancelled tasks");
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
+
+		if (!isnull)
+			w->ids[found++] = *DatumGetUUIDP(d);
+	}
+	w->n = found;
+	EndWork();
+}
+
+/*
+ * Ends a cancelled task's call at once: the connection to the provider is
+ * dropped (or the simulation's timer stopped), and the outcome, an error
+ * "cancelled" with what streamed so far, goes through aigw.finish_attempt,
+ * which keeps it as the attempt's late outcome and frees the client's slot.
+ */
+static void
+AbortTransfer(AigwTransfer *t)
+{
+	if (t->easy)
+	{
+		curl_multi_remove_handle(multi, t->easy);
+		curl_easy_cleanup(t->easy);
+		t->easy = NULL;
+	}
+	t->due = 0;
+	t->pending = NIL;
+	t->paused = false;
+	elog(DEBUG1, "aigw: task %s cancelled during its call", t->task_id_str);
+	AigwTransferFail(t, "cancelled", "the task was cancelled during the call", 0, false);
+}
+
+/* Ends the calls of in-flight tasks cancelled since the last look */
+static void
+AbortCancelledCalls(void)
+{
+	pg_uuid_t	ids[AIGW_CANCEL_RING];
+	pg_uuid_t  *cancelled = ids;
+	bool		overflow = false;
+	int			n;
+	dlist_mutable_iter it;
+
+	if (AigwCancelSequence() == cancels_seen)
+		return;
+	n = AigwCancelsSince(&cancels_seen, ids, &overflow);
+	if (dlist_is_empty(&inflight))
+		return;
+	if (overflow)
+	{
+		/* more cancels than the ring holds since the last look: ask the database */
+		CancelledWork w;
+		dlist_iter	iter;
+
+		w.ids = palloc(sizeof(pg_uuid_t) * ninflight);
+		w.n = 0;
+		dlist_foreach(iter, &inflight)
+		{
+			AigwTransfer *t = dlist_container(AigwTransfer, node, iter.cur);
+
+			w.ids[w.n++] = t->task_id;
+		}
+		if (!RunTransaction(CancelledTransaction, &w))
+			return;
+		cancelled = w.ids;
+		n = w.n;
+	}
+	dlist_foreach_modify(it, &inflight)
+	{
+		AigwTransfer *t = dlist_container(AigwTransfer, node, it.cur);
+
+		for (int i = 0; i < n; i++)
+		{
+			if (memcmp(&t->task_id, &cancelled[i], sizeof(pg_uuid_t)) == 0)
+			{
+				AbortTransfer(t);
+				break;
+			}
+		}
+	}
+}
+
 /* Refreshes heartbeat_at of this worker's tasks */
 static void
 Heartbeat(void)
@@ -839,6 +950,8 @@ NextTimeout(void)
 
 	if ((scan_wanted || AigwHandOffPending()) && ninflight < aigw_worker_max_inflight)
 		return 0;
+	if (AigwCancelSequence() != cancels_seen)
+		return 0;
 
 	if (curl_timeout_ms >= 0)
 	{
@@ -920,6 +1033,7 @@ AigwTaskWorkerMain(Datum main_arg)
 		CHECK_FOR_INTERRUPTS();
 	}
 	elog(LOG, "aigw task worker %d started", worker_index);
+	cancels_seen = AigwCancelSequence();
 	last_heartbeat = GetCurrentTimestamp();
 
 	for (;;)
@@ -978,6 +1092,9 @@ AigwTaskWorkerMain(Datum main_arg)
 			FireTimers();
 			FinishBatch();
 		}
+		/* full, with handed-off tasks still waiting: pass them to a worker with room */
+		if (ninflight >= aigw_worker_max_inflight && AigwHandOffPending())
+			AigwWakeAnotherWorker(worker_index);
 
 		DriveCurl(false);
 		FireTimers();
@@ -997,6 +1114,8 @@ AigwTaskWorkerMain(Datum main_arg)
 		}
 		if (latch_set)
 			ResetLatch(MyLatch);
+		/* every pass: a wait elsewhere (a lock, a retry) may have used up the latch */
+		AbortCancelledCalls();
 		if (sockets_ready)
 			DriveCurl(true);
 	}

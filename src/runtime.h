@@ -78,6 +78,20 @@ typedef struct AigwHandoff
 	AigwHandoffEntry entries[AIGW_HANDOFF_RING];
 } AigwHandoff;
 
+/*
+ * Tasks cancelled while a worker may be calling their provider, announced at
+ * the cancel's commit: each worker keeps the sequence number it has read up
+ * to and ends the calls of its in-flight tasks named since. A worker more than
+ * a ring behind asks the database which of its tasks were cancelled.
+ */
+#define AIGW_CANCEL_RING 256
+typedef struct AigwCancels
+{
+	slock_t		mutex;
+	pg_atomic_uint64 next;		/* sequence number of the next cancel */
+	pg_uuid_t	ids[AIGW_CANCEL_RING];	/* ids[seq % AIGW_CANCEL_RING] */
+} AigwCancels;
+
 typedef struct AigwShared
 {
 	LWLock	   *lock;			/* guards slot allocation tables */
@@ -85,6 +99,7 @@ typedef struct AigwShared
 	pg_atomic_uint64 submitted;
 	pg_atomic_uint64 completed;
 	AigwHandoff handoff;
+	AigwCancels cancels;
 	pid_t		reaper_pid;
 	pid_t		outbox_pid;
 	TimestampTz started_at;		/* when this shared memory was initialised */
@@ -116,12 +131,16 @@ extern int	aigw_outbox_interval_ms;
 extern char *aigw_server_main_token;
 extern void AigwWakeWorker(void);
 extern void AigwWakeAllWorkers(void);
+extern void AigwWakeAnotherWorker(int self);
 extern bool aigw_start_at_submit_enabled;
 extern void AigwHandOffTasks(const AigwHandoffEntry *entries, int n);
 extern int	AigwTakeHandedOff(AigwHandoffEntry *out, int max, bool *overflow);
 extern bool AigwCanStartAtSubmit(int pending);
 extern bool AigwHandOffPending(void);
 extern bool AigwScanRequested(int index);
+extern void AigwAnnounceCancels(const pg_uuid_t *ids, int n);
+extern uint64 AigwCancelSequence(void);
+extern int	AigwCancelsSince(uint64 *seen, pg_uuid_t *out, bool *overflow);
 extern int	AigwClaimWorkerSlot(int index);
 extern void AigwReleaseWorkerSlot(int index);
 

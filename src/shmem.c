@@ -71,6 +71,8 @@ RuntimeShmemStartup(void)
 		pg_atomic_init_u64(&AigwShmem->submitted, 0);
 		pg_atomic_init_u64(&AigwShmem->completed, 0);
 		SpinLockInit(&AigwShmem->handoff.mutex);
+		SpinLockInit(&AigwShmem->cancels.mutex);
+		pg_atomic_init_u64(&AigwShmem->cancels.next, 0);
 		for (int i = 0; i < AIGW_MAX_WORKERS; i++)
 		{
 			pg_atomic_init_u32(&AigwShmem->workers[i].inflight, 0);
@@ -216,6 +218,35 @@ AigwWakeAllWorkers(void)
 }
 
 /*
+ * Wakes the least busy live worker other than self that has a free call slot,
+ * if any: a worker that fills up while handed-off tasks still wait passes
+ * them on, instead of leaving them to whenever another worker wakes.
+ */
+void
+AigwWakeAnotherWorker(int self)
+{
+	int			best = -1;
+	uint32		best_load = (uint32) aigw_worker_max_inflight;
+
+	for (int i = 0; i < AigwShmem->nworkers; i++)
+	{
+		AigwWorkerSlot *slot = &AigwShmem->workers[i];
+		uint32		load;
+
+		if (i == self || slot->pid == 0 || slot->latch == NULL || slot->dboid != MyDatabaseId)
+			continue;
+		load = pg_atomic_read_u32(&slot->inflight);
+		if (load < best_load)
+		{
+			best = i;
+			best_load = load;
+		}
+	}
+	if (best >= 0)
+		SetLatch(AigwShmem->workers[best].latch);
+}
+
+/*
  * Hands committed tasks to the workers and wakes the least busy one. A full
  * ring drops queued tasks (the workers then scan the queue for them); a task
  * started at submit is recovered by the reaper if it could not be handed off,
@@ -305,6 +336,64 @@ bool
 AigwScanRequested(int index)
 {
 	return pg_atomic_exchange_u32(&AigwShmem->workers[index].scan, 0) != 0;
+}
+
+/* Announces committed cancels to the task workers and wakes them */
+void
+AigwAnnounceCancels(const pg_uuid_t *ids, int n)
+{
+	AigwCancels *c;
+
+	if (AigwShmem == NULL || n <= 0)
+		return;
+	c = &AigwShmem->cancels;
+	SpinLockAcquire(&c->mutex);
+	for (int i = 0; i < n; i++)
+	{
+		uint64		seq = pg_atomic_read_u64(&c->next);
+
+		c->ids[seq % AIGW_CANCEL_RING] = ids[i];
+		pg_atomic_write_u64(&c->next, seq + 1);
+	}
+	SpinLockRelease(&c->mutex);
+	for (int i = 0; i < AigwShmem->nworkers; i++)
+	{
+		Latch	   *latch = AigwShmem->workers[i].latch;
+
+		if (AigwShmem->workers[i].pid != 0 && latch)
+			SetLatch(latch);
+	}
+}
+
+/* The sequence number of the next cancel (an unlocked read: a hint) */
+uint64
+AigwCancelSequence(void)
+{
+	return pg_atomic_read_u64(&AigwShmem->cancels.next);
+}
+
+/*
+ * Copies the ids of the tasks cancelled since *seen into out (room for
+ * AIGW_CANCEL_RING) and moves *seen on; *overflow says older ones were
+ * overwritten before this worker read them.
+ */
+int
+AigwCancelsSince(uint64 *seen, pg_uuid_t *out, bool *overflow)
+{
+	AigwCancels *c = &AigwShmem->cancels;
+	uint64		next;
+	int			n = 0;
+
+	SpinLockAcquire(&c->mutex);
+	next = pg_atomic_read_u64(&c->next);
+	*overflow = next - *seen > AIGW_CANCEL_RING;
+	if (*overflow)
+		*seen = next - AIGW_CANCEL_RING;
+	for (uint64 seq = *seen; seq < next; seq++)
+		out[n++] = c->ids[seq % AIGW_CANCEL_RING];
+	*seen = next;
+	SpinLockRelease(&c->mutex);
+	return n;
 }
 
 PG_FUNCTION_INFO_V1(aigw_runtime_started_at);

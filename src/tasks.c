@@ -21,6 +21,9 @@ static int	handoff_count = 0;
 static int	handoff_cap = 0;
 static AigwHandoffEntry *handoff_entries = NULL;	/* in TopMemoryContext, reused */
 static bool xact_callback_registered = false;
+static int	cancel_count = 0;
+static int	cancel_cap = 0;
+static pg_uuid_t *cancel_ids = NULL;	/* in TopMemoryContext, reused */
 
 /*
  * Transaction callback: once the submitted tasks are visible, hand them to
@@ -36,6 +39,8 @@ WakeAtCommitCallback(XactEvent event, void *arg)
 		case XACT_EVENT_PARALLEL_COMMIT:
 			if (handoff_count > 0)
 				AigwHandOffTasks(handoff_entries, handoff_count);
+			if (cancel_count > 0)
+				AigwAnnounceCancels(cancel_ids, cancel_count);
 			if (scan_at_commit)
 				AigwWakeAllWorkers();
 			else if (wake_at_commit && handoff_count == 0)
@@ -50,6 +55,18 @@ WakeAtCommitCallback(XactEvent event, void *arg)
 		wake_at_commit = false;
 		scan_at_commit = false;
 		handoff_count = 0;
+		cancel_count = 0;
+	}
+}
+
+/* Registers the transaction callback once per backend */
+static void
+RegisterWakeCallback(void)
+{
+	if (!xact_callback_registered)
+	{
+		RegisterXactCallback(WakeAtCommitCallback, NULL);
+		xact_callback_registered = true;
 	}
 }
 
@@ -65,11 +82,7 @@ PG_FUNCTION_INFO_V1(aigw_wake_workers_at_commit);
 Datum
 aigw_wake_workers_at_commit(PG_FUNCTION_ARGS)
 {
-	if (!xact_callback_registered)
-	{
-		RegisterXactCallback(WakeAtCommitCallback, NULL);
-		xact_callback_registered = true;
-	}
+	RegisterWakeCallback();
 	wake_at_commit = true;
 	if (PG_NARGS() < 1 || PG_ARGISNULL(0))
 		scan_at_commit = true;
@@ -88,6 +101,29 @@ aigw_wake_workers_at_commit(PG_FUNCTION_ARGS)
 	}
 	if (AigwShmem)
 		pg_atomic_fetch_add_u64(&AigwShmem->submitted, 1);
+	PG_RETURN_VOID();
+}
+
+PG_FUNCTION_INFO_V1(aigw_abort_call_at_commit);
+
+/*
+ * aigw.abort_call_at_commit(task uuid): when this transaction commits, the
+ * worker calling the task's provider ends the call at once (its outcome, an
+ * error "cancelled", is kept as the attempt's late outcome). A cancel rolled
+ * back announces nothing.
+ */
+Datum
+aigw_abort_call_at_commit(PG_FUNCTION_ARGS)
+{
+	RegisterWakeCallback();
+	if (cancel_count >= cancel_cap)
+	{
+		cancel_cap = Max(16, cancel_cap * 2);
+		cancel_ids = cancel_ids == NULL
+			? MemoryContextAlloc(TopMemoryContext, sizeof(pg_uuid_t) * cancel_cap)
+			: repalloc(cancel_ids, sizeof(pg_uuid_t) * cancel_cap);
+	}
+	cancel_ids[cancel_count++] = *PG_GETARG_UUID_P(0);
 	PG_RETURN_VOID();
 }
 

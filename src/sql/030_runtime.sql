@@ -168,6 +168,10 @@ CREATE TABLE aigw.settlement_outbox (
   CONSTRAINT settlement_outbox_payload_check CHECK (jsonb_typeof(payload) = 'object')
 );
 CREATE INDEX idx_settlement_outbox_pending ON aigw.settlement_outbox (status, next_attempt_at);
+-- Retention deletes delivered and skipped events by age (every reaper pass): without
+-- this index each pass read and sorted every event kept for aigw.task_retention.
+CREATE INDEX idx_settlement_outbox_done ON aigw.settlement_outbox (updated_at)
+  WHERE status IN ('delivered', 'skipped');
 
 -- §7.6, §7.9.19: provider client runtime state, the durable record behind shared memory.
 CREATE TABLE aigw.runtime_client_states (

@@ -7,6 +7,12 @@ CREATE FUNCTION aigw.wake_workers_at_commit(task uuid DEFAULT NULL, started bool
 COMMENT ON FUNCTION aigw.wake_workers_at_commit(uuid, boolean) IS
   'wakes the task workers when the current transaction commits; a task named is handed to them: to lease by id, without a queue scan, or, started at submit, to call';
 
+CREATE FUNCTION aigw.abort_call_at_commit(task uuid) RETURNS void
+  LANGUAGE c VOLATILE STRICT
+  AS 'MODULE_PATHNAME', 'aigw_abort_call_at_commit';
+COMMENT ON FUNCTION aigw.abort_call_at_commit(uuid) IS
+  'when the current transaction commits, the task worker calling the task''s provider ends the call (aigw.cancel_task)';
+
 CREATE FUNCTION aigw.start_at_submit() RETURNS boolean
   LANGUAGE c VOLATILE
   AS 'MODULE_PATHNAME', 'aigw_start_at_submit';

@@ -286,6 +286,13 @@ BEGIN
   IF t.status IN ('succeeded', 'failed_final', 'cancelled') THEN
     RETURN false;
   END IF;
+  -- started at submit and not claimed by a worker yet (the claim needs this row's
+  -- lock and locked_by 'handoff'): no worker will ever end this attempt, so its
+  -- client slot is given back here
+  IF t.locked_by = 'handoff' THEN
+    PERFORM aigw.client_released(a.client_id)
+       FROM aigw.gateway_task_attempts a WHERE a.task_id = p_task AND a.finished_at IS NULL;
+  END IF;
   UPDATE aigw.gateway_tasks
      SET status = 'cancelled', error_code = 'cancelled', error_message = p_reason,
          finished_at = now(), updated_at = now(), locked_by = NULL
@@ -296,6 +303,10 @@ BEGIN
   PERFORM aigw.release_task(p_task, 'cancelled');
   PERFORM aigw.concurrency_release(p_task);
   PERFORM aigw.task_leaves_queue(p_task);
+  -- a call in flight ends at the cancel's commit (its worker drops the connection)
+  IF t.status IN ('leased', 'running', 'polling') THEN
+    PERFORM aigw.abort_call_at_commit(p_task);
+  END IF;
   -- a task the provider runs asynchronously is cancelled there too (outbox worker)
   PERFORM aigw.queue_provider_cancel(t);
   PERFORM aigw.append_task_event(p_task, 'failed', 'cancelled', NULL, NULL, p_reason, '{}',

@@ -21,6 +21,8 @@
 // (a NAME starting with "flaky" answers 503 to its first delivery of each
 // Idempotency-Key); GET /hooks lists what was received.
 // Streams send MOCK_CHUNKS chunks (default 8) every MOCK_INTERVAL_MS (default 0).
+// GET /call-stats counts streams completed and streams the client closed early, and
+// mock-timeout calls the client closed.
 // Usage: node openai-mock.mjs PORT  (prints "listening PORT" when ready)
 import http from 'node:http';
 
@@ -33,6 +35,7 @@ const videos = new Map();       // id -> job
 const videoStats = {};          // prompt -> {posts, polls}
 const hooks = [];
 const flakySeen = new Set();
+const callStats = { streamsCompleted: 0, streamsClosedEarly: 0, hungClosed: 0 };
 
 function send(res, status, body, headers = {}) {
   const text = typeof body === 'string' ? body : JSON.stringify(body);
@@ -66,13 +69,16 @@ function chat(res, req) {
       frames.push({ ...base, choices: [], usage: { prompt_tokens: 9, completion_tokens: chunks, total_tokens: 9 + chunks } });
   }
   let i = 0;
+  res.on('close', () => { if (!res.writableEnded && !truncated) callStats.streamsClosedEarly++; });
   const next = () => {
+    if (res.destroyed) return;
     if (i < frames.length) {
       res.write(`data: ${JSON.stringify(frames[i++])}\n\n`);
       if (truncated && i === 3) return res.destroy();
       return interval ? setTimeout(next, interval) : setImmediate(next);
     }
     res.end('data: [DONE]\n\n');
+    callStats.streamsCompleted++;
   };
   next();
 }
@@ -96,6 +102,7 @@ const server = http.createServer((hreq, res) => {
       return send(res, 200, { ok: true });
     }
     if (hreq.method === 'GET' && hreq.url === '/videos-stats') return send(res, 200, videoStats);
+    if (hreq.method === 'GET' && hreq.url === '/call-stats') return send(res, 200, callStats);
     if ((hreq.headers.authorization || '') !== 'Bearer sk-mock')
       return error(res, 401, 'Incorrect API key provided.', 'invalid_request_error', 'invalid_api_key');
     if (hreq.method === 'GET' && /\/videos\/[^/]+$/.test(hreq.url)) return pollVideo(res, hreq.url.split('/').pop());
@@ -107,7 +114,7 @@ const server = http.createServer((hreq, res) => {
       case 'mock-429': return error(res, 429, 'Rate limit reached for requests.', 'requests', 'rate_limit_exceeded', { 'retry-after': '7' });
       case 'mock-401': return error(res, 401, 'Incorrect API key provided.', 'invalid_request_error', 'invalid_api_key');
       case 'mock-400': return error(res, 400, "Invalid value for 'temperature'.", 'invalid_request_error', 'invalid_parameter');
-      case 'mock-timeout': return;
+      case 'mock-timeout': res.on('close', () => { callStats.hungClosed++; }); return;
       case 'mock-redirect':
         res.writeHead(302, { location: `http://127.0.0.1:${server.address().port}/hooks/redirected`, 'content-length': 0 });
         return res.end();
