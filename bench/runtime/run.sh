@@ -6,14 +6,20 @@
 # per second, and the CPU the whole cluster used per task (postmaster, reaped
 # backends and every live process, from /proc; this machine's ticks are 10 ms).
 #
+# With batching (bench/runtime/submit_batch_await.sql): each client submits
+# BENCH_BATCH tasks in one statement, then waits for all of them in one.
+#
 # Environment: BENCH_SECONDS (default 10), BENCH_CLIENTS (default "1 16"),
-# BENCH_AIGW_WORKERS (default 2), AIGW_PORT_OFFSET.
+# BENCH_BATCH (default 50; 0 skips the batched runs), BENCH_BATCH_CLIENTS
+# (default 4), BENCH_AIGW_WORKERS (default 2), AIGW_PORT_OFFSET.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/../../scripts/lib.sh"
 
 SECS=${BENCH_SECONDS:-10}
 CLIENTS=${BENCH_CLIENTS:-"1 16"}
+BATCH=${BENCH_BATCH:-50}
+BATCH_CLIENTS=${BENCH_BATCH_CLIENTS:-4}
 OFF=${AIGW_PORT_OFFSET:-0}
 
 PG_CONFIG=$(AIGW_PG_FLAVOR=release "$HERE/../../scripts/setup.sh" | tail -n 1)
@@ -98,5 +104,15 @@ for c in $CLIENTS; do
   printf 'clients %-3s  submit-to-result latency avg %-10s  tasks/s %-8s  cluster CPU per task %s ms\n' \
     "$c" "$lat" "${tps%.*}" "$cpu"
 done
+if [ "$BATCH" -gt 0 ]; then
+  t0=$(cpu_ticks); n0=$(tasks); s0=$(date +%s.%N)
+  out=$(as_runuser "$PG_BINDIR/pgbench" -h "$SOCK" -p "$PGPORT" -U postgres -n -D batch="$BATCH" \
+          -f "$HERE/submit_batch_await.sql" -c "$BATCH_CLIENTS" -j "$BATCH_CLIENTS" -T "$SECS" aigw 2>&1)
+  s1=$(date +%s.%N); t1=$(cpu_ticks); n1=$(tasks)
+  lat=$(echo "$out" | sed -n 's/^latency average = \(.*\)$/\1/p')
+  cpu=$(echo "scale=3; ($t1 - $t0) * 1000 / $hz / ($n1 - $n0)" | bc)
+  printf 'batches of %s, clients %-3s  batch submit-to-results latency avg %-10s  tasks/s %-8s  cluster CPU per task %s ms\n' \
+    "$BATCH" "$BATCH_CLIENTS" "$lat" "$(echo "($n1 - $n0) / ($s1 - $s0)" | bc)" "$cpu"
+fi
 echo "tasks: $(psqlb -d aigw -c "SELECT string_agg(status || ' ' || n, ', ') FROM (SELECT status, count(*) n FROM aigw.gateway_tasks GROUP BY 1) s")"
 echo "rows per task: $(psqlb -d aigw -c "SELECT round((SELECT count(*) FROM aigw.gateway_task_attempts)::numeric / greatest(count(*), 1), 2) || ' attempts, ' || round((SELECT count(*) FROM aigw.gateway_task_events)::numeric / greatest(count(*), 1), 2) || ' events' FROM aigw.gateway_tasks")"
