@@ -167,7 +167,10 @@ CREATE TABLE aigw.settlement_outbox (
   CONSTRAINT settlement_outbox_attempts_check CHECK (attempts >= 0),
   CONSTRAINT settlement_outbox_payload_check CHECK (jsonb_typeof(payload) = 'object')
 );
-CREATE INDEX idx_settlement_outbox_pending ON aigw.settlement_outbox (status, next_attempt_at);
+-- The outbox worker's work: events waiting for delivery or being delivered. Skipped
+-- (simulated) and delivered events, nearly all of them, have no entry.
+CREATE INDEX idx_settlement_outbox_pending ON aigw.settlement_outbox (status, next_attempt_at)
+  WHERE status IN ('pending', 'delivering');
 -- Retention deletes delivered and skipped events by age (every reaper pass): without
 -- this index each pass read and sorted every event kept for aigw.task_retention.
 CREATE INDEX idx_settlement_outbox_done ON aigw.settlement_outbox (updated_at)
