@@ -201,9 +201,9 @@ AigwWakeWorker(void)
 	}
 }
 
-/* Wakes every live worker, each to scan the queue */
-void
-AigwWakeAllWorkers(void)
+/* Sets the latch of every live worker, asking each to scan the queue if scan */
+static void
+WakeEveryWorker(bool scan)
 {
 	if (AigwShmem == NULL)
 		return;
@@ -211,10 +211,18 @@ AigwWakeAllWorkers(void)
 	{
 		Latch	   *latch = AigwShmem->workers[i].latch;
 
-		pg_atomic_write_u32(&AigwShmem->workers[i].scan, 1);
+		if (scan)
+			pg_atomic_write_u32(&AigwShmem->workers[i].scan, 1);
 		if (AigwShmem->workers[i].pid != 0 && latch)
 			SetLatch(latch);
 	}
+}
+
+/* Wakes every live worker, each to scan the queue */
+void
+AigwWakeAllWorkers(void)
+{
+	WakeEveryWorker(true);
 }
 
 /*
@@ -356,13 +364,7 @@ AigwAnnounceCancels(const pg_uuid_t *ids, int n)
 		pg_atomic_write_u64(&c->next, seq + 1);
 	}
 	SpinLockRelease(&c->mutex);
-	for (int i = 0; i < AigwShmem->nworkers; i++)
-	{
-		Latch	   *latch = AigwShmem->workers[i].latch;
-
-		if (AigwShmem->workers[i].pid != 0 && latch)
-			SetLatch(latch);
-	}
+	WakeEveryWorker(false);
 }
 
 /* The sequence number of the next cancel (an unlocked read: a hint) */
