@@ -28,20 +28,33 @@ AS $$
     ELSE '{}'::jsonb END)
 $$;
 
--- Locks, in one order (by id), the wallet accounts that a batch of outcomes
--- will settle. Two workers recording batches whose users overlap would
--- otherwise lock the same accounts in different orders and deadlock (found
--- only after deadlock_timeout, a second during which both batches wait).
+-- Locks, in one order, the wallet accounts that a batch of outcomes will
+-- settle. Two workers recording batches whose users overlap would otherwise
+-- lock the same accounts in different orders and deadlock (found only after
+-- deadlock_timeout, a second during which both batches wait). The locks are
+-- advisory (one per account, in the order of their keys), not row locks: a row
+-- locked by the batch's transaction and then updated in an outcome's
+-- subtransaction gets a MultiXact as its old version's xmax, which every later
+-- reader of the account's row, one of the hottest of the database, must look
+-- up in pg_multixact. Returns the number of accounts locked.
 CREATE FUNCTION aigw.lock_outcome_accounts(p_attempts uuid[]) RETURNS bigint
-  LANGUAGE sql VOLATILE
+  LANGUAGE plpgsql VOLATILE
 AS $$
-  SELECT count(*) FROM (
-    SELECT 1 FROM aigw.gateway_wallet_accounts w
-     WHERE w.id IN (SELECT (t.billings #>> '{hold,accountId}')::uuid
-                      FROM aigw.gateway_task_attempts a JOIN aigw.gateway_tasks t ON t.id = a.task_id
-                     WHERE a.id = ANY (p_attempts) AND t.billings #>> '{hold,accountId}' IS NOT NULL)
-     ORDER BY w.id
-     FOR UPDATE OF w) locked
+DECLARE
+  k int;
+  n bigint := 0;
+BEGIN
+  FOR k IN SELECT DISTINCT hashtext(t.billings #>> '{hold,accountId}')
+             FROM aigw.gateway_task_attempts a JOIN aigw.gateway_tasks t ON t.id = a.task_id
+            WHERE a.id = ANY (p_attempts) AND t.billings #>> '{hold,accountId}' IS NOT NULL
+            ORDER BY 1
+  LOOP
+    -- 1634297719 is 'aigw' in ASCII: the key space of these locks
+    PERFORM pg_advisory_xact_lock(1634297719, k);
+    n := n + 1;
+  END LOOP;
+  RETURN n;
+END;
 $$;
 
 -- aigw.finish_attempt: records one attempt's outcome in the caller's
