@@ -2,7 +2,8 @@
 # at the cancel's commit — it drops the connection of a call that would hang for
 # a minute and of a stream in the middle, and stops a simulated call — keeps
 # what came back as the attempt's late outcome, frees the client's slot, and
-# goes on with other tasks.
+# goes on with other tasks. Last, the reaper's analyze of a table that has
+# outgrown its planner statistics.
 use strict;
 use warnings;
 use PostgreSQL::Test::Utils;
@@ -167,6 +168,12 @@ ok(aigw_poll($node, 'postgres', "SELECT count(*) = 300 FROM aigw.gateway_task_at
 cmp_ok(time - $t_bulk, '<', 30, 'long before the calls would have ended (60 s)');
 ok(aigw_poll($node, 'postgres', "SELECT running_count = 0 FROM aigw.client_state('cc-sim/cc-sim-chat')"),
 	'no client slot is held');
+
+# 7. The reaper analyzes gateway_tasks once it has outgrown its planner statistics
+# (manual analyzes count in analyze_count, autovacuum's in autoanalyze_count).
+ok(aigw_poll($node, 'postgres', "SELECT c.relpages >= 16 AND s.analyze_count > 0
+	FROM pg_class c JOIN pg_stat_user_tables s ON s.relid = c.oid WHERE c.oid = 'aigw.gateway_tasks'::regclass"),
+	'the reaper analyzed gateway_tasks when it outgrew its statistics');
 
 $node->stop;
 $mock->kill_kill;
