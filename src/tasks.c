@@ -25,6 +25,41 @@ static int	cancel_count = 0;
 static int	cancel_cap = 0;
 static pg_uuid_t *cancel_ids = NULL;	/* in TopMemoryContext, reused */
 
+/* The result of a task cancelled by this transaction, for the front streaming it */
+typedef struct CancelResult
+{
+	pg_uuid_t	id;
+	char	   *channel;
+	int64		seq;
+	char	   *event;			/* the result event, JSON */
+} CancelResult;
+
+static MemoryContext cancel_cxt = NULL; /* the results below; reset at transaction end */
+static List *cancel_results = NIL;
+
+/*
+ * Posts the results of the tasks this transaction cancelled to the channels of
+ * the fronts streaming them, and wakes their SQL waiters: a stream ends with
+ * the cancel, not when its front gives up waiting. A result that does not fit
+ * in the channel is read from the task row by the front.
+ */
+static void
+PostCancelResults(void)
+{
+	ListCell   *lc;
+
+	foreach(lc, cancel_results)
+	{
+		CancelResult *r = lfirst(lc);
+		bool		full;
+
+		if (r->channel && r->event)
+			(void) AigwChannelPost(r->channel, &r->id, r->seq, AIGW_EVENT_RESULT,
+								   r->event, strlen(r->event), &full);
+		AigwNotifyTaskWaiters(&r->id);
+	}
+}
+
 /*
  * Transaction callback: once the submitted tasks are visible, hand them to
  * the workers (leased by id); more than fit, or tasks queued otherwise, make
@@ -41,6 +76,7 @@ WakeAtCommitCallback(XactEvent event, void *arg)
 				AigwHandOffTasks(handoff_entries, handoff_count);
 			if (cancel_count > 0)
 				AigwAnnounceCancels(cancel_ids, cancel_count);
+			PostCancelResults();
 			if (scan_at_commit)
 				AigwWakeAllWorkers();
 			else if (wake_at_commit && handoff_count == 0)
@@ -56,6 +92,9 @@ WakeAtCommitCallback(XactEvent event, void *arg)
 		scan_at_commit = false;
 		handoff_count = 0;
 		cancel_count = 0;
+		cancel_results = NIL;
+		if (cancel_cxt)
+			MemoryContextReset(cancel_cxt);
 	}
 }
 
@@ -104,26 +143,51 @@ aigw_wake_workers_at_commit(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
-PG_FUNCTION_INFO_V1(aigw_abort_call_at_commit);
+PG_FUNCTION_INFO_V1(aigw_cancel_at_commit);
 
 /*
- * aigw.abort_call_at_commit(task uuid): when this transaction commits, the
- * worker calling the task's provider ends the call at once (its outcome, an
- * error "cancelled", is kept as the attempt's late outcome). A cancel rolled
- * back announces nothing.
+ * aigw.cancel_at_commit(task uuid, abort_call boolean, channel text, seq
+ * bigint, event jsonb): what a cancel does once this transaction commits. If
+ * abort_call, the worker calling the task's provider ends the call at once
+ * (its outcome, an error "cancelled", is kept as the attempt's late outcome);
+ * event, the task's result, is posted to channel, the front streaming it; and
+ * SQL callers waiting for the task wake. A cancel rolled back does nothing.
  */
 Datum
-aigw_abort_call_at_commit(PG_FUNCTION_ARGS)
+aigw_cancel_at_commit(PG_FUNCTION_ARGS)
 {
+	MemoryContext old;
+	CancelResult *r;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_VOID();
 	RegisterWakeCallback();
-	if (cancel_count >= cancel_cap)
+	if (!PG_ARGISNULL(1) && PG_GETARG_BOOL(1))
 	{
-		cancel_cap = Max(16, cancel_cap * 2);
-		cancel_ids = cancel_ids == NULL
-			? MemoryContextAlloc(TopMemoryContext, sizeof(pg_uuid_t) * cancel_cap)
-			: repalloc(cancel_ids, sizeof(pg_uuid_t) * cancel_cap);
+		if (cancel_count >= cancel_cap)
+		{
+			cancel_cap = Max(16, cancel_cap * 2);
+			cancel_ids = cancel_ids == NULL
+				? MemoryContextAlloc(TopMemoryContext, sizeof(pg_uuid_t) * cancel_cap)
+				: repalloc(cancel_ids, sizeof(pg_uuid_t) * cancel_cap);
+		}
+		cancel_ids[cancel_count++] = *PG_GETARG_UUID_P(0);
 	}
-	cancel_ids[cancel_count++] = *PG_GETARG_UUID_P(0);
+	if (cancel_cxt == NULL)
+		cancel_cxt = AllocSetContextCreate(TopMemoryContext, "aigw cancels", ALLOCSET_SMALL_SIZES);
+	old = MemoryContextSwitchTo(cancel_cxt);
+	r = palloc0(sizeof(CancelResult));
+	r->id = *PG_GETARG_UUID_P(0);
+	if (!PG_ARGISNULL(2) && !PG_ARGISNULL(4))
+	{
+		Jsonb	   *event = PG_GETARG_JSONB_P(4);
+
+		r->channel = text_to_cstring(PG_GETARG_TEXT_PP(2));
+		r->seq = PG_ARGISNULL(3) ? 0 : PG_GETARG_INT64(3);
+		r->event = JsonbToCString(NULL, &event->root, VARSIZE(event));
+	}
+	cancel_results = lappend(cancel_results, r);
+	MemoryContextSwitchTo(old);
 	PG_RETURN_VOID();
 }
 

@@ -7,11 +7,12 @@ CREATE FUNCTION aigw.wake_workers_at_commit(task uuid DEFAULT NULL, started bool
 COMMENT ON FUNCTION aigw.wake_workers_at_commit(uuid, boolean) IS
   'wakes the task workers when the current transaction commits; a task named is handed to them: to lease by id, without a queue scan, or, started at submit, to call';
 
-CREATE FUNCTION aigw.abort_call_at_commit(task uuid) RETURNS void
-  LANGUAGE c VOLATILE STRICT
-  AS 'MODULE_PATHNAME', 'aigw_abort_call_at_commit';
-COMMENT ON FUNCTION aigw.abort_call_at_commit(uuid) IS
-  'when the current transaction commits, the task worker calling the task''s provider ends the call (aigw.cancel_task)';
+CREATE FUNCTION aigw.cancel_at_commit(task uuid, abort_call boolean, channel text, seq bigint, event jsonb)
+  RETURNS void
+  LANGUAGE c VOLATILE
+  AS 'MODULE_PATHNAME', 'aigw_cancel_at_commit';
+COMMENT ON FUNCTION aigw.cancel_at_commit(uuid, boolean, text, bigint, jsonb) IS
+  'what aigw.cancel_task does when the current transaction commits: the worker calling the task ends the call (abort_call), the result event is posted to the channel of the front streaming the task, and SQL waiters wake';
 
 CREATE FUNCTION aigw.start_at_submit() RETURNS boolean
   LANGUAGE c VOLATILE

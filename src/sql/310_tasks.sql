@@ -278,6 +278,7 @@ CREATE FUNCTION aigw.cancel_task(p_task uuid, p_reason text DEFAULT 'cancelled b
 AS $$
 DECLARE
   t aigw.gateway_tasks;
+  v_seq bigint;
 BEGIN
   SELECT * INTO t FROM aigw.gateway_tasks WHERE id = p_task FOR UPDATE;
   IF NOT FOUND THEN
@@ -303,14 +304,15 @@ BEGIN
   PERFORM aigw.release_task(p_task, 'cancelled');
   PERFORM aigw.concurrency_release(p_task);
   PERFORM aigw.task_leaves_queue(p_task);
-  -- a call in flight ends at the cancel's commit (its worker drops the connection)
-  IF t.status IN ('leased', 'running', 'polling') THEN
-    PERFORM aigw.abort_call_at_commit(p_task);
-  END IF;
   -- a task the provider runs asynchronously is cancelled there too (outbox worker)
   PERFORM aigw.queue_provider_cancel(t);
-  PERFORM aigw.append_task_event(p_task, 'failed', 'cancelled', NULL, NULL, p_reason, '{}',
-                                 t.run_mode = 'simulation');
+  v_seq := aigw.append_task_event(p_task, 'failed', 'cancelled', NULL, NULL, p_reason, '{}',
+                                  t.run_mode = 'simulation');
+  -- at commit: a call in flight ends (its worker drops the connection), a front
+  -- streaming the task gets its result, and SQL waiters wake
+  PERFORM aigw.cancel_at_commit(p_task, t.status IN ('leased', 'running', 'polling'),
+                                t.normalized_request->>'channel', v_seq,
+                                CASE WHEN t.normalized_request ? 'channel' THEN aigw.result_event(p_task) END);
   RETURN true;
 END;
 $$;

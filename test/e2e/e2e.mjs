@@ -90,6 +90,29 @@ await check('SDK streamed chat yields chat.completion.chunk deltas that add up t
   }
   return (chunks > 2 && text.includes('stream') && text.includes('please') && finish === 'stop') || { chunks, text, finish };
 });
+await check('a stream cancelled through the API (GET /v1/ai/cancel/:taskId) ends at once, long before its provider would', async () => {
+  const words = Array.from({ length: 60 }, (_, i) => `w${i}`).join(' ');
+  const t0 = Date.now();
+  const r = await api('/v1/chat/completions', { method: 'POST', body: JSON.stringify({ model: 'sim-chat', stream: true,
+    messages: [{ role: 'user', content: 'cancel me' }], simulation_profile: { content: words, chunkIntervalMs: 200 } }) });
+  const taskId = r.headers.get('x-aigw-task-id');
+  const reader = r.body.getReader();
+  const decoder = new TextDecoder();
+  let body = '';
+  const first = await reader.read();
+  body += decoder.decode(first.value || new Uint8Array());
+  const c = await (await api(`/v1/ai/cancel/${taskId}`)).json();
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    body += decoder.decode(value);
+  }
+  const elapsed = Date.now() - t0;
+  const chunks = body.split('\n\n').filter((l) => l.includes('chat.completion.chunk')).length;
+  // 60 words at 200 ms would take 12 s
+  return (c.cancelled === true && elapsed < 6000 && chunks < 40 && body.includes('cancel') && !body.includes('timed out')
+    && body.endsWith('data: [DONE]\n\n')) || { c, elapsed, chunks, tail: body.slice(-300) };
+});
 await check('raw SSE stream is text/event-stream with data: lines and ends with data: [DONE]', async () => {
   const r = await api('/v1/chat/completions', { method: 'POST',
     body: JSON.stringify({ model: 'sim-chat', stream: true, messages: [{ role: 'user', content: 'raw' }] }) });
