@@ -19,6 +19,7 @@
 #   BENCH_STREAMS   stream counts (default "256 1000")
 #   BENCH_ONLY      restrict scenarios, e.g. "lat1 fast32" (default all)
 #   BENCH_KEEP=1    leave everything running at the end (for profiling)
+#   BENCH_USERS     API-key users with a wallet the requests are spread over (default 64)
 #   AIGW_PORT_OFFSET  shifts the ports used
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -31,7 +32,7 @@ ONLY=${BENCH_ONLY:-}
 OFF=${AIGW_PORT_OFFSET:-0}
 CHUNKS=64
 INTERVAL_MS=20
-NUSERS=64
+NUSERS=${BENCH_USERS:-64}   # API-key users the requests are spread over
 # Settings of the benchmark cluster and front (documented in docs/benchmarks.md).
 PG_SHARED_BUFFERS=${BENCH_PG_SHARED_BUFFERS:-1GB}
 AIGW_WORKERS=${BENCH_AIGW_WORKERS:-2}
