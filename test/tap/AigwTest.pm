@@ -6,7 +6,8 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Exporter 'import';
-our @EXPORT = qw(aigw_node aigw_poll);
+use IPC::Run;
+our @EXPORT = qw(aigw_node aigw_poll aigw_mock);
 
 # Creates and starts a node with aigw preloaded; extra conf lines may be given.
 sub aigw_node
@@ -33,6 +34,25 @@ sub aigw_poll
 		select(undef, undef, undef, 0.1);
 	}
 	return 0;
+}
+
+# Starts the mock OpenAI-compatible provider (test/mock/openai-mock.mjs) on a
+# free loopback port, with the environment given (MOCK_CHUNKS, ...); returns
+# the IPC::Run harness (kill_kill it at the end) and the port.
+sub aigw_mock
+{
+	my (%env) = @_;
+	my ($out, $err) = ('', '');
+	local @ENV{keys %env} = values %env;
+	my $h = IPC::Run::start(['node', "$ENV{AIGW_W}/test/mock/openai-mock.mjs", '0'], '>', \$out, '2>', \$err);
+	for (1 .. 100)
+	{
+		$h->pump_nb;
+		last if $out =~ /listening (\d+)/;
+		select(undef, undef, undef, 0.05);
+	}
+	$out =~ /listening (\d+)/ or die "mock provider did not start: $err";
+	return ($h, $1);
 }
 
 1;

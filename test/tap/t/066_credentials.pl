@@ -10,10 +10,7 @@ use Test::More;
 use IPC::Run;
 use AigwTest;
 
-my ($out, $err) = ('', '');
-my $mock = IPC::Run::start(['node', "$ENV{AIGW_W}/test/mock/openai-mock.mjs", '0'], '>', \$out, '2>', \$err);
-for (1 .. 100) { $mock->pump_nb; last if $out =~ /listening/; select(undef, undef, undef, 0.05); }
-my ($port) = $out =~ /listening (\d+)/ or die "mock did not start: $err";
+my ($mock, $port) = aigw_mock();
 
 my $dir = PostgreSQL::Test::Utils::tempdir();
 # Writes a key file of 64 hex characters with the given mode; returns its path.

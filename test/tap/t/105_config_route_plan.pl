@@ -11,7 +11,7 @@ use Test::More;
 use IPC::Run;
 use AigwTest;
 
-my ($mock, $port) = start_mock();
+my ($mock, $port) = aigw_mock();
 my $node = aigw_node('route_plan', conf => "aigw.launcher_naptime = 200\naigw.workers = 2\n");
 $node->safe_psql('postgres', 'CREATE EXTENSION aigw CASCADE');
 ok($node->poll_query_until('postgres',
@@ -180,18 +180,3 @@ is(attempts($id), '1:sim-1:succeeded', 'conditional: $and needs every part (para
 $node->stop;
 $mock->kill_kill;
 done_testing();
-
-sub start_mock
-{
-	my ($out, $err) = ('', '');
-	my $script = "$ENV{AIGW_W}/test/mock/openai-mock.mjs";
-	my $h = IPC::Run::start(['node', $script, '0'], '>', \$out, '2>', \$err);
-	for (1 .. 100)
-	{
-		$h->pump_nb;
-		last if $out =~ /listening (\d+)/;
-		select(undef, undef, undef, 0.05);
-	}
-	$out =~ /listening (\d+)/ or die "mock provider did not start: $err";
-	return ($h, $1);
-}

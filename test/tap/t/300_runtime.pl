@@ -9,7 +9,7 @@ use Test::More;
 use IPC::Run;
 use AigwTest;
 
-my ($mock, $port) = start_mock();
+my ($mock, $port) = aigw_mock();
 my $node = aigw_node('runtime', conf => "aigw.launcher_naptime = 200\naigw.workers = 2\n");
 $node->safe_psql('postgres', 'CREATE EXTENSION aigw CASCADE');
 ok($node->poll_query_until('postgres',
@@ -272,19 +272,3 @@ $node->safe_psql('postgres', 'DROP TRIGGER force_deadlock ON aigw.gateway_task_a
 $node->stop;
 $mock->kill_kill;
 done_testing();
-
-# Starts the mock provider on a free port; returns the harness and the port.
-sub start_mock
-{
-	my ($out, $err) = ('', '');
-	my $script = "$ENV{AIGW_W}/test/mock/openai-mock.mjs";
-	my $h = IPC::Run::start(['node', $script, '0'], '>', \$out, '2>', \$err);
-	for (1 .. 100)
-	{
-		$h->pump_nb;
-		last if $out =~ /listening (\d+)/;
-		select(undef, undef, undef, 0.05);
-	}
-	$out =~ /listening (\d+)/ or die "mock provider did not start: $err";
-	return ($h, $1);
-}

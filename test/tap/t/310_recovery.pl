@@ -9,10 +9,7 @@ use Test::More;
 use IPC::Run;
 use AigwTest;
 
-my ($out, $err) = ('', '');
-my $mock = IPC::Run::start(['node', "$ENV{AIGW_W}/test/mock/openai-mock.mjs", '0'], '>', \$out, '2>', \$err);
-for (1 .. 100) { $mock->pump_nb; last if $out =~ /listening/; select(undef, undef, undef, 0.05); }
-my ($port) = $out =~ /listening (\d+)/ or die "mock did not start: $err";
+my ($mock, $port) = aigw_mock();
 
 my $node = aigw_node('recovery', conf => "aigw.launcher_naptime = 200\naigw.workers = 2\n"
 	. "restart_after_crash = on\naigw.task_lease_timeout = '2s'\naigw.reaper_interval = 200\n");

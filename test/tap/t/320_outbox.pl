@@ -8,10 +8,7 @@ use Test::More;
 use IPC::Run;
 use AigwTest;
 
-my ($out, $err) = ('', '');
-my $mock = IPC::Run::start(['node', "$ENV{AIGW_W}/test/mock/openai-mock.mjs", '0'], '>', \$out, '2>', \$err);
-for (1 .. 100) { $mock->pump_nb; last if $out =~ /listening/; select(undef, undef, undef, 0.05); }
-my ($port) = $out =~ /listening (\d+)/ or die "mock did not start: $err";
+my ($mock, $port) = aigw_mock();
 
 my $node = aigw_node('outbox', conf => "aigw.launcher_naptime = 200\naigw.outbox_interval = 100\n"
 	. "aigw.task_progress_callback_url = 'http://127.0.0.1:$port/hooks/flaky-progress'\n"

@@ -9,18 +9,6 @@ use Test::More;
 use IPC::Run;
 use AigwTest;
 
-# Starts the mock provider with the environment given; returns (handle, port).
-sub start_mock
-{
-	my (%env) = @_;
-	my ($out, $err) = ('', '');
-	local @ENV{keys %env} = values %env;
-	my $h = IPC::Run::start(['node', "$ENV{AIGW_W}/test/mock/openai-mock.mjs", '0'], '>', \$out, '2>', \$err);
-	for (1 .. 100) { $h->pump_nb; last if $out =~ /listening/; select(undef, undef, undef, 0.05); }
-	my ($port) = $out =~ /listening (\d+)/ or die "mock did not start: $err";
-	return ($h, $port);
-}
-
 # Video submissions and polls the mock on port saw for a prompt, as "posts/polls".
 sub video_stats
 {
@@ -30,8 +18,8 @@ sub video_stats
 	return defined $posts ? "$posts/$polls" : 'none';
 }
 
-my ($quick, $qport) = start_mock(MOCK_VIDEO_POLLS => 3);
-my ($long, $lport) = start_mock(MOCK_VIDEO_POLLS => 25);
+my ($quick, $qport) = aigw_mock(MOCK_VIDEO_POLLS => 3);
+my ($long, $lport) = aigw_mock(MOCK_VIDEO_POLLS => 25);
 
 my $node = aigw_node('polling', conf => "aigw.launcher_naptime = 200\naigw.workers = 2\n"
 	. "restart_after_crash = on\naigw.task_lease_timeout = '2s'\naigw.reaper_interval = 200\n");

@@ -12,15 +12,7 @@ use IPC::Run;
 use Time::HiRes qw(time);
 use AigwTest;
 
-my ($out, $err) = ('', '');
-my $mock;
-{
-	local $ENV{MOCK_CHUNKS} = 60;
-	local $ENV{MOCK_INTERVAL_MS} = 100;
-	$mock = IPC::Run::start(['node', "$ENV{AIGW_W}/test/mock/openai-mock.mjs", '0'], '>', \$out, '2>', \$err);
-}
-for (1 .. 100) { $mock->pump_nb; last if $out =~ /listening/; select(undef, undef, undef, 0.05); }
-my ($port) = $out =~ /listening (\d+)/ or die "mock did not start: $err";
+my ($mock, $port) = aigw_mock(MOCK_CHUNKS => 60, MOCK_INTERVAL_MS => 100);
 
 my $node = aigw_node('cancel_call', conf => "aigw.launcher_naptime = 200\naigw.workers = 2\n");
 $node->safe_psql('postgres', 'CREATE EXTENSION aigw CASCADE');
