@@ -162,28 +162,24 @@ AigwReleaseWorkerSlot(int index)
 	LWLockRelease(AigwShmem->lock);
 }
 
-/* Wakes the least busy live worker (round robin among equals) */
-void
-AigwWakeWorker(void)
+/*
+ * The least busy live worker whose load is below limit, other than exclude
+ * (-1: none), looking from start on so that equals take turns; -1 if none.
+ */
+static int
+LeastBusyWorker(int start, int exclude, uint32 limit)
 {
-	int			n,
-				start,
-				best = -1;
-	uint32		best_load = PG_UINT32_MAX;
+	int			n = AigwShmem->nworkers;
+	int			best = -1;
+	uint32		best_load = limit;
 
-	if (AigwShmem == NULL)
-		return;
-	n = AigwShmem->nworkers;
-	if (n <= 0)
-		return;
-	start = pg_atomic_fetch_add_u32(&AigwShmem->next_worker, 1) % n;
 	for (int k = 0; k < n; k++)
 	{
 		int			i = (start + k) % n;
 		AigwWorkerSlot *slot = &AigwShmem->workers[i];
 		uint32		load;
 
-		if (slot->pid == 0 || slot->latch == NULL)
+		if (i == exclude || slot->pid == 0 || slot->latch == NULL)
 			continue;
 		load = pg_atomic_read_u32(&slot->inflight);
 		if (load < best_load)
@@ -192,13 +188,27 @@ AigwWakeWorker(void)
 			best_load = load;
 		}
 	}
-	if (best >= 0)
-	{
-		Latch	   *latch = AigwShmem->workers[best].latch;
+	return best;
+}
 
-		if (latch)
-			SetLatch(latch);
-	}
+/* Sets worker i's latch, if it is still there (-1: nobody) */
+static void
+WakeSlot(int i)
+{
+	Latch	   *latch = i >= 0 ? AigwShmem->workers[i].latch : NULL;
+
+	if (latch)
+		SetLatch(latch);
+}
+
+/* Wakes the least busy live worker (round robin among equals) */
+void
+AigwWakeWorker(void)
+{
+	if (AigwShmem == NULL || AigwShmem->nworkers <= 0)
+		return;
+	WakeSlot(LeastBusyWorker(pg_atomic_fetch_add_u32(&AigwShmem->next_worker, 1) % AigwShmem->nworkers,
+							 -1, PG_UINT32_MAX));
 }
 
 /* Sets the latch of every live worker, asking each to scan the queue if scan */
@@ -233,25 +243,7 @@ AigwWakeAllWorkers(void)
 void
 AigwWakeAnotherWorker(int self)
 {
-	int			best = -1;
-	uint32		best_load = (uint32) aigw_worker_max_inflight;
-
-	for (int i = 0; i < AigwShmem->nworkers; i++)
-	{
-		AigwWorkerSlot *slot = &AigwShmem->workers[i];
-		uint32		load;
-
-		if (i == self || slot->pid == 0 || slot->latch == NULL || slot->dboid != MyDatabaseId)
-			continue;
-		load = pg_atomic_read_u32(&slot->inflight);
-		if (load < best_load)
-		{
-			best = i;
-			best_load = load;
-		}
-	}
-	if (best >= 0)
-		SetLatch(AigwShmem->workers[best].latch);
+	WakeSlot(LeastBusyWorker(0, self, (uint32) aigw_worker_max_inflight));
 }
 
 /*
@@ -351,18 +343,16 @@ void
 AigwAnnounceCancels(const pg_uuid_t *ids, int n)
 {
 	AigwCancels *c;
+	uint64		seq;
 
 	if (AigwShmem == NULL || n <= 0)
 		return;
 	c = &AigwShmem->cancels;
 	SpinLockAcquire(&c->mutex);
+	seq = pg_atomic_read_u64(&c->next);
 	for (int i = 0; i < n; i++)
-	{
-		uint64		seq = pg_atomic_read_u64(&c->next);
-
-		c->ids[seq % AIGW_CANCEL_RING] = ids[i];
-		pg_atomic_write_u64(&c->next, seq + 1);
-	}
+		c->ids[(seq + i) % AIGW_CANCEL_RING] = ids[i];
+	pg_atomic_write_u64(&c->next, seq + n);
 	SpinLockRelease(&c->mutex);
 	WakeEveryWorker(false);
 }
