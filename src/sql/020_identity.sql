@@ -170,10 +170,11 @@ CREATE TABLE aigw.gateway_wallet_accounts (
   created_at timestamptz NOT NULL DEFAULT now(),
   updated_at timestamptz NOT NULL DEFAULT now(),
   CONSTRAINT gateway_wallet_accounts_owner_check CHECK (gateway_tenant_id IS NOT NULL OR gateway_user_id IS NOT NULL),
-  CONSTRAINT gateway_wallet_accounts_currency_check CHECK (currency IN ('resource', 'credit', 'cny', 'usd')),
+  CONSTRAINT gateway_wallet_accounts_currency_check
+    CHECK (currency = ANY ('{resource,credit,cny,usd}'::text[])),
   CONSTRAINT gateway_wallet_accounts_amounts_check CHECK (balance >= 0 AND frozen_balance >= 0
                                                           AND total_recharged >= 0 AND total_spent >= 0),
-  CONSTRAINT gateway_wallet_accounts_status_check CHECK (status IN ('active', 'frozen', 'disabled'))
+  CONSTRAINT gateway_wallet_accounts_status_check CHECK (status = ANY ('{active,frozen,disabled}'::text[]))
 );
 CREATE UNIQUE INDEX uniq_gateway_wallet_owner_currency
   ON aigw.gateway_wallet_accounts (gateway_tenant_id, gateway_user_id, currency) NULLS NOT DISTINCT;
@@ -195,9 +196,10 @@ CREATE TABLE aigw.gateway_wallet_transactions (
   reference_id text,
   metadata jsonb NOT NULL DEFAULT '{}'::jsonb,
   created_at timestamptz NOT NULL DEFAULT now(),
-  CONSTRAINT gateway_wallet_transactions_direction_check CHECK (direction IN ('credit', 'debit', 'freeze', 'unfreeze')),
-  CONSTRAINT gateway_wallet_transactions_type_check CHECK (transaction_type IN
-    ('recharge', 'billing', 'refund', 'adjustment')),
+  CONSTRAINT gateway_wallet_transactions_direction_check
+    CHECK (direction = ANY ('{credit,debit,freeze,unfreeze}'::text[])),
+  CONSTRAINT gateway_wallet_transactions_type_check
+    CHECK (transaction_type = ANY ('{recharge,billing,refund,adjustment}'::text[])),
   CONSTRAINT gateway_wallet_transactions_amount_check CHECK (amount >= 0)
 );
 CREATE UNIQUE INDEX uniq_gateway_wallet_tx_idempotency

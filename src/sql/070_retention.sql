@@ -3,7 +3,7 @@
 
 -- A terminal task records when it finished; the reaper ages tasks by it.
 ALTER TABLE aigw.gateway_tasks ADD CONSTRAINT gateway_tasks_finished_check
-  CHECK (status NOT IN ('succeeded', 'failed_final', 'cancelled') OR finished_at IS NOT NULL);
+  CHECK (status <> ALL ('{succeeded,failed_final,cancelled}'::text[]) OR finished_at IS NOT NULL);
 
 CREATE FUNCTION aigw.task_retention() RETURNS interval
   LANGUAGE c STABLE PARALLEL SAFE

@@ -98,6 +98,33 @@ CREATE FUNCTION aigw.task_identity(identity jsonb) RETURNS jsonb
     'identityMode', identity->>'identityMode',
     'role', identity->>'role'));
 
+-- A slot in a task's queue (queue_size at every scope that limits it) for a task
+-- that waits for a lease; a full queue raises AG429 (AG413 for a request larger
+-- than a limit) with the Retry-After in the hint.
+CREATE FUNCTION aigw.submit_queue_admission(p_queue text, p_provider text, p_platform text,
+                                            p_platform_model uuid, p_kind text, identity jsonb, p_user text)
+  RETURNS jsonb
+  LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+  v_queue jsonb;
+BEGIN
+  v_queue := aigw.ratelimit_admit(aigw.ratelimit_requirements(jsonb_strip_nulls(jsonb_build_object(
+               'queue', p_queue, 'provider', p_provider, 'platform', p_platform,
+               'platformModel', p_platform_model, 'method', p_kind,
+               'tenant', coalesce(identity->>'tenant_key', identity->>'tenantKey', identity->>'tenant_id', identity->>'tenantId'),
+               'userGroup', coalesce(identity->>'user_group_key', identity->>'userGroupKey'),
+               'user', p_user, 'apiKey', coalesce(identity->>'api_key_id', identity->>'apiKeyId'),
+               'metrics', '["queue_size"]'::jsonb))));
+  IF NOT (v_queue->>'admitted')::boolean THEN
+    RAISE EXCEPTION '%', aigw.ratelimit_refusal_response(v_queue)->'body'->'error'->>'message'
+      USING ERRCODE = CASE WHEN v_queue->>'reason' = 'exceeds_limit' THEN 'AG413' ELSE 'AG429' END,
+            HINT = 'retry-after: ' || coalesce(v_queue->>'retryAfterSeconds', '1');
+  END IF;
+  RETURN v_queue;
+END;
+$$;
+
 -- aigw.submit_task: validates, routes (at least one candidate must exist),
 -- inserts the queued task and its first event, and wakes a worker at commit.
 -- identity: {user_id, gateway_user_id, tenant_id, tenant_key, gateway_tenant_id,
@@ -129,6 +156,7 @@ DECLARE
   v_reqs jsonb;
   v_admission jsonb;
   v_started boolean := false;
+  v_sim boolean := false;
 BEGIN
   PERFORM aigw.validate_task_request(kind, request);
   v_mtype := aigw.model_type_of_kind(kind);
@@ -162,20 +190,19 @@ BEGIN
                         FROM aigw.route_consider(v_model, v_mtype, identity, v_opts) c),
             HINT = 'aigw.route_explain(request) tells why each platform was left out.';
   END IF;
-  -- a slot in the task's queue (queue_size at every scope that limits it): a full
-  -- queue answers 429 with Retry-After before anything is written
-  v_queue := aigw.ratelimit_admit(aigw.ratelimit_requirements(jsonb_strip_nulls(jsonb_build_object(
-               'queue', first_candidate.platform_key || '/' || first_candidate.model_name,
-               'provider', first_candidate.provider, 'platform', first_candidate.platform_key,
-               'platformModel', first_candidate.platform_model_id, 'method', kind,
-               'tenant', coalesce(identity->>'tenant_key', identity->>'tenantKey', identity->>'tenant_id', identity->>'tenantId'),
-               'userGroup', coalesce(identity->>'user_group_key', identity->>'userGroupKey'),
-               'user', v_user, 'apiKey', coalesce(identity->>'api_key_id', identity->>'apiKeyId'),
-               'metrics', '["queue_size"]'::jsonb))));
-  IF NOT (v_queue->>'admitted')::boolean THEN
-    RAISE EXCEPTION '%', aigw.ratelimit_refusal_response(v_queue)->'body'->'error'->>'message'
-      USING ERRCODE = CASE WHEN v_queue->>'reason' = 'exceeds_limit' THEN 'AG413' ELSE 'AG429' END,
-            HINT = 'retry-after: ' || coalesce(v_queue->>'retryAfterSeconds', '1');
+  -- started here when a worker of this database can take it and the routed
+  -- candidate's rate limits admit it (below): the task is written running, its
+  -- attempt counted, and the worker only reads what to call (aigw.claim_started),
+  -- no lease and no second routing; otherwise it waits in the queue for a lease
+  v_started := aigw.start_at_submit();
+  IF v_started THEN
+    SELECT v_run_mode = 'simulation' OR coalesce(first_candidate.provider_type = 'simulation', false)
+           OR coalesce(p.config->>'testMode' IN ('simulation', 'true'), false)
+      INTO v_sim FROM aigw.integration_platforms p WHERE p.id = first_candidate.platform_id;
+  ELSE
+    v_queue := aigw.submit_queue_admission(first_candidate.platform_key || '/' || first_candidate.model_name,
+                                           first_candidate.provider, first_candidate.platform_key,
+                                           first_candidate.platform_model_id, kind, identity, v_user);
   END IF;
   SELECT greatest(1, least(coalesce((r.failover_policy->>'maxPlatforms')::int, 99), 99)
                      * greatest(1, coalesce((s.retry_policy->>'maxAttempts')::int, 1)))
@@ -201,9 +228,9 @@ BEGIN
     (id, billings, external_task_id, kind, run_mode, user_id, gateway_user_id, user_source, gateway_tenant_id,
      tenant_id, tenant_key, api_key_id, user_group_id, user_group_key, model, model_type, request,
      normalized_request, status, queue_key, priority, idempotency_key, simulation_profile,
-     simulation_seed, max_attempts)
+     simulation_seed, max_attempts, locked_by, locked_at, heartbeat_at, attempt_count)
   VALUES
-    (v_task, v_billings, options->>'externalTaskId', kind, v_run_mode, v_user, (identity->>'gateway_user_id')::uuid,
+    (v_task, v_billings, options->>'externalTaskId', kind, CASE WHEN v_sim THEN 'simulation' ELSE v_run_mode END, v_user, (identity->>'gateway_user_id')::uuid,
      coalesce(identity->>'source', 'gateway'), (identity->>'gateway_tenant_id')::uuid,
      identity->>'tenant_id', identity->>'tenant_key', identity->>'api_key_id',
      (identity->>'user_group_id')::uuid, identity->>'user_group_key', v_model, v_mtype, request,
@@ -212,10 +239,12 @@ BEGIN
        'clientIncludeUsage', coalesce((request #>> '{stream_options,include_usage}')::boolean, false),
        'identity', identity, 'exclude', '[]'::jsonb, 'queueAdmission', v_queue, 'routePlan', v_plan,
        'configRateLimits', v_gw->'rateLimits', 'routed', first_candidate.platform_model_id)),
-     'queued', first_candidate.platform_key || '/' || first_candidate.model_name,
+     CASE WHEN v_started THEN 'running' ELSE 'queued' END, first_candidate.platform_key || '/' || first_candidate.model_name,
      coalesce((options->>'priority')::int, 100), options->>'idempotencyKey',
      coalesce(options->'simulationProfile', request->'simulation_profile'),
-     coalesce(options->>'simulationSeed', NULL), v_max_attempts)
+     coalesce(options->>'simulationSeed', NULL), v_max_attempts,
+     CASE WHEN v_started THEN 'handoff' END, CASE WHEN v_started THEN now() END,
+     CASE WHEN v_started THEN now() END, CASE WHEN v_started THEN 1 ELSE 0 END)
   ON CONFLICT (user_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
   RETURNING * INTO v_row;
   v_task := v_row.id;
@@ -232,21 +261,31 @@ BEGIN
                       || jsonb_build_object('phase', 'estimate')
      WHERE id = v_task;
   END IF;
-  PERFORM aigw.append_task_event(v_task, 'queue_status', 'queued', 'queued', 0, 'queued',
-                                 jsonb_build_object('model', v_model, 'kind', kind),
-                                 v_run_mode = 'simulation' OR first_candidate.provider_type = 'simulation');
-  -- started here when a worker of this database can take it and the routed
-  -- candidate's rate limits admit it: the worker only reads what to call
-  -- (aigw.claim_started), no lease and no second routing;
-  -- otherwise the task waits in the queue for a lease
-  IF aigw.start_at_submit() THEN
+  IF v_started THEN
     v_reqs := aigw.attempt_rate_limits(v_row, first_candidate.platform_model_id);
     v_admission := aigw.ratelimit_admit(v_reqs, v_task, NULL);
     IF (v_admission->>'admitted')::boolean THEN
+      -- the task row already says running with this attempt counted: the
+      -- attempt, the client's count and the 'running' event (the task was
+      -- never visible queued, so it has no 'queued' event)
       PERFORM aigw.start_attempt(v_row, first_candidate.platform_model_id, first_candidate.provider_type,
-                                 'handoff', uuidv7(), v_admission, v_reqs, false);
-      v_started := true;
+                                 'handoff', uuidv7(), v_admission, v_reqs, false, true);
+    ELSE
+      -- the rate limits refused it: into the queue after all, with a queue slot
+      v_started := false;
+      v_queue := aigw.submit_queue_admission(first_candidate.platform_key || '/' || first_candidate.model_name,
+                                             first_candidate.provider, first_candidate.platform_key,
+                                             first_candidate.platform_model_id, kind, identity, v_user);
+      UPDATE aigw.gateway_tasks
+         SET status = 'queued', run_mode = v_run_mode, locked_by = NULL, locked_at = NULL, heartbeat_at = NULL,
+             attempt_count = 0, normalized_request = normalized_request || jsonb_build_object('queueAdmission', v_queue)
+       WHERE id = v_task;
     END IF;
+  END IF;
+  IF NOT v_started THEN
+    PERFORM aigw.append_task_event(v_task, 'queue_status', 'queued', 'queued', 0, 'queued',
+                                   jsonb_build_object('model', v_model, 'kind', kind),
+                                   v_run_mode = 'simulation' OR first_candidate.provider_type = 'simulation');
   END IF;
   PERFORM aigw.wake_workers_at_commit(v_task, v_started);
   RETURN v_task;

@@ -258,18 +258,21 @@ $$;
 -- Starts attempt p_attempt of task t on platform model p_pm, whose rate limits
 -- admitted it (p_admission, p_reqs): writes the attempt, marks the task
 -- running for p_worker and gives back its queue slot in the same write,
--- counts the start on the client and appends the event. Returns the
--- attempt's payload (aigw.attempt_payload) when p_payload, else NULL.
+-- counts the start on the client and appends the event. With p_task_written,
+-- t was written running with this attempt counted (aigw.submit_task) and is
+-- not updated again. Returns the attempt's payload (aigw.attempt_payload) when
+-- p_payload, else NULL.
 CREATE FUNCTION aigw.start_attempt(t aigw.gateway_tasks, p_pm uuid, p_provider_type text, p_worker text,
                                    p_attempt uuid, p_admission jsonb, p_reqs jsonb,
-                                   p_payload boolean DEFAULT true) RETURNS jsonb
+                                   p_payload boolean DEFAULT true, p_task_written boolean DEFAULT false)
+  RETURNS jsonb
   LANGUAGE plpgsql VOLATILE
 AS $$
 DECLARE
   pm aigw.platform_models;
   p aigw.integration_platforms;
   a aigw.gateway_task_attempts;
-  v_no int := t.attempt_count + 1;
+  v_no int := t.attempt_count + CASE WHEN p_task_written THEN 0 ELSE 1 END;
   v_sim boolean;
   v_client text;
   v_vendor_model text;
@@ -291,12 +294,14 @@ BEGIN
           jsonb_build_object('model', v_vendor_model, 'platform', p.platform_key, 'worker', p_worker,
                              'admission', p_admission))
   RETURNING * INTO a;
-  UPDATE aigw.gateway_tasks
-     SET status = 'running', locked_by = p_worker, locked_at = now(), heartbeat_at = now(),
-         attempt_count = v_no, queue_key = v_client, updated_at = now(),
-         run_mode = CASE WHEN v_sim THEN 'simulation' ELSE run_mode END,
-         normalized_request = normalized_request - 'queueAdmission'
-   WHERE id = t.id;
+  IF NOT p_task_written THEN
+    UPDATE aigw.gateway_tasks
+       SET status = 'running', locked_by = p_worker, locked_at = now(), heartbeat_at = now(),
+           attempt_count = v_no, queue_key = v_client, updated_at = now(),
+           run_mode = CASE WHEN v_sim THEN 'simulation' ELSE run_mode END,
+           normalized_request = normalized_request - 'queueAdmission'
+     WHERE id = t.id;
+  END IF;
   IF coalesce((t.normalized_request #>> '{queueAdmission,admitted}')::boolean, false) THEN
     PERFORM aigw.ratelimit_release(t.normalized_request->'queueAdmission');
   END IF;
