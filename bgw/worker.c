@@ -57,6 +57,7 @@ static MemoryContext loop_cxt = NULL;
 static AigwKeptPlan lease_plan = NULL;
 static AigwKeptPlan started_plan = NULL;
 static AigwKeptPlan heartbeat_plan = NULL;
+static AigwKeptPlan claim_plan = NULL;
 static AigwKeptPlan next_due_plan = NULL;
 static AigwKeptPlan finish_plan = NULL;
 static AigwKeptPlan lock_accounts_plan = NULL;
@@ -222,9 +223,12 @@ FlushPendingChunks(void)
 	}
 }
 
-/* Creates a transfer from one leased row and starts its provider */
+/*
+ * Creates a transfer from one leased row and starts its provider; unclaimed:
+ * the task is still locked_by 'handoff' (StartHandedOff).
+ */
 static void
-StartTransfer(Jsonb *row)
+StartTransfer(Jsonb *row, bool unclaimed)
 {
 	MemoryContext cxt = AllocSetContextCreate(TopMemoryContext, "aigw transfer",
 											  ALLOCSET_SMALL_SIZES);
@@ -234,6 +238,7 @@ StartTransfer(Jsonb *row)
 	Jsonb	   *req;
 
 	t->cxt = cxt;
+	t->unclaimed = unclaimed;
 	s = AigwJsonbGetText(row, "task_id");
 	strlcpy(t->task_id_str, s, sizeof(t->task_id_str));
 	t->task_id = *DatumGetUUIDP(DirectFunctionCall1(uuid_in, CStringGetDatum(s)));
@@ -543,7 +548,7 @@ LeaseAndStart(int n, pg_uuid_t *ids, int nids)
 		if (AigwJsonbGetBool(row, "terminal", false) || AigwJsonbGetBool(row, "requeued", false))
 			terminal = lappend(terminal, row);
 		else
-			StartTransfer(row);
+			StartTransfer(row, false);
 	}
 	if (terminal != NIL)
 		DeliverOutcomes(terminal);
@@ -606,9 +611,36 @@ CallStarted(pg_uuid_t *ids, int nids)
 	if (RunTransaction(StartedTransaction, &w))
 	{
 		foreach(lc, w.rows)
-			StartTransfer(lfirst(lc));
+			StartTransfer(lfirst(lc), false);
 	}
 	MemoryContextDelete(w.batch);
+}
+
+/*
+ * Starts the call of a task started at submit from the payload handed off
+ * with it, without a claim transaction; false when it must be claimed first
+ * (aigw.claim_started): no payload, handed off longer ago than a heartbeat
+ * interval (the reaper must not find it stale while it is called), or maybe
+ * cancelled since. The task stays locked_by 'handoff' until this worker's
+ * next heartbeat claims it or its outcome is recorded.
+ */
+static bool
+StartHandedOff(const AigwHandoffEntry *e)
+{
+	Jsonb	   *payload;
+
+	if (e->payload < 0)
+		return false;
+	payload = AigwTakePayload(e->payload);
+	if (TimestampDifferenceExceeds(e->handed_at, GetCurrentTimestamp(), HEARTBEAT_MS) ||
+		AigwMaybeCancelledSince(e->cancels, &e->id))
+	{
+		pfree(payload);
+		return false;
+	}
+	StartTransfer(payload, true);
+	pfree(payload);
+	return true;
 }
 
 /*
@@ -859,13 +891,26 @@ AbortCancelledCalls(void)
 	}
 }
 
-/* Refreshes heartbeat_at of this worker's tasks */
+/*
+ * Refreshes heartbeat_at of this worker's tasks, and claims the tasks it
+ * started from a hand-off (locked_by 'handoff' becomes this worker).
+ */
 static void
 Heartbeat(void)
 {
-	Oid			argtypes[1] = {TEXTOID};
-	Datum		values[1];
+	Oid			argtypes[2] = {TEXTOID, UUIDARRAYOID};
+	Datum		values[2];
+	Datum	   *unclaimed = palloc(sizeof(Datum) * Max(ninflight, 1));
+	int			n = 0;
+	dlist_iter	it;
 
+	dlist_foreach(it, &inflight)
+	{
+		AigwTransfer *t = dlist_container(AigwTransfer, node, it.cur);
+
+		if (t->unclaimed)
+			unclaimed[n++] = UUIDPGetDatum(&t->task_id);
+	}
 	values[0] = CStringGetTextDatum(worker_id);
 	BeginWork("aigw: heartbeat");
 	SPI_execute_plan(AigwKeepPlan(&heartbeat_plan,
@@ -873,7 +918,18 @@ Heartbeat(void)
 								  "WHERE locked_by = $1 AND status IN ('leased', 'running', 'polling')",
 								  1, argtypes),
 					 values, NULL, false, 0);
+	if (n > 0)
+	{
+		values[1] = PointerGetDatum(construct_array(unclaimed, n, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR));
+		SPI_execute_plan(AigwKeepPlan(&claim_plan,
+									  "UPDATE aigw.gateway_tasks SET heartbeat_at = now(), locked_by = $1 "
+									  "WHERE id = ANY ($2) AND locked_by = 'handoff'",
+									  2, argtypes),
+						 values, NULL, false, 0);
+	}
 	EndWork();
+	dlist_foreach(it, &inflight)
+		dlist_container(AigwTransfer, node, it.cur)->unclaimed = false;
 	last_heartbeat = GetCurrentTimestamp();
 }
 
@@ -1072,6 +1128,8 @@ AigwTaskWorkerMain(Datum main_arg)
 				scan_wanted = true;
 			for (int i = 0; i < n; i++)
 			{
+				if (entries[i].started && StartHandedOff(&entries[i]))
+					continue;
 				if (entries[i].started)
 					started[nstarted++] = entries[i].id;
 				else

@@ -60,6 +60,7 @@ struct AigwTransfer
 
 	/* event sequence for channel chunks */
 	int64		seq;
+	bool		unclaimed;		/* started from a hand-off: locked_by is 'handoff' */
 
 	/* curl state */
 	CURL	   *easy;

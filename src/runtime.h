@@ -12,6 +12,7 @@
 #include "storage/latch.h"
 #include "storage/lwlock.h"
 #include "storage/spin.h"
+#include "utils/jsonb.h"
 #include "utils/uuid.h"
 
 #define AIGW_MAX_WORKERS 64
@@ -61,13 +62,31 @@ typedef struct AigwTaskWaiter
  * Tasks handed from submitting backends to workers at commit: the worker
  * leases them by id instead of scanning the queue. A full ring sets
  * overflow, and the next worker to look scans the queue instead.
+ *
+ * A task started at submit comes with what to call (its attempt payload, a
+ * jsonb) in a payload slot when it fits: the worker calls it without a claim
+ * transaction. Without a slot, or when the entry is older than a heartbeat
+ * interval or its task may have been cancelled since, the worker claims it in
+ * the database first (aigw.claim_started).
  */
 #define AIGW_HANDOFF_RING 4096
+#define AIGW_PAYLOAD_SLOTS 1024
+#define AIGW_PAYLOAD_SLOT_SIZE 4096
 typedef struct AigwHandoffEntry
 {
 	pg_uuid_t	id;
 	bool		started;		/* started at submit: call it, do not lease it */
+	int32		payload;		/* payload slot, or -1 */
+	uint64		cancels;		/* the cancel sequence number at hand-off */
+	TimestampTz handed_at;
 } AigwHandoffEntry;
+
+typedef struct AigwPayloads
+{
+	slock_t		mutex;
+	int			nfree;
+	int32		free[AIGW_PAYLOAD_SLOTS];	/* a stack of free slots */
+} AigwPayloads;
 
 typedef struct AigwHandoff
 {
@@ -99,6 +118,8 @@ typedef struct AigwShared
 	pg_atomic_uint64 submitted;
 	pg_atomic_uint64 completed;
 	AigwHandoff handoff;
+	AigwPayloads payloads;
+	char	   *payload_data;	/* AIGW_PAYLOAD_SLOTS slots of AIGW_PAYLOAD_SLOT_SIZE */
 	AigwCancels cancels;
 	pid_t		reaper_pid;
 	pid_t		outbox_pid;
@@ -133,8 +154,10 @@ extern void AigwWakeWorker(void);
 extern void AigwWakeAllWorkers(void);
 extern void AigwWakeAnotherWorker(int self);
 extern bool aigw_start_at_submit_enabled;
-extern void AigwHandOffTasks(const AigwHandoffEntry *entries, int n);
+extern void AigwHandOffTasks(AigwHandoffEntry *entries, Jsonb *const *payloads, int n);
 extern int	AigwTakeHandedOff(AigwHandoffEntry *out, int max, bool *overflow);
+extern Jsonb *AigwTakePayload(int32 slot);
+extern bool AigwMaybeCancelledSince(uint64 since, const pg_uuid_t *task);
 extern bool AigwCanStartAtSubmit(int pending);
 extern bool AigwHandOffPending(void);
 extern bool AigwScanRequested(int index);

@@ -36,6 +36,7 @@ RuntimeShmemSize(void)
 
 	size = add_size(size, mul_size(aigw_max_task_waiters, sizeof(AigwTaskWaiter)));
 	size = add_size(size, mul_size(aigw_channels, ChannelSize()));
+	size = add_size(size, mul_size(AIGW_PAYLOAD_SLOTS, AIGW_PAYLOAD_SLOT_SIZE));
 	return size;
 }
 
@@ -71,6 +72,10 @@ RuntimeShmemStartup(void)
 		pg_atomic_init_u64(&AigwShmem->submitted, 0);
 		pg_atomic_init_u64(&AigwShmem->completed, 0);
 		SpinLockInit(&AigwShmem->handoff.mutex);
+		SpinLockInit(&AigwShmem->payloads.mutex);
+		AigwShmem->payloads.nfree = AIGW_PAYLOAD_SLOTS;
+		for (int i = 0; i < AIGW_PAYLOAD_SLOTS; i++)
+			AigwShmem->payloads.free[i] = AIGW_PAYLOAD_SLOTS - 1 - i;
 		SpinLockInit(&AigwShmem->cancels.mutex);
 		pg_atomic_init_u64(&AigwShmem->cancels.next, 0);
 		for (int i = 0; i < AIGW_MAX_WORKERS; i++)
@@ -93,6 +98,8 @@ RuntimeShmemStartup(void)
 			memset(ch, 0, offsetof(AigwChannel, ring));
 			SpinLockInit(&ch->mutex);
 		}
+		p += mul_size(aigw_channels, ChannelSize());
+		AigwShmem->payload_data = p;
 	}
 	LWLockRelease(AddinShmemInitLock);
 }
@@ -246,22 +253,69 @@ AigwWakeAnotherWorker(int self)
 	WakeSlot(LeastBusyWorker(0, self, (uint32) aigw_worker_max_inflight));
 }
 
+/* Takes a free payload slot, or -1 when none is free */
+static int32
+TakePayloadSlot(void)
+{
+	AigwPayloads *ps = &AigwShmem->payloads;
+	int32		slot = -1;
+
+	SpinLockAcquire(&ps->mutex);
+	if (ps->nfree > 0)
+		slot = ps->free[--ps->nfree];
+	SpinLockRelease(&ps->mutex);
+	return slot;
+}
+
+/* Gives a payload slot back */
+static void
+FreePayloadSlot(int32 slot)
+{
+	AigwPayloads *ps = &AigwShmem->payloads;
+
+	SpinLockAcquire(&ps->mutex);
+	Assert(ps->nfree < AIGW_PAYLOAD_SLOTS);
+	ps->free[ps->nfree++] = slot;
+	SpinLockRelease(&ps->mutex);
+}
+
 /*
  * Hands committed tasks to the workers and wakes the least busy one. A full
  * ring drops queued tasks (the workers then scan the queue for them); a task
  * started at submit is recovered by the reaper if it could not be handed off,
- * which aigw.start_at_submit() makes unlikely by asking for room first.
+ * which aigw.start_at_submit() makes unlikely by asking for room first. A
+ * started task's payload (payloads[i], may be NULL) is copied into a slot
+ * when it fits and a slot is free, and the entry is stamped with the time.
+ * The caller sets each entry's cancel sequence number before its commit (a
+ * cancel of the task can only come after the commit).
  */
 void
-AigwHandOffTasks(const AigwHandoffEntry *entries, int n)
+AigwHandOffTasks(AigwHandoffEntry *entries, Jsonb *const *payloads, int n)
 {
 	AigwHandoff *h;
+	TimestampTz now;
+	int			i;
 
 	if (AigwShmem == NULL || n <= 0)
 		return;
+	now = GetCurrentTimestamp();
+	for (i = 0; i < n; i++)
+	{
+		Jsonb	   *p = payloads ? payloads[i] : NULL;
+
+		entries[i].payload = -1;
+		entries[i].handed_at = now;
+		if (p != NULL && entries[i].started && VARSIZE(p) <= AIGW_PAYLOAD_SLOT_SIZE)
+		{
+			entries[i].payload = TakePayloadSlot();
+			if (entries[i].payload >= 0)
+				memcpy(AigwShmem->payload_data + (Size) entries[i].payload * AIGW_PAYLOAD_SLOT_SIZE,
+					   p, VARSIZE(p));
+		}
+	}
 	h = &AigwShmem->handoff;
 	SpinLockAcquire(&h->mutex);
-	for (int i = 0; i < n; i++)
+	for (i = 0; i < n; i++)
 	{
 		if (h->count >= AIGW_HANDOFF_RING)
 		{
@@ -272,6 +326,10 @@ AigwHandOffTasks(const AigwHandoffEntry *entries, int n)
 		h->count++;
 	}
 	SpinLockRelease(&h->mutex);
+	/* entries that did not fit keep no slot */
+	for (; i < n; i++)
+		if (entries[i].payload >= 0)
+			FreePayloadSlot(entries[i].payload);
 	AigwWakeWorker();
 }
 
@@ -293,6 +351,42 @@ AigwTakeHandedOff(AigwHandoffEntry *out, int max, bool *overflow)
 	h->overflow = false;
 	SpinLockRelease(&h->mutex);
 	return n;
+}
+
+/* Copies a handed-off payload out of its slot (palloc'd) and frees the slot */
+Jsonb *
+AigwTakePayload(int32 slot)
+{
+	const char *p = AigwShmem->payload_data + (Size) slot * AIGW_PAYLOAD_SLOT_SIZE;
+	Jsonb	   *copy = palloc(VARSIZE(p));
+
+	memcpy(copy, p, VARSIZE(p));
+	FreePayloadSlot(slot);
+	return copy;
+}
+
+/*
+ * True when task may have been cancelled after the cancel sequence number
+ * since: it is among the cancels announced since, or more were announced
+ * than the ring keeps.
+ */
+bool
+AigwMaybeCancelledSince(uint64 since, const pg_uuid_t *task)
+{
+	AigwCancels *c = &AigwShmem->cancels;
+	bool		maybe = false;
+	uint64		next;
+
+	if (pg_atomic_read_u64(&c->next) == since)
+		return false;
+	SpinLockAcquire(&c->mutex);
+	next = pg_atomic_read_u64(&c->next);
+	if (next - since > AIGW_CANCEL_RING)
+		maybe = true;
+	for (uint64 seq = since; !maybe && seq < next; seq++)
+		maybe = memcmp(&c->ids[seq % AIGW_CANCEL_RING], task, sizeof(pg_uuid_t)) == 0;
+	SpinLockRelease(&c->mutex);
+	return maybe;
 }
 
 /*

@@ -20,6 +20,9 @@ static bool scan_at_commit = false;
 static int	handoff_count = 0;
 static int	handoff_cap = 0;
 static AigwHandoffEntry *handoff_entries = NULL;	/* in TopMemoryContext, reused */
+static Jsonb **handoff_payloads = NULL; /* in TopMemoryContext, reused */
+static SubTransactionId *handoff_subxids = NULL;	/* who handed each off */
+static MemoryContext payload_cxt = NULL;	/* the payloads; reset at transaction end */
 static bool xact_callback_registered = false;
 static int	cancel_count = 0;
 static int	cancel_cap = 0;
@@ -73,7 +76,7 @@ WakeAtCommitCallback(XactEvent event, void *arg)
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:
 			if (handoff_count > 0)
-				AigwHandOffTasks(handoff_entries, handoff_count);
+				AigwHandOffTasks(handoff_entries, handoff_payloads, handoff_count);
 			if (cancel_count > 0)
 				AigwAnnounceCancels(cancel_ids, cancel_count);
 			PostCancelResults();
@@ -95,16 +98,50 @@ WakeAtCommitCallback(XactEvent event, void *arg)
 		cancel_results = NIL;
 		if (cancel_cxt)
 			MemoryContextReset(cancel_cxt);
+		if (payload_cxt)
+			MemoryContextReset(payload_cxt);
 	}
 }
 
-/* Registers the transaction callback once per backend */
+/*
+ * Subtransaction callback: the tasks a rolled-back subtransaction handed off
+ * do not exist; a committed one's belong to its parent from now on.
+ */
+static void
+HandoffSubXactCallback(SubXactEvent event, SubTransactionId mySubid,
+					   SubTransactionId parentSubid, void *arg)
+{
+	int			kept = 0;
+
+	if (event == SUBXACT_EVENT_COMMIT_SUB)
+	{
+		for (int i = 0; i < handoff_count; i++)
+			if (handoff_subxids[i] == mySubid)
+				handoff_subxids[i] = parentSubid;
+	}
+	else if (event == SUBXACT_EVENT_ABORT_SUB)
+	{
+		for (int i = 0; i < handoff_count; i++)
+		{
+			if (handoff_subxids[i] == mySubid)
+				continue;
+			handoff_entries[kept] = handoff_entries[i];
+			handoff_payloads[kept] = handoff_payloads[i];
+			handoff_subxids[kept] = handoff_subxids[i];
+			kept++;
+		}
+		handoff_count = kept;
+	}
+}
+
+/* Registers the transaction callbacks once per backend */
 static void
 RegisterWakeCallback(void)
 {
 	if (!xact_callback_registered)
 	{
 		RegisterXactCallback(WakeAtCommitCallback, NULL);
+		RegisterSubXactCallback(HandoffSubXactCallback, NULL);
 		xact_callback_registered = true;
 	}
 }
@@ -113,10 +150,11 @@ PG_FUNCTION_INFO_V1(aigw_wake_workers_at_commit);
 
 /*
  * aigw.wake_workers_at_commit(task uuid DEFAULT NULL, started boolean DEFAULT
- * false): the workers are woken when this transaction commits; a task named
- * is handed to them directly, to lease or, started at submit, to call. An id
- * handed off by a subtransaction that rolled back is harmless: the worker
- * finds no such task to lease or to call.
+ * false, payload jsonb DEFAULT NULL): the workers are woken when this
+ * transaction commits; a task named is handed to them directly, to lease or,
+ * started at submit, to call — with payload, what to call, without reading
+ * the database. A task handed off by a subtransaction that rolls back is
+ * dropped at the rollback (HandoffSubXactCallback).
  */
 Datum
 aigw_wake_workers_at_commit(PG_FUNCTION_ARGS)
@@ -133,9 +171,31 @@ aigw_wake_workers_at_commit(PG_FUNCTION_ARGS)
 			handoff_entries = handoff_entries == NULL
 				? MemoryContextAlloc(TopMemoryContext, sizeof(AigwHandoffEntry) * handoff_cap)
 				: repalloc(handoff_entries, sizeof(AigwHandoffEntry) * handoff_cap);
+			handoff_payloads = handoff_payloads == NULL
+				? MemoryContextAlloc(TopMemoryContext, sizeof(Jsonb *) * handoff_cap)
+				: repalloc(handoff_payloads, sizeof(Jsonb *) * handoff_cap);
+			handoff_subxids = handoff_subxids == NULL
+				? MemoryContextAlloc(TopMemoryContext, sizeof(SubTransactionId) * handoff_cap)
+				: repalloc(handoff_subxids, sizeof(SubTransactionId) * handoff_cap);
 		}
+		handoff_subxids[handoff_count] = GetCurrentSubTransactionId();
 		handoff_entries[handoff_count].id = *PG_GETARG_UUID_P(0);
 		handoff_entries[handoff_count].started = PG_NARGS() > 1 && !PG_ARGISNULL(1) && PG_GETARG_BOOL(1);
+		/* a cancel of this task comes after this transaction commits, so after this number */
+		handoff_entries[handoff_count].cancels = AigwShmem ? AigwCancelSequence() : 0;
+		handoff_payloads[handoff_count] = NULL;
+		if (PG_NARGS() > 2 && !PG_ARGISNULL(2) && handoff_entries[handoff_count].started)
+		{
+			Jsonb	   *payload = PG_GETARG_JSONB_P(2);
+
+			if (VARSIZE(payload) <= AIGW_PAYLOAD_SLOT_SIZE)
+			{
+				if (payload_cxt == NULL)
+					payload_cxt = AllocSetContextCreate(TopMemoryContext, "aigw payloads", ALLOCSET_DEFAULT_SIZES);
+				handoff_payloads[handoff_count] = MemoryContextAlloc(payload_cxt, VARSIZE(payload));
+				memcpy(handoff_payloads[handoff_count], payload, VARSIZE(payload));
+			}
+		}
 		handoff_count++;
 	}
 	if (AigwShmem)

@@ -1,11 +1,12 @@
 -- Task runtime: routing, submission, leasing, outcomes and recovery
 -- (seed 003 §8, §11, §13; docs/runtime.md).
 
-CREATE FUNCTION aigw.wake_workers_at_commit(task uuid DEFAULT NULL, started boolean DEFAULT false) RETURNS void
+CREATE FUNCTION aigw.wake_workers_at_commit(task uuid DEFAULT NULL, started boolean DEFAULT false,
+                                            payload jsonb DEFAULT NULL) RETURNS void
   LANGUAGE c VOLATILE
   AS 'MODULE_PATHNAME', 'aigw_wake_workers_at_commit';
-COMMENT ON FUNCTION aigw.wake_workers_at_commit(uuid, boolean) IS
-  'wakes the task workers when the current transaction commits; a task named is handed to them: to lease by id, without a queue scan, or, started at submit, to call';
+COMMENT ON FUNCTION aigw.wake_workers_at_commit(uuid, boolean, jsonb) IS
+  'wakes the task workers when the current transaction commits; a task named is handed to them: to lease by id, without a queue scan, or, started at submit, to call (with payload, what to call, without a claim)';
 
 CREATE FUNCTION aigw.cancel_at_commit(task uuid, abort_call boolean, channel text, seq bigint, event jsonb)
   RETURNS void

@@ -157,6 +157,7 @@ DECLARE
   v_admission jsonb;
   v_started boolean := false;
   v_sim boolean := false;
+  v_payload jsonb;
 BEGIN
   PERFORM aigw.validate_task_request(kind, request);
   v_mtype := aigw.model_type_of_kind(kind);
@@ -268,8 +269,8 @@ BEGIN
       -- the task row already says running with this attempt counted: the
       -- attempt, the client's count and the 'running' event (the task was
       -- never visible queued, so it has no 'queued' event)
-      PERFORM aigw.start_attempt(v_row, first_candidate.platform_model_id, first_candidate.provider_type,
-                                 'handoff', uuidv7(), v_admission, v_reqs, false, true);
+      v_payload := aigw.start_attempt(v_row, first_candidate.platform_model_id, first_candidate.provider_type,
+                                      'handoff', uuidv7(), v_admission, v_reqs, true, true);
     ELSE
       -- the rate limits refused it: into the queue after all, with a queue slot
       v_started := false;
@@ -287,7 +288,8 @@ BEGIN
                                    jsonb_build_object('model', v_model, 'kind', kind),
                                    v_run_mode = 'simulation' OR first_candidate.provider_type = 'simulation');
   END IF;
-  PERFORM aigw.wake_workers_at_commit(v_task, v_started);
+  -- the worker gets what to call with the task (aigw.wake_workers_at_commit)
+  PERFORM aigw.wake_workers_at_commit(v_task, v_started, v_payload);
   RETURN v_task;
 END;
 $$;
@@ -327,8 +329,9 @@ BEGIN
     RETURN false;
   END IF;
   -- started at submit and not claimed by a worker yet (the claim needs this row's
-  -- lock and locked_by 'handoff'): no worker will ever end this attempt, so its
-  -- client slot is given back here
+  -- lock and locked_by 'handoff'): the client slot is given back here, and the
+  -- attempt says so, for a worker that started the call from the hand-off
+  -- without a claim (its late outcome must not give the slot back again)
   IF t.locked_by = 'handoff' THEN
     PERFORM aigw.client_released(a.client_id)
        FROM aigw.gateway_task_attempts a WHERE a.task_id = p_task AND a.finished_at IS NULL;
@@ -338,7 +341,10 @@ BEGIN
          finished_at = now(), updated_at = now(), locked_by = NULL
    WHERE id = p_task;
   UPDATE aigw.gateway_task_attempts SET status = 'skipped', error_code = 'cancelled',
-         error_message = p_reason, finished_at = now()
+         error_message = p_reason, finished_at = now(),
+         response_snapshot = CASE WHEN t.locked_by = 'handoff'
+                                  THEN coalesce(response_snapshot, '{}') || '{"clientReleased": true}'
+                                  ELSE response_snapshot END
    WHERE task_id = p_task AND finished_at IS NULL;
   PERFORM aigw.release_task(p_task, 'cancelled');
   PERFORM aigw.concurrency_release(p_task);

@@ -94,7 +94,14 @@ BEGIN
     RETURN;
   END IF;
   SELECT * INTO t FROM aigw.gateway_tasks WHERE id = a.task_id FOR UPDATE;
-  PERFORM aigw.client_released(a.client_id);
+  IF t.status NOT IN ('running', 'leased', 'polling') THEN
+    -- ended meanwhile (a cancel locks the task too): the attempt as it was left
+    SELECT * INTO a FROM aigw.gateway_task_attempts WHERE id = p_attempt;
+  END IF;
+  -- a cancel of a task started at submit and not yet claimed gave the slot back itself
+  IF NOT coalesce((a.response_snapshot->>'clientReleased')::boolean, false) THEN
+    PERFORM aigw.client_released(a.client_id);
+  END IF;
   IF a.finished_at IS NOT NULL OR t.status NOT IN ('running', 'leased', 'polling') THEN
     -- cancelled or recovered meanwhile: keep the record, change nothing else
     UPDATE aigw.gateway_task_attempts

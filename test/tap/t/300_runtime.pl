@@ -78,8 +78,8 @@ like($node->safe_psql('postgres', qq{
 is($node->safe_psql('postgres', "SELECT billings->'usage'->>'total_tokens' FROM aigw.gateway_tasks WHERE id = '$id'"),
 	'15', 'the billing of the task carries the provider usage');
 is($node->safe_psql('postgres', "SELECT string_agg(event_type, ',' ORDER BY seq) FROM aigw.gateway_task_events WHERE task_id = '$id'"),
-	'queue_status,queue_status,queue_status,queue_status,queue_status,queue_status,completed',
-	'each state change is an event with a per-task sequence');
+	'queue_status,queue_status,queue_status,queue_status,queue_status,completed',
+	'each state change is an event with a per-task sequence (started at submit: no queued event)');
 
 is($node->safe_psql('postgres', "SELECT dynamic_priority FROM aigw.integration_platforms WHERE platform_key = 'bad'"),
 	'210', 'each provider_5xx failure demotes the platform by demoteStep (100)');

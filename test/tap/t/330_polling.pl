@@ -66,8 +66,8 @@ is($node->safe_psql('postgres', "SELECT result->>'status' || ':' || (result->>'p
 	'completed:100', 'the result is the completed video object');
 is($node->safe_psql('postgres', q{SELECT string_agg(event_type || '/' || status, ' ' ORDER BY seq)
 	FROM aigw.gateway_task_events WHERE task_id = '} . $id . q{'}),
-	'queue_status/queued queue_status/running progress/polling progress/polling progress/polling completed/succeeded',
-	'events: queued, running, the submission and each new progress, completed');
+	'queue_status/running progress/polling progress/polling progress/polling completed/succeeded',
+	'events: running (started at submit, never visible queued), the submission and each new progress, completed');
 is($node->safe_psql('postgres', "SELECT billings->'usage'->>'video_seconds' || ' ' || (billings->>'total') FROM aigw.gateway_tasks WHERE id = '$id'"),
 	'8 200', 'billed for the seconds the provider made (8 s at 100 per 4 s)');
 
