@@ -1158,8 +1158,10 @@ AigwTaskWorkerMain(Datum main_arg)
 		FireTimers();
 		FinishBatch();
 		FlushPendingChunks();
-		if (!dlist_is_empty(&inflight) &&
-			TimestampDifferenceExceeds(last_heartbeat, GetCurrentTimestamp(), HEARTBEAT_MS))
+		/* heartbeats count from when this worker last had nothing in flight */
+		if (dlist_is_empty(&inflight))
+			last_heartbeat = GetCurrentTimestamp();
+		else if (TimestampDifferenceExceeds(last_heartbeat, GetCurrentTimestamp(), HEARTBEAT_MS))
 			Heartbeat();
 
 		nev = WaitEventSetWait(set, NextTimeout(), events, lengthof(events), wait_event);

@@ -107,7 +107,10 @@ BEGIN
     UPDATE aigw.gateway_task_attempts
        SET status = CASE WHEN finished_at IS NULL THEN 'skipped' ELSE status END,
            finished_at = coalesce(finished_at, now()),
-           response_snapshot = coalesce(response_snapshot, jsonb_build_object('lateOutcome', p_outcome))
+           -- kept unless the attempt already has an outcome (the cancel's mark is not one)
+           response_snapshot = CASE WHEN coalesce(response_snapshot - 'clientReleased', '{}') = '{}'
+                                    THEN coalesce(response_snapshot, '{}') || jsonb_build_object('lateOutcome', p_outcome)
+                                    ELSE response_snapshot END
      WHERE id = p_attempt;
     RETURN;
   END IF;

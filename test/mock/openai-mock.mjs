@@ -21,8 +21,8 @@
 // (a NAME starting with "flaky" answers 503 to its first delivery of each
 // Idempotency-Key); GET /hooks lists what was received.
 // Streams send MOCK_CHUNKS chunks (default 8) every MOCK_INTERVAL_MS (default 0).
-// GET /call-stats counts streams completed and streams the client closed early, and
-// mock-timeout calls the client closed.
+// GET /call-stats counts chat completion requests, streams completed and streams the
+// client closed early, and mock-timeout calls the client closed.
 // Usage: node openai-mock.mjs PORT  (prints "listening PORT" when ready)
 import http from 'node:http';
 
@@ -35,7 +35,7 @@ const videos = new Map();       // id -> job
 const videoStats = {};          // prompt -> {posts, polls}
 const hooks = [];
 const flakySeen = new Set();
-const callStats = { streamsCompleted: 0, streamsClosedEarly: 0, hungClosed: 0 };
+const callStats = { chatRequests: 0, streamsCompleted: 0, streamsClosedEarly: 0, hungClosed: 0 };
 
 function send(res, status, body, headers = {}) {
   const text = typeof body === 'string' ? body : JSON.stringify(body);
@@ -162,7 +162,7 @@ function deleteVideo(res, id) {
 
 function route(hreq, res, req) {
   if (hreq.url.endsWith('/videos')) return submitVideo(res, req);
-  if (hreq.url.endsWith('/chat/completions')) return chat(res, req);
+  if (hreq.url.endsWith('/chat/completions')) { callStats.chatRequests++; return chat(res, req); }
   if (hreq.url.endsWith('/embeddings')) {
     const inputs = Array.isArray(req.input) ? req.input : [req.input];
     return send(res, 200, {

@@ -161,7 +161,52 @@ cmp_ok(time - $t_bulk, '<', 30, 'long before the calls would have ended (60 s)')
 ok(aigw_poll($node, 'postgres', "SELECT running_count = 0 FROM aigw.client_state('cc-sim/cc-sim-chat')"),
 	'no client slot is held');
 
-# 7. The reaper analyzes gateway_tasks once it has outgrown its planner statistics
+# 7. A task started at submit is called from its hand-off, without a claim: it
+# stays locked_by 'handoff' until the worker's heartbeat claims it (a quarter of
+# aigw.task_lease_timeout), so that the reaper does not take a call of 6 s, longer
+# than the lease timeout of 4 s, for one whose worker died.
+$node->safe_psql('postgres', "ALTER SYSTEM SET aigw.task_lease_timeout = '4s'; SELECT pg_reload_conf()");
+select(undef, undef, undef, 0.5);
+my $long = submit('{"model": "cc-sim-chat", "messages": [{"role": "user", "content": "long"}], '
+	. '"simulation_profile": {"latencyMs": 6000}}');
+is($node->safe_psql('postgres', "SELECT status || '/' || locked_by FROM aigw.gateway_tasks WHERE id = '$long'"),
+	'running/handoff', 'a task started at submit is handed off running');
+ok(aigw_poll($node, 'postgres', "SELECT locked_by LIKE 'worker-%' AND status = 'running'
+	FROM aigw.gateway_tasks WHERE id = '$long'"), 'the worker calling it claims it at its heartbeat');
+is($node->safe_psql('postgres', "SELECT aigw.await_task('$long', 20000)->>'status'"), 'succeeded',
+	'the call of 6 s succeeds');
+is($node->safe_psql('postgres', "SELECT string_agg(status, ',') FROM aigw.gateway_task_attempts WHERE task_id = '$long'"),
+	'succeeded', 'with its one attempt: the reaper did not recover it');
+$node->safe_psql('postgres', "ALTER SYSTEM RESET aigw.task_lease_timeout; SELECT pg_reload_conf()");
+
+# 8. A hand-off made in a subtransaction that rolls back is never called.
+my $requests = call_stat('chatRequests');
+$node->safe_psql('postgres', q{BEGIN; SAVEPOINT s;
+	SELECT aigw.submit_task('chat.completions', '{"model": "cc-stream", "messages": [{"role": "user", "content": "gone"}]}',
+	                        '{"user_id": "cc"}');
+	ROLLBACK TO s; COMMIT;});
+my $done = submit('{"model": "cc-stream", "messages": [{"role": "user", "content": "after the rollback"}]}');
+is($node->safe_psql('postgres', "SELECT aigw.await_task('$done', 20000)->>'status'"), 'succeeded',
+	'a task after a rolled-back submit succeeds');
+is(call_stat('chatRequests'), $requests + 1, 'the provider got its call and none for the rolled-back task');
+is($node->safe_psql('postgres', "SELECT running_count FROM aigw.client_state('cc/cc-stream')"), '0',
+	'no client slot is held');
+
+# 9. Of two calls on one client, one cancelled before its worker claimed it: the
+# cancel frees its slot, and its late outcome does not free another.
+my @hung = map { submit('{"model": "cc-hang", "messages": [{"role": "user", "content": "hang ' . $_ . '"}]}') } 1 .. 2;
+ok(aigw_poll($node, 'postgres', "SELECT running_count = 2 FROM aigw.client_state('cc/cc-hang')"),
+	'two calls hold two slots of the client');
+is($node->safe_psql('postgres', "SELECT locked_by FROM aigw.gateway_tasks WHERE id = '$hung[0]'"), 'handoff',
+	'the first is not claimed yet (the first heartbeat comes 7.5 s after the calls start)');
+cancel_and_wait($hung[0]);
+is($node->safe_psql('postgres', "SELECT running_count FROM aigw.client_state('cc/cc-hang')"), '1',
+	'after its late outcome the other call still holds its slot');
+cancel_and_wait($hung[1]);
+ok(aigw_poll($node, 'postgres', "SELECT running_count = 0 FROM aigw.client_state('cc/cc-hang')"),
+	'and after both, none is held');
+
+# 10. The reaper analyzes gateway_tasks once it has outgrown its planner statistics
 # (manual analyzes count in analyze_count, autovacuum's in autoanalyze_count).
 ok(aigw_poll($node, 'postgres', "SELECT c.relpages >= 16 AND s.analyze_count > 0
 	FROM pg_class c JOIN pg_stat_user_tables s ON s.relid = c.oid WHERE c.oid = 'aigw.gateway_tasks'::regclass"),
