@@ -166,16 +166,22 @@ COMMENT ON FUNCTION aigw.price_usage(uuid, jsonb, jsonb) IS
 -- Final billing of a task from unified usage: the platform model of its
 -- succeeded (else latest) attempt, the user group snapshot taken at submit,
 -- simulated when the task ran in simulation mode.
+-- What a task's final billing is priced with besides its usage: the user
+-- group's discount policy as of submit, whether it was simulated, its id.
+CREATE FUNCTION aigw.task_pricing_context(t aigw.gateway_tasks) RETURNS jsonb
+  LANGUAGE sql IMMUTABLE
+  RETURN jsonb_build_object('userGroupDiscountPolicy', coalesce(t.user_group_policy_snapshot->'billingDiscountPolicy', '{}'),
+                            'simulated', t.run_mode = 'simulation', 'taskId', t.id);
+
 CREATE FUNCTION aigw.price_task_usage(task_id uuid, usage jsonb) RETURNS jsonb
   LANGUAGE plpgsql STABLE
   SET search_path = aigw, pg_catalog
   AS $$
 DECLARE
-  t record;
+  t aigw.gateway_tasks;
   pmid uuid;
 BEGIN
-  SELECT run_mode, user_group_policy_snapshot, normalized_request INTO t
-    FROM aigw.gateway_tasks WHERE id = price_task_usage.task_id;
+  SELECT * INTO t FROM aigw.gateway_tasks WHERE id = price_task_usage.task_id;
   IF NOT FOUND THEN
     RAISE EXCEPTION 'task % does not exist', task_id USING ERRCODE = 'undefined_object';
   END IF;
@@ -188,9 +194,7 @@ BEGIN
   IF pmid IS NULL THEN
     RAISE EXCEPTION 'task % has no platform model to price against', task_id USING ERRCODE = 'object_not_in_prerequisite_state';
   END IF;
-  RETURN aigw.price_usage(pmid, usage,
-           jsonb_build_object('userGroupDiscountPolicy', coalesce(t.user_group_policy_snapshot->'billingDiscountPolicy', '{}'),
-                              'simulated', t.run_mode = 'simulation', 'taskId', task_id));
+  RETURN aigw.price_usage(pmid, usage, aigw.task_pricing_context(t));
 END
 $$;
 COMMENT ON FUNCTION aigw.price_task_usage(uuid, jsonb) IS

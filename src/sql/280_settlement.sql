@@ -52,31 +52,50 @@ CREATE FUNCTION aigw.settle_task(task_id uuid, usage jsonb, result_ref jsonb DEF
   LANGUAGE plpgsql
   SET search_path = aigw, pg_catalog
   AS $$
-#variable_conflict use_column
 DECLARE
   t aigw.gateway_tasks;
+BEGIN
+  SELECT * INTO t FROM aigw.gateway_tasks WHERE id = settle_task.task_id FOR UPDATE;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'task % does not exist', task_id USING ERRCODE = 'undefined_object';
+  END IF;
+  RETURN aigw.settle_locked_task(t, NULL, usage, result_ref, store_billing);
+END
+$$;
+COMMENT ON FUNCTION aigw.settle_task(uuid, jsonb, jsonb, boolean) IS
+  'final billing of a succeeded task: price, settle the wallet hold, one settlement outbox event; idempotent';
+
+-- aigw.settle_task for a task row t the caller has locked (the outcome of an
+-- attempt, which also knows the platform model p_pm that served it; NULL: the
+-- one of the task's last successful attempt, aigw.price_task_usage).
+CREATE FUNCTION aigw.settle_locked_task(t aigw.gateway_tasks, p_pm uuid, usage jsonb, result_ref jsonb,
+                                        store_billing boolean)
+  RETURNS jsonb
+  LANGUAGE plpgsql
+  SET search_path = aigw, pg_catalog
+  AS $$
+#variable_conflict use_column
+DECLARE
+  v_task uuid := t.id;
   bill jsonb;
   w aigw.wallet_result;
   ev aigw.settlement_outbox;
   simulated boolean;
   v_event uuid;
 BEGIN
-  SELECT * INTO t FROM aigw.gateway_tasks WHERE id = task_id FOR UPDATE;
-  IF NOT FOUND THEN
-    RAISE EXCEPTION 'task % does not exist', task_id USING ERRCODE = 'undefined_object';
-  END IF;
   -- A replay returns what the first settlement recorded.
   SELECT * INTO ev FROM aigw.settlement_outbox o
-   WHERE o.task_id = settle_task.task_id AND o.event_type = 'task.settled';
+   WHERE o.task_id = v_task AND o.event_type = 'task.settled';
   IF FOUND THEN
     RETURN coalesce(t.billings, ev.payload->'billing') || jsonb_build_object('replayed', true);
   END IF;
-  bill := aigw.price_task_usage(task_id, usage);
+  bill := CASE WHEN p_pm IS NULL THEN aigw.price_task_usage(v_task, usage)
+               ELSE aigw.price_usage(p_pm, usage, aigw.task_pricing_context(t)) END;
   simulated := (bill->>'simulated')::boolean;
   IF simulated THEN
-    w := aigw.wallet_release(task_id, 'simulated');
-  ELSIF (aigw.wallet_task_hold(task_id)).id IS NOT NULL THEN
-    w := aigw.wallet_settle(task_id, (bill->>'total')::numeric,
+    w := aigw.wallet_release(v_task, 'simulated');
+  ELSIF (aigw.wallet_task_hold(v_task)).id IS NOT NULL THEN
+    w := aigw.wallet_settle(v_task, (bill->>'total')::numeric,
                             jsonb_build_object('estimate', t.billings->'total'));
   END IF;
   IF w.status IS NOT NULL THEN
@@ -88,13 +107,13 @@ BEGIN
     bill := bill || jsonb_build_object('reconciliation', aigw.reconcile_billing(t.billings, bill));
   END IF;
   IF store_billing THEN
-    UPDATE aigw.gateway_tasks SET billings = bill, updated_at = now() WHERE id = task_id;
+    UPDATE aigw.gateway_tasks SET billings = bill, updated_at = now() WHERE id = v_task;
   END IF;
   v_event := gen_random_uuid();
   INSERT INTO aigw.settlement_outbox (task_id, event_id, event_type, payload, status)
-  VALUES (task_id, v_event, 'task.settled',
+  VALUES (v_task, v_event, 'task.settled',
           jsonb_build_object('eventId', v_event,
-            'taskId', task_id, 'userId', t.user_id, 'tenantId', t.tenant_id, 'apiKeyId', t.api_key_id,
+            'taskId', v_task, 'userId', t.user_id, 'tenantId', t.tenant_id, 'apiKeyId', t.api_key_id,
             'kind', t.kind, 'model', t.model, 'simulated', simulated,
             'eventType', CASE WHEN simulated THEN 'dry_run' ELSE 'task.settled' END,
             'currency', bill->'currency', 'total', bill->'total',
@@ -108,8 +127,6 @@ BEGIN
   RETURN bill;
 END
 $$;
-COMMENT ON FUNCTION aigw.settle_task(uuid, jsonb, jsonb, boolean) IS
-  'final billing of a succeeded task: price, settle the wallet hold, one settlement outbox event; idempotent';
 
 -- Releases a failed or cancelled task's hold. Idempotent; nothing happens after a settlement.
 CREATE FUNCTION aigw.release_task(task_id uuid, reason text DEFAULT 'failed')

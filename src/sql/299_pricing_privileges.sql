@@ -14,6 +14,7 @@ BEGIN
                                 'wallet_apply', 'wallet_find', 'wallet_hold', 'wallet_task_hold', 'wallet_settle',
                                 'wallet_release', 'wallet_adjust', 'recharge_bonus', 'create_recharge_order',
                                 'confirm_recharge_order', 'identity_uses_wallet', 'preauthorize_task', 'settle_task',
+                                'settle_locked_task', 'task_pricing_context',
                                 'release_task') LOOP
     EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', f);
   END LOOP;

@@ -168,7 +168,7 @@ BEGIN
      WHERE id = p_attempt;
     -- price with the resolver that made the estimate, settle the hold, one outbox
     -- event; the billing is stored with the outcome in one write of the task
-    bill := aigw.settle_task(t.id, usage, jsonb_build_object('attemptId', p_attempt), false);
+    bill := aigw.settle_locked_task(t, a.platform_model_id, usage, jsonb_build_object('attemptId', p_attempt), false);
     UPDATE aigw.gateway_tasks
        SET status = 'succeeded', result = p_outcome->'result',
            error_code = NULL, error_message = NULL, finished_at = now(), updated_at = now(),
