@@ -619,19 +619,17 @@ CallStarted(pg_uuid_t *ids, int nids)
 /*
  * Starts the call of a task started at submit from the payload handed off
  * with it, without a claim transaction; false when it must be claimed first
- * (aigw.claim_started): no payload, handed off longer ago than a heartbeat
- * interval (the reaper must not find it stale while it is called), or maybe
- * cancelled since. The task stays locked_by 'handoff' until this worker's
+ * (aigw.claim_started): no payload, written by a submit that started longer
+ * ago than a heartbeat interval (its heartbeat_at is the submit's: the reaper
+ * must not find it stale before this worker's heartbeat claims it), or maybe
+ * cancelled since. payload is freed here. The task stays locked_by 'handoff' until this worker's
  * next heartbeat claims it or its outcome is recorded.
  */
 static bool
-StartHandedOff(const AigwHandoffEntry *e)
+StartHandedOff(const AigwHandoffEntry *e, Jsonb *payload)
 {
-	Jsonb	   *payload;
-
-	if (e->payload < 0)
+	if (payload == NULL)
 		return false;
-	payload = AigwTakePayload(e->payload);
 	if (TimestampDifferenceExceeds(e->handed_at, GetCurrentTimestamp(), HEARTBEAT_MS) ||
 		AigwMaybeCancelledSince(e->cancels, &e->id))
 	{
@@ -900,17 +898,24 @@ Heartbeat(void)
 {
 	Oid			argtypes[2] = {TEXTOID, UUIDARRAYOID};
 	Datum		values[2];
-	Datum	   *unclaimed = palloc(sizeof(Datum) * Max(ninflight, 1));
+	Datum	   *unclaimed;
 	int			n = 0;
 	dlist_iter	it;
+	dlist_head *lists[2] = {&inflight, &finished};
 
-	dlist_foreach(it, &inflight)
-	{
-		AigwTransfer *t = dlist_container(AigwTransfer, node, it.cur);
+	/* finished transfers not recorded yet still hold their tasks */
+	dlist_foreach(it, &finished)
+		n++;
+	unclaimed = palloc(sizeof(Datum) * (ninflight + n + 1));
+	n = 0;
+	for (int l = 0; l < 2; l++)
+		dlist_foreach(it, lists[l])
+		{
+			AigwTransfer *t = dlist_container(AigwTransfer, node, it.cur);
 
-		if (t->unclaimed)
-			unclaimed[n++] = UUIDPGetDatum(&t->task_id);
-	}
+			if (t->unclaimed)
+				unclaimed[n++] = UUIDPGetDatum(&t->task_id);
+		}
 	values[0] = CStringGetTextDatum(worker_id);
 	BeginWork("aigw: heartbeat");
 	SPI_execute_plan(AigwKeepPlan(&heartbeat_plan,
@@ -928,8 +933,9 @@ Heartbeat(void)
 						 values, NULL, false, 0);
 	}
 	EndWork();
-	dlist_foreach(it, &inflight)
-		dlist_container(AigwTransfer, node, it.cur)->unclaimed = false;
+	for (int l = 0; l < 2; l++)
+		dlist_foreach(it, lists[l])
+			dlist_container(AigwTransfer, node, it.cur)->unclaimed = false;
 	last_heartbeat = GetCurrentTimestamp();
 }
 
@@ -1025,7 +1031,7 @@ NextTimeout(void)
 	}
 	if (next_queued_at != 0)
 		timeout = Min(timeout, TimestampDifferenceMilliseconds(now, next_queued_at));
-	if (!dlist_is_empty(&inflight))
+	if (!dlist_is_empty(&inflight) || !dlist_is_empty(&finished))
 		timeout = Min(timeout, HEARTBEAT_MS - TimestampDifferenceMilliseconds(last_heartbeat, now));
 	return Max(timeout, 0);
 }
@@ -1122,13 +1128,17 @@ AigwTaskWorkerMain(Datum main_arg)
 			int			nqueued = 0;
 			int			nstarted = 0;
 			bool		overflow = false;
+			Jsonb	   *payloads[LEASE_BATCH];
 			int			n = AigwTakeHandedOff(entries, want, &overflow);
 
 			if (overflow)
 				scan_wanted = true;
+			/* every slot given back at once, whatever happens to the calls */
+			for (int i = 0; i < n; i++)
+				payloads[i] = entries[i].payload >= 0 ? AigwTakePayload(entries[i].payload) : NULL;
 			for (int i = 0; i < n; i++)
 			{
-				if (entries[i].started && StartHandedOff(&entries[i]))
+				if (entries[i].started && StartHandedOff(&entries[i], payloads[i]))
 					continue;
 				if (entries[i].started)
 					started[nstarted++] = entries[i].id;
@@ -1158,8 +1168,8 @@ AigwTaskWorkerMain(Datum main_arg)
 		FireTimers();
 		FinishBatch();
 		FlushPendingChunks();
-		/* heartbeats count from when this worker last had nothing in flight */
-		if (dlist_is_empty(&inflight))
+		/* heartbeats count from when this worker last held no task */
+		if (dlist_is_empty(&inflight) && dlist_is_empty(&finished))
 			last_heartbeat = GetCurrentTimestamp();
 		else if (TimestampDifferenceExceeds(last_heartbeat, GetCurrentTimestamp(), HEARTBEAT_MS))
 			Heartbeat();

@@ -77,8 +77,8 @@ typedef struct AigwHandoffEntry
 	pg_uuid_t	id;
 	bool		started;		/* started at submit: call it, do not lease it */
 	int32		payload;		/* payload slot, or -1 */
-	uint64		cancels;		/* the cancel sequence number at hand-off */
-	TimestampTz handed_at;
+	uint64		cancels;		/* the cancel sequence number before the commit */
+	TimestampTz handed_at;		/* the task's heartbeat_at as written by the submit */
 } AigwHandoffEntry;
 
 typedef struct AigwPayloads

@@ -285,26 +285,23 @@ FreePayloadSlot(int32 slot)
  * started at submit is recovered by the reaper if it could not be handed off,
  * which aigw.start_at_submit() makes unlikely by asking for room first. A
  * started task's payload (payloads[i], may be NULL) is copied into a slot
- * when it fits and a slot is free, and the entry is stamped with the time.
- * The caller sets each entry's cancel sequence number before its commit (a
- * cancel of the task can only come after the commit).
+ * when it fits and a slot is free. The caller sets each entry's cancel
+ * sequence number before its commit (a cancel of the task can only come after
+ * the commit) and its handed_at, the heartbeat_at the task was written with.
  */
 void
 AigwHandOffTasks(AigwHandoffEntry *entries, Jsonb *const *payloads, int n)
 {
 	AigwHandoff *h;
-	TimestampTz now;
 	int			i;
 
 	if (AigwShmem == NULL || n <= 0)
 		return;
-	now = GetCurrentTimestamp();
 	for (i = 0; i < n; i++)
 	{
 		Jsonb	   *p = payloads ? payloads[i] : NULL;
 
 		entries[i].payload = -1;
-		entries[i].handed_at = now;
 		if (p != NULL && entries[i].started && VARSIZE(p) <= AIGW_PAYLOAD_SLOT_SIZE)
 		{
 			entries[i].payload = TakePayloadSlot();

@@ -27,6 +27,7 @@ static bool xact_callback_registered = false;
 static int	cancel_count = 0;
 static int	cancel_cap = 0;
 static pg_uuid_t *cancel_ids = NULL;	/* in TopMemoryContext, reused */
+static SubTransactionId *cancel_subxids = NULL;	/* who cancelled each */
 
 /* The result of a task cancelled by this transaction, for the front streaming it */
 typedef struct CancelResult
@@ -35,6 +36,7 @@ typedef struct CancelResult
 	char	   *channel;
 	int64		seq;
 	char	   *event;			/* the result event, JSON */
+	SubTransactionId subxid;	/* the subtransaction that cancelled it */
 } CancelResult;
 
 static MemoryContext cancel_cxt = NULL; /* the results below; reset at transaction end */
@@ -85,11 +87,19 @@ WakeAtCommitCallback(XactEvent event, void *arg)
 			else if (wake_at_commit && handoff_count == 0)
 				AigwWakeWorker();
 			break;
+		case XACT_EVENT_PRE_PREPARE:
+			/* a prepared transaction's commit runs no callback: nothing would be handed off */
+			if (handoff_count > 0 || cancel_count > 0 || cancel_results != NIL)
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("cannot prepare a transaction that submitted or cancelled aigw tasks")));
+			break;
 		default:
 			break;
 	}
 	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT ||
-		event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
+		event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT ||
+		event == XACT_EVENT_PREPARE)
 	{
 		wake_at_commit = false;
 		scan_at_commit = false;
@@ -105,19 +115,27 @@ WakeAtCommitCallback(XactEvent event, void *arg)
 
 /*
  * Subtransaction callback: the tasks a rolled-back subtransaction handed off
- * do not exist; a committed one's belong to its parent from now on.
+ * do not exist and its cancels did not happen; a committed one's belong to
+ * its parent from now on.
  */
 static void
 HandoffSubXactCallback(SubXactEvent event, SubTransactionId mySubid,
 					   SubTransactionId parentSubid, void *arg)
 {
 	int			kept = 0;
+	ListCell   *lc;
 
 	if (event == SUBXACT_EVENT_COMMIT_SUB)
 	{
 		for (int i = 0; i < handoff_count; i++)
 			if (handoff_subxids[i] == mySubid)
 				handoff_subxids[i] = parentSubid;
+		for (int i = 0; i < cancel_count; i++)
+			if (cancel_subxids[i] == mySubid)
+				cancel_subxids[i] = parentSubid;
+		foreach(lc, cancel_results)
+			if (((CancelResult *) lfirst(lc))->subxid == mySubid)
+				((CancelResult *) lfirst(lc))->subxid = parentSubid;
 	}
 	else if (event == SUBXACT_EVENT_ABORT_SUB)
 	{
@@ -131,6 +149,19 @@ HandoffSubXactCallback(SubXactEvent event, SubTransactionId mySubid,
 			kept++;
 		}
 		handoff_count = kept;
+		kept = 0;
+		for (int i = 0; i < cancel_count; i++)
+		{
+			if (cancel_subxids[i] == mySubid)
+				continue;
+			cancel_ids[kept] = cancel_ids[i];
+			cancel_subxids[kept] = cancel_subxids[i];
+			kept++;
+		}
+		cancel_count = kept;
+		foreach(lc, cancel_results)
+			if (((CancelResult *) lfirst(lc))->subxid == mySubid)
+				cancel_results = foreach_delete_current(cancel_results, lc);
 	}
 }
 
@@ -183,6 +214,8 @@ aigw_wake_workers_at_commit(PG_FUNCTION_ARGS)
 		handoff_entries[handoff_count].started = PG_NARGS() > 1 && !PG_ARGISNULL(1) && PG_GETARG_BOOL(1);
 		/* a cancel of this task comes after this transaction commits, so after this number */
 		handoff_entries[handoff_count].cancels = AigwShmem ? AigwCancelSequence() : 0;
+		/* the task's heartbeat_at (now()): the reaper ages it from there, not from the commit */
+		handoff_entries[handoff_count].handed_at = GetCurrentTransactionStartTimestamp();
 		handoff_payloads[handoff_count] = NULL;
 		if (PG_NARGS() > 2 && !PG_ARGISNULL(2) && handoff_entries[handoff_count].started)
 		{
@@ -230,7 +263,11 @@ aigw_cancel_at_commit(PG_FUNCTION_ARGS)
 			cancel_ids = cancel_ids == NULL
 				? MemoryContextAlloc(TopMemoryContext, sizeof(pg_uuid_t) * cancel_cap)
 				: repalloc(cancel_ids, sizeof(pg_uuid_t) * cancel_cap);
+			cancel_subxids = cancel_subxids == NULL
+				? MemoryContextAlloc(TopMemoryContext, sizeof(SubTransactionId) * cancel_cap)
+				: repalloc(cancel_subxids, sizeof(SubTransactionId) * cancel_cap);
 		}
+		cancel_subxids[cancel_count] = GetCurrentSubTransactionId();
 		cancel_ids[cancel_count++] = *PG_GETARG_UUID_P(0);
 	}
 	if (cancel_cxt == NULL)
@@ -238,6 +275,7 @@ aigw_cancel_at_commit(PG_FUNCTION_ARGS)
 	old = MemoryContextSwitchTo(cancel_cxt);
 	r = palloc0(sizeof(CancelResult));
 	r->id = *PG_GETARG_UUID_P(0);
+	r->subxid = GetCurrentSubTransactionId();
 	if (!PG_ARGISNULL(2) && !PG_ARGISNULL(4))
 	{
 		Jsonb	   *event = PG_GETARG_JSONB_P(4);

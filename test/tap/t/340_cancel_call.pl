@@ -135,6 +135,14 @@ $node->safe_psql('postgres', "BEGIN; SELECT aigw.cancel_task('$kept'); ROLLBACK;
 is($node->safe_psql('postgres', "SELECT aigw.await_task('$kept', 30000)->>'status'"), 'succeeded',
 	'after a rolled-back cancel the stream completes');
 is(call_stat('streamsCompleted'), 1, 'the provider sent it to the end');
+# So does a cancel in a subtransaction that rolls back, in a transaction that commits.
+my $kept2 = submit('{"model": "cc-stream", "stream": true, "messages": [{"role": "user", "content": "kept 2"}]}');
+ok(aigw_poll($node, 'postgres', "SELECT status = 'running' FROM aigw.gateway_tasks WHERE id = '$kept2'"),
+	'a third stream runs');
+$node->safe_psql('postgres', "BEGIN; SAVEPOINT s; SELECT aigw.cancel_task('$kept2'); ROLLBACK TO s; COMMIT;");
+is($node->safe_psql('postgres', "SELECT aigw.await_task('$kept2', 30000)->>'status'"), 'succeeded',
+	'after a cancel rolled back to a savepoint the stream completes');
+is(call_stat('streamsCompleted'), 2, 'the provider sent that one to the end too');
 
 # 5. The workers go on: a task after the cancels succeeds.
 my $after = submit('{"model": "cc-sim-chat", "messages": [{"role": "user", "content": "after"}]}');
