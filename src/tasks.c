@@ -165,6 +165,15 @@ HandoffSubXactCallback(SubXactEvent event, SubTransactionId mySubid,
 	}
 }
 
+/* An array of this backend's kept across transactions, grown to cap elements */
+static void *
+GrowArray(void *array, Size elem, int cap)
+{
+	return array == NULL
+		? MemoryContextAlloc(TopMemoryContext, elem * cap)
+		: repalloc(array, elem * cap);
+}
+
 /* Registers the transaction callbacks once per backend */
 static void
 RegisterWakeCallback(void)
@@ -199,15 +208,9 @@ aigw_wake_workers_at_commit(PG_FUNCTION_ARGS)
 		if (handoff_count >= handoff_cap)
 		{
 			handoff_cap = Max(64, handoff_cap * 2);
-			handoff_entries = handoff_entries == NULL
-				? MemoryContextAlloc(TopMemoryContext, sizeof(AigwHandoffEntry) * handoff_cap)
-				: repalloc(handoff_entries, sizeof(AigwHandoffEntry) * handoff_cap);
-			handoff_payloads = handoff_payloads == NULL
-				? MemoryContextAlloc(TopMemoryContext, sizeof(Jsonb *) * handoff_cap)
-				: repalloc(handoff_payloads, sizeof(Jsonb *) * handoff_cap);
-			handoff_subxids = handoff_subxids == NULL
-				? MemoryContextAlloc(TopMemoryContext, sizeof(SubTransactionId) * handoff_cap)
-				: repalloc(handoff_subxids, sizeof(SubTransactionId) * handoff_cap);
+			handoff_entries = GrowArray(handoff_entries, sizeof(AigwHandoffEntry), handoff_cap);
+			handoff_payloads = GrowArray(handoff_payloads, sizeof(Jsonb *), handoff_cap);
+			handoff_subxids = GrowArray(handoff_subxids, sizeof(SubTransactionId), handoff_cap);
 		}
 		handoff_subxids[handoff_count] = GetCurrentSubTransactionId();
 		handoff_entries[handoff_count].id = *PG_GETARG_UUID_P(0);
@@ -260,12 +263,8 @@ aigw_cancel_at_commit(PG_FUNCTION_ARGS)
 		if (cancel_count >= cancel_cap)
 		{
 			cancel_cap = Max(16, cancel_cap * 2);
-			cancel_ids = cancel_ids == NULL
-				? MemoryContextAlloc(TopMemoryContext, sizeof(pg_uuid_t) * cancel_cap)
-				: repalloc(cancel_ids, sizeof(pg_uuid_t) * cancel_cap);
-			cancel_subxids = cancel_subxids == NULL
-				? MemoryContextAlloc(TopMemoryContext, sizeof(SubTransactionId) * cancel_cap)
-				: repalloc(cancel_subxids, sizeof(SubTransactionId) * cancel_cap);
+			cancel_ids = GrowArray(cancel_ids, sizeof(pg_uuid_t), cancel_cap);
+			cancel_subxids = GrowArray(cancel_subxids, sizeof(SubTransactionId), cancel_cap);
 		}
 		cancel_subxids[cancel_count] = GetCurrentSubTransactionId();
 		cancel_ids[cancel_count++] = *PG_GETARG_UUID_P(0);
