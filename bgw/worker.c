@@ -622,8 +622,8 @@ CallStarted(pg_uuid_t *ids, int nids)
  * (aigw.claim_started): no payload, written by a submit that started longer
  * ago than a heartbeat interval (its heartbeat_at is the submit's: the reaper
  * must not find it stale before this worker's heartbeat claims it), or maybe
- * cancelled since. payload is freed here. The task stays locked_by 'handoff' until this worker's
- * next heartbeat claims it or its outcome is recorded.
+ * cancelled since. payload is freed here. The task stays locked_by 'handoff'
+ * until this worker's next heartbeat claims it or its outcome is recorded.
  */
 static bool
 StartHandedOff(const AigwHandoffEntry *e, Jsonb *payload)
@@ -898,16 +898,12 @@ Heartbeat(void)
 {
 	Oid			argtypes[2] = {TEXTOID, UUIDARRAYOID};
 	Datum		values[2];
-	Datum	   *unclaimed;
+	Datum	   *unclaimed = palloc(sizeof(Datum) * (ninflight + 1));	/* both lists */
 	int			n = 0;
 	dlist_iter	it;
 	dlist_head *lists[2] = {&inflight, &finished};
 
 	/* finished transfers not recorded yet still hold their tasks */
-	dlist_foreach(it, &finished)
-		n++;
-	unclaimed = palloc(sizeof(Datum) * (ninflight + n + 1));
-	n = 0;
 	for (int l = 0; l < 2; l++)
 		dlist_foreach(it, lists[l])
 		{
@@ -915,6 +911,7 @@ Heartbeat(void)
 
 			if (t->unclaimed)
 				unclaimed[n++] = UUIDPGetDatum(&t->task_id);
+			t->unclaimed = false;
 		}
 	values[0] = CStringGetTextDatum(worker_id);
 	BeginWork("aigw: heartbeat");
@@ -933,9 +930,6 @@ Heartbeat(void)
 						 values, NULL, false, 0);
 	}
 	EndWork();
-	for (int l = 0; l < 2; l++)
-		dlist_foreach(it, lists[l])
-			dlist_container(AigwTransfer, node, it.cur)->unclaimed = false;
 	last_heartbeat = GetCurrentTimestamp();
 }
 

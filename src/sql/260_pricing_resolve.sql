@@ -163,15 +163,16 @@ $$;
 COMMENT ON FUNCTION aigw.price_usage(uuid, jsonb, jsonb) IS
   'final billing of unified usage on a platform model (the same resolver as the estimate)';
 
--- Final billing of a task from unified usage: the platform model of its
--- succeeded (else latest) attempt, the user group snapshot taken at submit,
--- simulated when the task ran in simulation mode.
 -- What a task's final billing is priced with besides its usage: the user
 -- group's discount policy as of submit, whether it was simulated, its id.
 CREATE FUNCTION aigw.task_pricing_context(t aigw.gateway_tasks) RETURNS jsonb
   LANGUAGE sql IMMUTABLE
   RETURN jsonb_build_object('userGroupDiscountPolicy', coalesce(t.user_group_policy_snapshot->'billingDiscountPolicy', '{}'),
                             'simulated', t.run_mode = 'simulation', 'taskId', t.id);
+
+-- Final billing of a task from unified usage: the platform model of its
+-- succeeded (else latest) attempt, the user group snapshot taken at submit,
+-- simulated when the task ran in simulation mode.
 
 CREATE FUNCTION aigw.price_task_usage(task_id uuid, usage jsonb) RETURNS jsonb
   LANGUAGE plpgsql STABLE

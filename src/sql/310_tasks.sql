@@ -126,7 +126,8 @@ END;
 $$;
 
 -- aigw.submit_task: validates, routes (at least one candidate must exist),
--- inserts the queued task and its first event, and wakes a worker at commit.
+-- inserts the task (queued, or running when it starts here) and its first
+-- event, and hands it to a worker at commit.
 -- identity: {user_id, gateway_user_id, tenant_id, tenant_key, gateway_tenant_id,
 --            api_key_id, user_group_id, user_group_key, source}
 -- options: {channel, stream, testMode, platform, idempotencyKey, priority,
@@ -193,7 +194,7 @@ BEGIN
   END IF;
   -- started here when a worker of this database can take it and the routed
   -- candidate's rate limits admit it (below): the task is written running, its
-  -- attempt counted, and the worker only reads what to call (aigw.claim_started),
+  -- attempt counted, and the worker gets what to call with the hand-off, with
   -- no lease and no second routing; otherwise it waits in the queue for a lease
   v_started := aigw.start_at_submit();
   IF v_started THEN
