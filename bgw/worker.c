@@ -52,6 +52,7 @@ static char worker_id[64];
 static TimestampTz last_heartbeat = 0;
 static TimestampTz next_queued_at = 0;	/* earliest future next_run_at seen; 0 = none */
 static bool scan_wanted = true;	/* scan the queue (else lease handed-off tasks only) */
+static int	slots_freed = 0;	/* concurrency slots this worker's outcomes gave back */
 static uint64 cancels_seen = 0;	/* cancels read up to this sequence number */
 static MemoryContext loop_cxt = NULL;
 static AigwKeptPlan lease_plan = NULL;
@@ -346,6 +347,10 @@ DeliverOutcomes(List *outcomes)
 		{
 			int64		delay = AigwJsonbGetInt(o, "delay_ms", 0);
 
+			/* it waits for a concurrency slot: the next outcome that frees one leases it */
+			if (AigwJsonbGetBool(o, "slot_wait", false))
+				pg_atomic_write_u32(&AigwShmem->slot_waiters, 1);
+
 			if (delay <= 0)
 				scan_wanted = true;
 			else
@@ -453,6 +458,7 @@ typedef struct LeaseWork
 	int			n;
 	pg_uuid_t  *ids;			/* handed-off tasks, or NULL: scan the queue */
 	int			nids;
+	bool		slots;			/* the queue scan includes tasks waiting for a slot */
 	MemoryContext batch;
 	List	   *rows;
 } LeaseWork;
@@ -465,15 +471,16 @@ static void
 LeaseTransaction(void *arg)
 {
 	LeaseWork  *w = arg;
-	Oid			argtypes[3] = {TEXTOID, INT4OID, UUIDARRAYOID};
-	Datum		values[3];
-	char		nulls[3] = {' ', ' ', 'n'};
+	Oid			argtypes[4] = {TEXTOID, INT4OID, UUIDARRAYOID, BOOLOID};
+	Datum		values[4];
+	char		nulls[4] = {' ', ' ', 'n', ' '};
 
 	w->rows = NIL;
 	MemoryContextReset(w->batch);
 	values[0] = CStringGetTextDatum(worker_id);
 	values[1] = Int32GetDatum(w->n);
 	values[2] = (Datum) 0;
+	values[3] = BoolGetDatum(w->slots);
 	if (w->ids != NULL)
 	{
 		Datum	   *elems = palloc(sizeof(Datum) * w->nids);
@@ -484,7 +491,7 @@ LeaseTransaction(void *arg)
 		nulls[2] = ' ';
 	}
 	BeginWork("aigw: lease tasks");
-	if (SPI_execute_plan(AigwKeepPlan(&lease_plan, "SELECT aigw.lease_tasks($1, $2, $3)", 3, argtypes),
+	if (SPI_execute_plan(AigwKeepPlan(&lease_plan, "SELECT aigw.lease_tasks($1, $2, $3, $4)", 4, argtypes),
 						 values, nulls, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "aigw.lease_tasks failed");
 	w->rows = CollectJsonbRows(NIL, w->batch);
@@ -514,11 +521,12 @@ LeaseTransaction(void *arg)
 }
 
 /*
- * Leases up to n tasks — the handed-off ids given, else from the queue — and
- * starts them; returns how many rows came back.
+ * Leases up to n tasks — the handed-off ids given, else from the queue, with
+ * slots also the tasks waiting for a concurrency slot — and starts them;
+ * returns how many rows came back.
  */
 static int
-LeaseAndStart(int n, pg_uuid_t *ids, int nids)
+LeaseAndStart(int n, pg_uuid_t *ids, int nids, bool slots)
 {
 	LeaseWork	w;
 	List	   *rows;
@@ -529,6 +537,7 @@ LeaseAndStart(int n, pg_uuid_t *ids, int nids)
 	w.n = n;
 	w.ids = ids;
 	w.nids = nids;
+	w.slots = slots;
 	w.rows = NIL;
 	w.batch = AllocSetContextCreate(TopMemoryContext, "aigw lease", ALLOCSET_DEFAULT_SIZES);
 	if (!RunTransaction(LeaseTransaction, &w))
@@ -760,6 +769,7 @@ FinishBatch(void)
 {
 	FinishWork	w;
 	dlist_mutable_iter it;
+	int			nrecorded = 0;
 
 	if (dlist_is_empty(&finished))
 		return;
@@ -775,7 +785,11 @@ FinishBatch(void)
 		AigwTransfer *t = dlist_container(AigwTransfer, node, it.cur);
 
 		FreeTransfer(t);
+		nrecorded++;
 	}
+	/* each recorded attempt gave back its concurrency slots at the commit */
+	if (pg_atomic_read_u32(&AigwShmem->slot_waiters) != 0)
+		slots_freed += nrecorded;
 	DeliverOutcomes(w.outcomes);
 	MemoryContextDelete(w.batch);
 }
@@ -1004,7 +1018,7 @@ NextTimeout(void)
 	long		timeout = HEARTBEAT_MS;
 	dlist_iter	it;
 
-	if ((scan_wanted || AigwHandOffPending()) && ninflight < aigw_worker_max_inflight)
+	if ((scan_wanted || slots_freed > 0 || AigwHandOffPending()) && ninflight < aigw_worker_max_inflight)
 		return 0;
 	if (AigwCancelSequence() != cancels_seen)
 		return 0;
@@ -1142,13 +1156,27 @@ AigwTaskWorkerMain(Datum main_arg)
 			if (nstarted > 0)
 				CallStarted(started, nstarted);
 			if (nqueued > 0)
-				(void) LeaseAndStart(want, queued, nqueued);
-			if (n == 0)
+				(void) LeaseAndStart(want, queued, nqueued, false);
+			if (n == 0 && slots_freed > 0)
+			{
+				/*
+				 * as many tasks waiting for a slot as this worker's outcomes
+				 * freed; the flag is cleared first, so that a task put back
+				 * meanwhile sets it again, and set again when more may wait
+				 */
+				int			k = Min(want, slots_freed);
+
+				slots_freed = 0;
+				pg_atomic_write_u32(&AigwShmem->slot_waiters, 0);
+				if (LeaseAndStart(k, NULL, 0, true) == k)
+					pg_atomic_write_u32(&AigwShmem->slot_waiters, 1);
+			}
+			else if (n == 0)
 			{
 				if (!scan_wanted)
 					break;
 				scan_wanted = false;
-				if (LeaseAndStart(want, NULL, 0) == want)
+				if (LeaseAndStart(want, NULL, 0, false) == want)
 					scan_wanted = true;	/* more may be waiting */
 			}
 			FireTimers();

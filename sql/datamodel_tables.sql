@@ -76,6 +76,33 @@ ROLLBACK;
 -- A finished task records when it finished.
 INSERT INTO aigw.gateway_tasks (kind, user_id, model, request, queue_key, status)
 VALUES ('chat.completions', 'u1', 'm', '{}', 'q', 'succeeded');
+-- The CHECK constraints of the tables every task writes call C validators
+-- (015_checks.sql): exact values, NULL passes as it would pass the list.
+SELECT aigw.is_task_status('running') AS running, aigw.is_task_status('Running') AS wrong_case,
+       aigw.is_task_status('') AS empty, aigw.is_task_status(NULL) IS NULL AS null_passes,
+       aigw.is_event_phase('submit') AS phase, aigw.is_delivery_status('skipped') AS skipped,
+       aigw.is_lease_scope_type('queue') AS scope, aigw.is_wallet_direction('unfreeze') AS direction;
+SELECT aigw.is_fraction(0) AS zero, aigw.is_fraction(1) AS one, aigw.is_fraction(1.0001) AS above,
+       aigw.is_fraction(-0.1) AS below, aigw.is_fraction('NaN') AS nan,
+       aigw.are_nonnegative(0, 1.5, 'Infinity') AS amounts, aigw.are_nonnegative(0, -0.01) AS negative;
+BEGIN;
+INSERT INTO aigw.gateway_tasks (id, kind, user_id, model, request, queue_key)
+VALUES ('00000000-0000-0000-0000-0000000000c1', 'chat.completions', 'u1', 'm', '{}', 'q');
+SAVEPOINT s;
+INSERT INTO aigw.gateway_task_events (task_id, seq, event_type, progress)
+VALUES ('00000000-0000-0000-0000-0000000000c1', 1, 'progress', 1.5);
+ROLLBACK TO s;
+INSERT INTO aigw.gateway_task_events (task_id, seq, event_type, phase)
+VALUES ('00000000-0000-0000-0000-0000000000c1', 1, 'queue_status', 'dispatch');
+ROLLBACK TO s;
+INSERT INTO aigw.gateway_task_events (task_id, seq, event_type)
+VALUES ('00000000-0000-0000-0000-0000000000c1', 1, 'done');
+ROLLBACK TO s;
+UPDATE aigw.gateway_tasks SET run_mode = 'dry' WHERE id = '00000000-0000-0000-0000-0000000000c1';
+ROLLBACK TO s;
+INSERT INTO aigw.gateway_task_events (task_id, seq, event_type, phase, progress)
+VALUES ('00000000-0000-0000-0000-0000000000c1', 1, 'progress', NULL, 0.5) RETURNING seq, progress;
+ROLLBACK;
 -- The idempotency key is unique per user only when present.
 BEGIN;
 INSERT INTO aigw.gateway_tasks (kind, user_id, model, request, queue_key)

@@ -27,7 +27,7 @@ SELECT running_count AS floor FROM aigw.client_state('rc-live/m');
 SELECT client_id, provider, method_name, running_count FROM aigw.client_states() WHERE client_id LIKE 'rc-%';
 SELECT aigw.client_assigned(repeat('x', 300), NULL, NULL, NULL, NULL);
 -- the front's role reaches the runtime only through the HTTP entry and channels
-SELECT has_function_privilege('aigw_front', 'aigw.lease_tasks(text, integer, uuid[])', 'EXECUTE') AS front_may_lease,
+SELECT has_function_privilege('aigw_front', 'aigw.lease_tasks(text, integer, uuid[], boolean)', 'EXECUTE') AS front_may_lease,
        has_function_privilege('aigw_front', 'aigw.client_assigned(text, uuid, text, text, numeric)', 'EXECUTE') AS front_may_assign,
        has_function_privilege('aigw_front', 'aigw.submit_task(text, jsonb, jsonb, jsonb)', 'EXECUTE') AS front_may_submit,
        has_function_privilege('aigw_front', 'aigw.channel_wait(text, integer)', 'EXECUTE') AS front_may_wait;

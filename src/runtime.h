@@ -117,6 +117,7 @@ typedef struct AigwShared
 	pg_atomic_uint32 next_worker;	/* round robin for wake-ups */
 	pg_atomic_uint64 submitted;
 	pg_atomic_uint64 completed;
+	pg_atomic_uint32 slot_waiters;	/* a queued task waits for a concurrency slot */
 	AigwHandoff handoff;
 	AigwPayloads payloads;
 	char	   *payload_data;	/* AIGW_PAYLOAD_SLOTS slots of AIGW_PAYLOAD_SLOT_SIZE */

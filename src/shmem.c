@@ -71,6 +71,7 @@ RuntimeShmemStartup(void)
 		pg_atomic_init_u32(&AigwShmem->next_worker, 0);
 		pg_atomic_init_u64(&AigwShmem->submitted, 0);
 		pg_atomic_init_u64(&AigwShmem->completed, 0);
+		pg_atomic_init_u32(&AigwShmem->slot_waiters, 0);
 		SpinLockInit(&AigwShmem->handoff.mutex);
 		SpinLockInit(&AigwShmem->payloads.mutex);
 		AigwShmem->payloads.nfree = AIGW_PAYLOAD_SLOTS;

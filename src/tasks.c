@@ -327,6 +327,16 @@ TaskOutcome(Datum task_id)
 	return result;
 }
 
+/* True when this transaction handed the task off: it starts at the commit */
+static bool
+HandedOffHere(const pg_uuid_t *task)
+{
+	for (int i = 0; i < handoff_count; i++)
+		if (memcmp(&handoff_entries[i].id, task, sizeof(pg_uuid_t)) == 0)
+			return true;
+	return false;
+}
+
 PG_FUNCTION_INFO_V1(aigw_await_task);
 
 /*
@@ -353,6 +363,14 @@ aigw_await_task(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("timeout must not be negative")));
+	/* no worker sees a task before its submit commits: waiting would only time out */
+	if (HandedOffHere(uuid) && TaskOutcome(task) == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("task %s was submitted in this transaction",
+						DatumGetCString(DirectFunctionCall1(uuid_out, task))),
+				 errdetail("A task starts when the transaction that submitted it commits."),
+				 errhint("Commit the submit, then call aigw.await_task.")));
 	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), timeout_ms);
 	slot = AigwAddTaskWaiter(uuid);
 	if (slot < 0)

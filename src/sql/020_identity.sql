@@ -171,10 +171,10 @@ CREATE TABLE aigw.gateway_wallet_accounts (
   updated_at timestamptz NOT NULL DEFAULT now(),
   CONSTRAINT gateway_wallet_accounts_owner_check CHECK (gateway_tenant_id IS NOT NULL OR gateway_user_id IS NOT NULL),
   CONSTRAINT gateway_wallet_accounts_currency_check
-    CHECK (currency = ANY ('{resource,credit,cny,usd}'::text[])),
-  CONSTRAINT gateway_wallet_accounts_amounts_check CHECK (balance >= 0 AND frozen_balance >= 0
-                                                          AND total_recharged >= 0 AND total_spent >= 0),
-  CONSTRAINT gateway_wallet_accounts_status_check CHECK (status = ANY ('{active,frozen,disabled}'::text[]))
+    CHECK (aigw.is_wallet_currency(currency)),
+  CONSTRAINT gateway_wallet_accounts_amounts_check CHECK (aigw.are_nonnegative(balance, frozen_balance,
+                                                                                    total_recharged, total_spent)),
+  CONSTRAINT gateway_wallet_accounts_status_check CHECK (aigw.is_wallet_status(status))
 );
 CREATE UNIQUE INDEX uniq_gateway_wallet_owner_currency
   ON aigw.gateway_wallet_accounts (gateway_tenant_id, gateway_user_id, currency) NULLS NOT DISTINCT;
@@ -197,9 +197,9 @@ CREATE TABLE aigw.gateway_wallet_transactions (
   metadata jsonb NOT NULL DEFAULT '{}'::jsonb,
   created_at timestamptz NOT NULL DEFAULT now(),
   CONSTRAINT gateway_wallet_transactions_direction_check
-    CHECK (direction = ANY ('{credit,debit,freeze,unfreeze}'::text[])),
+    CHECK (aigw.is_wallet_direction(direction)),
   CONSTRAINT gateway_wallet_transactions_type_check
-    CHECK (transaction_type = ANY ('{recharge,billing,refund,adjustment}'::text[])),
+    CHECK (aigw.is_wallet_transaction_type(transaction_type)),
   CONSTRAINT gateway_wallet_transactions_amount_check CHECK (amount >= 0)
 );
 CREATE UNIQUE INDEX uniq_gateway_wallet_tx_idempotency

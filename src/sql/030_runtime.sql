@@ -2,12 +2,10 @@
 -- state, uploads, retry policies (seed 003 §7.3-§7.8, §7.9.15-§7.9.21),
 -- platform API configs (§6.3), platform snapshots and model groups (seed 002).
 
--- The CHECK constraints of the tables every task writes list their values as
--- one array constant ('{a,b}'::text[]), not as IN ('a', 'b'): PostgreSQL reads
--- a table's CHECK constraints back from their stored text in every statement
--- that writes the table, and an IN list is stored as one node per value and
--- folded into an array again each time (about 25 µs per statement for the
--- status list below on this machine, against a few µs for the array constant).
+-- The CHECK constraints of the tables every task writes call the C functions of
+-- 015_checks.sql (aigw.is_task_status(status), ...) rather than list values:
+-- PostgreSQL reads a table's CHECK constraints back from their stored text,
+-- plans and compiles them in every statement that writes the table.
 -- §7.3, §7.9.15: durable tasks. Time-ordered ids; reaped by aigw.purge_finished_tasks.
 CREATE TABLE aigw.gateway_tasks (
   id uuid PRIMARY KEY DEFAULT uuidv7(),
@@ -50,15 +48,24 @@ CREATE TABLE aigw.gateway_tasks (
   updated_at timestamptz NOT NULL DEFAULT now(),
   finished_at timestamptz,
   CONSTRAINT gateway_tasks_status_check
-    CHECK (status = ANY ('{queued,leased,running,polling,succeeded,failed_retryable,failed_final,cancelled}'::text[])),
-  CONSTRAINT gateway_tasks_run_mode_check CHECK (run_mode = ANY ('{production,simulation}'::text[])),
-  CONSTRAINT gateway_tasks_user_source_check CHECK (user_source = ANY ('{gateway,server-main,sync}'::text[])),
+    CHECK (aigw.is_task_status(status)),
+  CONSTRAINT gateway_tasks_run_mode_check CHECK (aigw.is_run_mode(run_mode)),
+  CONSTRAINT gateway_tasks_user_source_check CHECK (aigw.is_user_source(user_source)),
   CONSTRAINT gateway_tasks_attempts_check CHECK (attempt_count >= 0 AND max_attempts >= 1)
 )
 -- Room on each page for the new versions of rows updated within milliseconds of
 -- their insert: an update that changes no indexed column (a worker's claim, an
--- attempt's outcome) stays on the page (HOT) and adds no index entries.
-WITH (fillfactor = 60);
+-- attempt's outcome) stays on the page (HOT) and adds no index entries. Rows
+-- up to 4 kB are stored as they are: with the default of 2 kB, the outcome of
+-- an ordinary chat task compressed its billings (pglz) on every write.
+WITH (fillfactor = 60, toast_tuple_target = 4096);
+-- The JSON documents of a task are never searched by value: ANALYZE skips them
+-- (autovacuum's ANALYZE of a table that grows by every task sorted them all).
+ALTER TABLE aigw.gateway_tasks
+  ALTER COLUMN user_group_policy_snapshot SET STATISTICS 0, ALTER COLUMN request SET STATISTICS 0,
+  ALTER COLUMN normalized_request SET STATISTICS 0, ALTER COLUMN remote_task_payload SET STATISTICS 0,
+  ALTER COLUMN simulation_profile SET STATISTICS 0, ALTER COLUMN result SET STATISTICS 0,
+  ALTER COLUMN billings SET STATISTICS 0;
 -- Partial indexes: a task gets an entry in the queue index only while queued
 -- or polling (waiting for its next poll) and in the lease index only while a worker holds it, so the status changes
 -- of a task's life add few index entries and the lease scans stay small.
@@ -101,10 +108,12 @@ CREATE TABLE aigw.gateway_task_attempts (
   finished_at timestamptz,
   CONSTRAINT uniq_gateway_attempt_no UNIQUE (task_id, attempt_no),
   CONSTRAINT gateway_task_attempts_status_check
-    CHECK (status = ANY ('{submitted,polling,succeeded,failed,skipped}'::text[])),
+    CHECK (aigw.is_attempt_status(status)),
   CONSTRAINT gateway_task_attempts_no_check CHECK (attempt_no >= 1)
 )
 WITH (fillfactor = 60);  -- see gateway_tasks
+ALTER TABLE aigw.gateway_task_attempts
+  ALTER COLUMN request_snapshot SET STATISTICS 0, ALTER COLUMN response_snapshot SET STATISTICS 0;
 CREATE INDEX idx_gateway_attempts_task ON aigw.gateway_task_attempts (task_id);
 CREATE INDEX idx_gateway_attempts_client ON aigw.gateway_task_attempts (client_id, started_at DESC);
 
@@ -123,11 +132,12 @@ CREATE TABLE aigw.gateway_task_events (
   created_at timestamptz NOT NULL DEFAULT now(),
   CONSTRAINT uniq_gateway_events_seq UNIQUE (task_id, seq),
   CONSTRAINT gateway_task_events_type_check
-    CHECK (event_type = ANY ('{queue_status,node_status,progress,partial_result,completed,failed}'::text[])),
+    CHECK (aigw.is_event_type(event_type)),
   CONSTRAINT gateway_task_events_phase_check
-    CHECK (phase IS NULL OR phase = ANY ('{routing,queued,submit,polling,upload}'::text[])),
-  CONSTRAINT gateway_task_events_progress_check CHECK (progress IS NULL OR (progress >= 0 AND progress <= 1))
+    CHECK (aigw.is_event_phase(phase)),
+  CONSTRAINT gateway_task_events_progress_check CHECK (aigw.is_fraction(progress))
 );
+ALTER TABLE aigw.gateway_task_events ALTER COLUMN payload SET STATISTICS 0;
 CREATE INDEX idx_gateway_events_task_created ON aigw.gateway_task_events (task_id, created_at);
 
 -- §7.5.1, §7.9.18: progress callbacks to server-main, delivered by the outbox worker.
@@ -146,8 +156,7 @@ CREATE TABLE aigw.gateway_task_callback_outbox (
   created_at timestamptz NOT NULL DEFAULT now(),
   updated_at timestamptz NOT NULL DEFAULT now(),
   CONSTRAINT uniq_task_callback_seq UNIQUE (task_id, seq, callback_url),
-  CONSTRAINT gateway_task_callback_outbox_status_check
-    CHECK (status = ANY ('{pending,delivering,delivered,failed,skipped}'::text[])),
+  CONSTRAINT gateway_task_callback_outbox_status_check CHECK (aigw.is_delivery_status(status)),
   CONSTRAINT gateway_task_callback_outbox_attempts_check CHECK (attempts >= 0)
 );
 CREATE INDEX idx_task_callback_outbox_pending ON aigw.gateway_task_callback_outbox (status, next_attempt_at);
@@ -172,12 +181,13 @@ CREATE TABLE aigw.settlement_outbox (
   CONSTRAINT uniq_settlement_outbox_event UNIQUE (event_id),
   CONSTRAINT uniq_settlement_outbox_task_event UNIQUE (task_id, event_type),
   CONSTRAINT settlement_outbox_event_type_check
-    CHECK (event_type = ANY ('{task.settled,task.refunded,task.compensation}'::text[])),
-  CONSTRAINT settlement_outbox_status_check
-    CHECK (status = ANY ('{pending,delivering,delivered,failed,skipped}'::text[])),
+    CHECK (aigw.is_settlement_event_type(event_type)),
+  CONSTRAINT settlement_outbox_status_check CHECK (aigw.is_delivery_status(status)),
   CONSTRAINT settlement_outbox_attempts_check CHECK (attempts >= 0),
   CONSTRAINT settlement_outbox_payload_check CHECK (jsonb_typeof(payload) = 'object')
-);
+)
+WITH (toast_tuple_target = 4096);  -- see gateway_tasks
+ALTER TABLE aigw.settlement_outbox ALTER COLUMN payload SET STATISTICS 0;
 -- The outbox worker's work: events waiting for delivery or being delivered. Skipped
 -- (simulated) and delivered events, nearly all of them, have no entry.
 CREATE INDEX idx_settlement_outbox_pending ON aigw.settlement_outbox (status, next_attempt_at)

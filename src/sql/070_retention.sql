@@ -3,7 +3,7 @@
 
 -- A terminal task records when it finished; the reaper ages tasks by it.
 ALTER TABLE aigw.gateway_tasks ADD CONSTRAINT gateway_tasks_finished_check
-  CHECK (status <> ALL ('{succeeded,failed_final,cancelled}'::text[]) OR finished_at IS NOT NULL);
+  CHECK (NOT aigw.is_terminal_task_status(status) OR finished_at IS NOT NULL);
 
 CREATE FUNCTION aigw.task_retention() RETURNS interval
   LANGUAGE c STABLE PARALLEL SAFE

@@ -108,7 +108,7 @@ CREATE TABLE aigw.gateway_concurrency_leases (
   task_id uuid NOT NULL REFERENCES aigw.gateway_tasks (id) ON DELETE CASCADE,
   attempt_id uuid REFERENCES aigw.gateway_task_attempts (id) ON DELETE CASCADE,
   scope_type text NOT NULL
-    CHECK (scope_type = ANY ('{global,provider,platform,client,base_model,platform_model,method,tenant,user_group,user,api_key,queue}'::text[])),
+    CHECK (aigw.is_lease_scope_type(scope_type)),
   scope_key text NOT NULL,
   lease_value numeric NOT NULL DEFAULT 1 CHECK (lease_value > 0 AND lease_value = trunc(lease_value)),
   acquired_at timestamptz NOT NULL DEFAULT now(),

@@ -32,7 +32,7 @@ CREATE FUNCTION aigw.await_task(task_id uuid, timeout_ms integer) RETURNS jsonb
   LANGUAGE c VOLATILE STRICT
   AS 'MODULE_PATHNAME', 'aigw_await_task';
 COMMENT ON FUNCTION aigw.await_task(uuid, integer) IS
-  'waits until the task is terminal and returns aigw.task_outcome, or NULL after timeout_ms';
+  'waits until the task is terminal and returns aigw.task_outcome, or NULL after timeout_ms; 55000 for a task submitted by the calling transaction';
 
 CREATE FUNCTION aigw.runtime_started_at() RETURNS timestamptz
   LANGUAGE c VOLATILE

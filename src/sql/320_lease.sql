@@ -299,7 +299,7 @@ BEGIN
        SET status = 'running', locked_by = p_worker, locked_at = now(), heartbeat_at = now(),
            attempt_count = v_no, queue_key = v_client, updated_at = now(),
            run_mode = CASE WHEN v_sim THEN 'simulation' ELSE run_mode END,
-           normalized_request = normalized_request - 'queueAdmission'
+           normalized_request = normalized_request - 'queueAdmission' - 'waitsForSlot'
      WHERE id = t.id;
   END IF;
   IF coalesce((t.normalized_request #>> '{queueAdmission,admitted}')::boolean, false) THEN
@@ -350,11 +350,14 @@ AS $$
 $$;
 
 -- aigw.lease_tasks: leases up to p_n runnable tasks for a worker: the tasks
--- named by p_ids (handed off at submit), else the queue in priority order. For each it
+-- named by p_ids (handed off at submit), else the queue in priority order; with
+-- p_slots (a worker's outcomes just gave concurrency slots back) the queue
+-- includes the tasks put back to wait for a slot, whatever their next_run_at. For each it
 -- picks the candidate (the same client again when the retry policy said so),
 -- writes the attempt and returns what the worker needs; a task with no
 -- candidate left ends failed_final and is returned as terminal.
-CREATE FUNCTION aigw.lease_tasks(p_worker text, p_n int, p_ids uuid[] DEFAULT NULL) RETURNS SETOF jsonb
+CREATE FUNCTION aigw.lease_tasks(p_worker text, p_n int, p_ids uuid[] DEFAULT NULL,
+                                 p_slots boolean DEFAULT false) RETURNS SETOF jsonb
   LANGUAGE plpgsql VOLATILE
 AS $$
 DECLARE
@@ -374,6 +377,7 @@ DECLARE
   v_admission jsonb;
   v_reqs jsonb;
   v_retry_after numeric;
+  v_slot_wait boolean;
 BEGIN
   -- queued tasks, and polling tasks whose next poll is due: the ones named
   -- (primary key lookups), or the queue
@@ -387,7 +391,8 @@ BEGIN
                        ORDER BY r.priority, r.next_run_at, r.created_at;
   ELSE
     OPEN runnable FOR SELECT * FROM aigw.gateway_tasks
-                       WHERE status IN ('queued', 'polling') AND locked_by IS NULL AND next_run_at <= now()
+                       WHERE status IN ('queued', 'polling') AND locked_by IS NULL
+                         AND (next_run_at <= now() OR (p_slots AND normalized_request ? 'waitsForSlot'))
                        ORDER BY priority, next_run_at, created_at
                        LIMIT p_n FOR UPDATE SKIP LOCKED;
   END IF;
@@ -411,6 +416,7 @@ BEGIN
     found_candidate := false;
     v_admission := NULL;
     v_retry_after := NULL;
+    v_slot_wait := false;
     v_attempt := uuidv7();
     v_pm_id := NULL;
     v_ptype := NULL;
@@ -430,6 +436,7 @@ BEGIN
         v_reqs := aigw.attempt_rate_limits(t, v_pm_id);
         v_admission := aigw.ratelimit_admit(v_reqs, t.id, NULL);
         found_candidate := (v_admission->>'admitted')::boolean;
+        v_slot_wait := v_admission->>'reason' = 'concurrency_full';
       END IF;
     END IF;
     FOR c IN SELECT * FROM aigw.route_candidates(t.model, t.model_type, v_ident, v_opts, v_exclude) rc
@@ -448,15 +455,21 @@ BEGIN
       IF v_admission->>'retryAfterSeconds' IS NOT NULL THEN
         v_retry_after := least(coalesce(v_retry_after, 3600), (v_admission->>'retryAfterSeconds')::numeric);
       END IF;
+      v_slot_wait := v_slot_wait OR v_admission->>'reason' = 'concurrency_full';
     END LOOP;
 
     IF NOT found_candidate AND v_retry_after IS NOT NULL AND t.attempt_count < t.max_attempts THEN
-      -- every candidate is at its limit: wait in the queue, no busy waiting
+      -- every candidate is at its limit: wait in the queue, no busy waiting; a
+      -- task that a full concurrency limit turned away waits for a slot: the
+      -- next worker outcome that gives slots back leases it (p_slots), with
+      -- next_run_at as the fallback
       UPDATE aigw.gateway_tasks
          SET next_run_at = now() + make_interval(secs => greatest(v_retry_after, 0.05)), updated_at = now(),
-             normalized_request = normalized_request || jsonb_build_object('rateLimited', v_admission)
+             normalized_request = (normalized_request - 'waitsForSlot')
+                                  || jsonb_build_object('rateLimited', v_admission)
+                                  || CASE WHEN v_slot_wait THEN '{"waitsForSlot": true}'::jsonb ELSE '{}' END
        WHERE id = t.id;
-      RETURN NEXT jsonb_build_object('requeued', true, 'task_id', t.id,
+      RETURN NEXT jsonb_build_object('requeued', true, 'task_id', t.id, 'slot_wait', v_slot_wait,
                                      'delay_ms', ceil(greatest(v_retry_after, 0.05) * 1000));
       CONTINUE;
     END IF;

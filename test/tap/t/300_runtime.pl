@@ -269,6 +269,20 @@ is($node->safe_psql('postgres', "SELECT count(*) || ':' || count(*) FILTER (WHER
 ok($node->log_contains(qr/transaction try 1 failed, retrying: deadlock forced by the test/), 'the retry is logged');
 $node->safe_psql('postgres', 'DROP TRIGGER force_deadlock ON aigw.gateway_task_attempts');
 
+# Awaiting a task in the transaction that submitted it could only time out (it
+# starts at the commit): an error says so at once.
+my ($rc, $out, $err) = $node->psql('postgres', q{SELECT aigw.await_task(aigw.submit_task('chat.completions',
+	'{"model": "tap-sim-chat", "messages": [{"role": "user", "content": "hi"}]}', '{"user_id": "tap-same-xact"}'), 60000)},
+	extra_params => ['-v', 'VERBOSITY=verbose'], timeout => 30);
+like($err, qr/55000: task [0-9a-f-]+ was submitted in this transaction/,
+	'await_task in the submitting transaction is an error (55000), not a wait for the timeout');
+is($node->safe_psql('postgres', "SELECT count(*) FROM aigw.gateway_tasks WHERE user_id = 'tap-same-xact'"),
+	'0', 'and the submit is rolled back with it');
+my $later = $node->safe_psql('postgres', q{SELECT aigw.submit_task('chat.completions',
+	'{"model": "tap-sim-chat", "messages": [{"role": "user", "content": "hi"}]}', '{"user_id": "tap-same-xact"}')});
+is($node->safe_psql('postgres', "SELECT aigw.await_task('$later', 15000)->>'status'"), 'succeeded',
+	'a task awaited after its submit committed succeeds');
+
 $node->stop;
 $mock->kill_kill;
 done_testing();

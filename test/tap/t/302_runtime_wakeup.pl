@@ -1,6 +1,8 @@
 # A worker wakes by itself for tasks it put back in the queue: 30 tasks on a
 # platform model that runs 20 at a time all finish, with no new submit to
-# wake a worker when the first 20 are done.
+# wake a worker when the first 20 are done. The 10 that wait for a slot start
+# as the first 20 give theirs back, not at their next_run_at (a second after
+# each refusal).
 use strict;
 use warnings;
 use PostgreSQL::Test::Utils;
@@ -23,7 +25,7 @@ ok(aigw_poll($node, 'postgres',
 	"SELECT count(*) = 2 FROM pg_stat_activity WHERE backend_type = 'aigw task worker'"), 'workers up');
 
 $node->safe_psql('postgres', q{SELECT aigw.submit_task('chat.completions',
-	'{"model": "wk-chat", "messages": [{"role": "user", "content": "w"}], "simulation_profile": {"latencyMs": 1500}}',
+	'{"model": "wk-chat", "messages": [{"role": "user", "content": "w"}], "simulation_profile": {"latencyMs": 1200}}',
 	'{"user_id": "wk"}') FROM generate_series(1, 30)});
 my $start = time;
 my $done = '';
@@ -37,6 +39,25 @@ is($done, '30', 'all 30 tasks succeed: the 10 that waited for a free slot were r
 cmp_ok(time - $start, '<', 15, 'within a few seconds of the first 20 finishing');
 is($node->safe_psql('postgres', q{SELECT max(a.n) FROM (SELECT count(*) AS n FROM aigw.gateway_task_attempts GROUP BY task_id) a}),
 	'1', 'a task refused by the concurrency limit made no attempt');
+
+# The 10 that waited have a 'queued' event (refused at submit). Each was put
+# back with next_run_at a second after each refusal: at about 0 s and 1 s, so
+# the next retry of its own would be at about 2 s, while the first 20 end at
+# about 1.2 s. Every waiting task starts within 0.4 s of the last of the first
+# 20 ending.
+my $gap = $node->safe_psql('postgres', q{
+WITH waited AS (SELECT DISTINCT task_id FROM aigw.gateway_task_events WHERE status = 'queued'),
+     ends AS (SELECT max(e.created_at) AS t FROM aigw.gateway_task_events e
+               WHERE e.event_type = 'completed' AND e.task_id NOT IN (SELECT task_id FROM waited)),
+     starts AS (SELECT max(e.created_at) AS t FROM aigw.gateway_task_events e
+                 WHERE e.status = 'running' AND e.task_id IN (SELECT task_id FROM waited))
+SELECT (SELECT count(*) FROM waited) || ' ' || round(extract(epoch FROM s.t - x.t)::numeric, 3)
+  FROM ends x, starts s});
+my ($nwaited, $secs) = split / /, $gap;
+is($nwaited, '10', '10 tasks waited for a slot');
+cmp_ok($secs, '<', 0.4, "the tasks waiting for a slot start as slots are given back ($secs s after the last of the first 20)");
+is($node->safe_psql('postgres', q{SELECT count(*) FROM aigw.gateway_tasks WHERE normalized_request ? 'waitsForSlot'}),
+	'0', 'a started task no longer waits for a slot');
 
 $node->stop;
 done_testing();
