@@ -18,6 +18,7 @@ extern int	aigw_launcher_naptime_ms;
 /* Plans kept for the life of the backend (spi_plans.c) */
 typedef struct _SPI_plan *AigwKeptPlan;
 extern AigwKeptPlan AigwKeepPlan(AigwKeptPlan *slot, const char *sql, int nargs, Oid *argtypes);
+extern AigwKeptPlan AigwKeepGenericPlan(AigwKeptPlan *slot, const char *sql, int nargs, Oid *argtypes);
 
 /* Launcher (bgw/launcher.c) */
 extern void AigwRegisterLauncher(void);

@@ -1075,8 +1075,8 @@ AigwConcurrencyRelease(const pg_uuid_t *task_id, const pg_uuid_t *attempt_id)
 	v[1] = attempt_id ? UUIDPGetDatum(attempt_id) : (Datum) 0;
 	SPI_connect();
 	plan = attempt_id
-		? AigwKeepPlan(&release_attempt_plan, RELEASE_BY_TASK_SQL("task_id = $1 AND attempt_id = $2"), 2, types)
-		: AigwKeepPlan(&release_task_plan, RELEASE_BY_TASK_SQL("task_id = $1"), 1, types);
+		? AigwKeepGenericPlan(&release_attempt_plan, RELEASE_BY_TASK_SQL("task_id = $1 AND attempt_id = $2"), 2, types)
+		: AigwKeepGenericPlan(&release_task_plan, RELEASE_BY_TASK_SQL("task_id = $1"), 1, types);
 	ret = SPI_execute_plan(plan, v, NULL, false, 0);
 	if (ret != SPI_OK_UPDATE_RETURNING)
 		elog(ERROR, "releasing concurrency leases failed: %s", SPI_result_code_string(ret));
