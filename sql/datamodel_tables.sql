@@ -85,6 +85,9 @@ SELECT aigw.is_task_status('running') AS running, aigw.is_task_status('Running')
 SELECT aigw.is_fraction(0) AS zero, aigw.is_fraction(1) AS one, aigw.is_fraction(1.0001) AS above,
        aigw.is_fraction(-0.1) AS below, aigw.is_fraction('NaN') AS nan,
        aigw.are_nonnegative(0, 1.5, 'Infinity') AS amounts, aigw.are_nonnegative(0, -0.01) AS negative;
+SELECT aigw.is_positive_whole(1) AS one, aigw.is_positive_whole(3.000) AS three, aigw.is_positive_whole(0) AS zero,
+       aigw.is_positive_whole(1.5) AS half, aigw.is_positive_whole(-2) AS negative,
+       aigw.is_positive_whole('Infinity') AS inf, aigw.is_positive_whole('NaN') AS nan;
 BEGIN;
 INSERT INTO aigw.gateway_tasks (id, kind, user_id, model, request, queue_key)
 VALUES ('00000000-0000-0000-0000-0000000000c1', 'chat.completions', 'u1', 'm', '{}', 'q');

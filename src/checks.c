@@ -102,6 +102,21 @@ aigw_is_fraction(PG_FUNCTION_ARGS)
 													 NumericGetDatum(int64_to_numeric(1)))) <= 0);
 }
 
+PG_FUNCTION_INFO_V1(aigw_is_positive_whole);
+
+/* aigw.is_positive_whole(numeric): a whole number above 0 (a lease's value) */
+Datum
+aigw_is_positive_whole(PG_FUNCTION_ARGS)
+{
+	Numeric		n = PG_GETARG_NUMERIC(0);
+
+	if (numeric_is_nan(n) || numeric_is_inf(n) || NumericSignOf(n) <= 0)
+		PG_RETURN_BOOL(false);
+	PG_RETURN_BOOL(DatumGetBool(DirectFunctionCall2(numeric_eq, NumericGetDatum(n),
+													DirectFunctionCall2(numeric_trunc, NumericGetDatum(n),
+																		Int32GetDatum(0)))));
+}
+
 PG_FUNCTION_INFO_V1(aigw_are_nonnegative);
 
 /*

@@ -79,6 +79,10 @@ CREATE FUNCTION aigw.is_fraction(value numeric) RETURNS boolean
   LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
   AS 'MODULE_PATHNAME', 'aigw_is_fraction';
 COMMENT ON FUNCTION aigw.is_fraction(numeric) IS 'true when 0 <= value <= 1';
+CREATE FUNCTION aigw.is_positive_whole(value numeric) RETURNS boolean
+  LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+  AS 'MODULE_PATHNAME', 'aigw_is_positive_whole';
+COMMENT ON FUNCTION aigw.is_positive_whole(numeric) IS 'true when value is a whole number above 0';
 CREATE FUNCTION aigw.are_nonnegative(VARIADIC value numeric[]) RETURNS boolean
   LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
   AS 'MODULE_PATHNAME', 'aigw_are_nonnegative';

@@ -110,7 +110,7 @@ CREATE TABLE aigw.gateway_concurrency_leases (
   scope_type text NOT NULL
     CHECK (aigw.is_lease_scope_type(scope_type)),
   scope_key text NOT NULL,
-  lease_value numeric NOT NULL DEFAULT 1 CHECK (lease_value > 0 AND lease_value = trunc(lease_value)),
+  lease_value numeric NOT NULL DEFAULT 1 CHECK (aigw.is_positive_whole(lease_value)),
   acquired_at timestamptz NOT NULL DEFAULT now(),
   expires_at timestamptz NOT NULL,
   released_at timestamptz,
