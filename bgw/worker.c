@@ -9,6 +9,7 @@
  * waiting for a provider.
  */
 #include "aigw.h"
+#include "ratelimit.h"
 #include "runtime.h"
 #include "worker.h"
 
@@ -52,7 +53,7 @@ static char worker_id[64];
 static TimestampTz last_heartbeat = 0;
 static TimestampTz next_queued_at = 0;	/* earliest future next_run_at seen; 0 = none */
 static bool scan_wanted = true;	/* scan the queue (else lease handed-off tasks only) */
-static int	slots_freed = 0;	/* concurrency slots this worker's outcomes gave back */
+static int64 slots_freed = 0;	/* concurrency leases this worker's commits gave back */
 static uint64 cancels_seen = 0;	/* cancels read up to this sequence number */
 static MemoryContext loop_cxt = NULL;
 static AigwKeptPlan lease_plan = NULL;
@@ -769,7 +770,6 @@ FinishBatch(void)
 {
 	FinishWork	w;
 	dlist_mutable_iter it;
-	int			nrecorded = 0;
 
 	if (dlist_is_empty(&finished))
 		return;
@@ -785,11 +785,12 @@ FinishBatch(void)
 		AigwTransfer *t = dlist_container(AigwTransfer, node, it.cur);
 
 		FreeTransfer(t);
-		nrecorded++;
 	}
-	/* each recorded attempt gave back its concurrency slots at the commit */
+	/* the concurrency leases the outcomes gave back at the commit, when tasks wait for one */
 	if (pg_atomic_read_u32(&AigwShmem->slot_waiters) != 0)
-		slots_freed += nrecorded;
+		slots_freed += AigwRateLimitTakeLeasesReleased();
+	else
+		(void) AigwRateLimitTakeLeasesReleased();
 	DeliverOutcomes(w.outcomes);
 	MemoryContextDelete(w.batch);
 }
@@ -1164,12 +1165,16 @@ AigwTaskWorkerMain(Datum main_arg)
 				 * freed; the flag is cleared first, so that a task put back
 				 * meanwhile sets it again, and set again when more may wait
 				 */
-				int			k = Min(want, slots_freed);
+				int			k = (int) Min(want, slots_freed);
 
-				slots_freed = 0;
 				pg_atomic_write_u32(&AigwShmem->slot_waiters, 0);
 				if (LeaseAndStart(k, NULL, 0, true) == k)
+				{
+					slots_freed -= k;
 					pg_atomic_write_u32(&AigwShmem->slot_waiters, 1);
+				}
+				else
+					slots_freed = 0;
 			}
 			else if (n == 0)
 			{

@@ -20,6 +20,7 @@
 #include "fmgr.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/memutils.h"
 #include "utils/numeric.h"
 #include "varatt.h"
 
@@ -78,14 +79,28 @@ AIGW_ENUM_CHECK(is_wallet_direction, "credit", "debit", "freeze", "unfreeze")
 /* gateway_wallet_transactions.transaction_type */
 AIGW_ENUM_CHECK(is_wallet_transaction_type, "recharge", "billing", "refund", "adjustment")
 
-/* Sign of a numeric: -1, 0 or 1 (NaN counts as positive, as numeric orders it last) */
-static int
-NumericSignOf(Numeric n)
+/* The numeric 0 or 1, made once per process */
+static Numeric
+NumericOf(int value)
 {
-	if (numeric_is_nan(n))
-		return 1;
+	static Numeric consts[2] = {NULL, NULL};
+
+	if (consts[value] == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+		consts[value] = int64_to_numeric(value);
+		MemoryContextSwitchTo(old);
+	}
+	return consts[value];
+}
+
+/* numeric_cmp of n and the numeric 0 or 1 (NaN orders above everything) */
+static int
+NumericCmpTo(Numeric n, int value)
+{
 	return DatumGetInt32(DirectFunctionCall2(numeric_cmp, NumericGetDatum(n),
-											 NumericGetDatum(int64_to_numeric(0))));
+											 NumericGetDatum(NumericOf(value))));
 }
 
 PG_FUNCTION_INFO_V1(aigw_is_fraction);
@@ -96,10 +111,8 @@ aigw_is_fraction(PG_FUNCTION_ARGS)
 {
 	Numeric		n = PG_GETARG_NUMERIC(0);
 
-	if (numeric_is_nan(n) || NumericSignOf(n) < 0)
-		PG_RETURN_BOOL(false);
-	PG_RETURN_BOOL(DatumGetInt32(DirectFunctionCall2(numeric_cmp, NumericGetDatum(n),
-													 NumericGetDatum(int64_to_numeric(1)))) <= 0);
+	/* NaN compares above 1 */
+	PG_RETURN_BOOL(NumericCmpTo(n, 0) >= 0 && NumericCmpTo(n, 1) <= 0);
 }
 
 PG_FUNCTION_INFO_V1(aigw_is_positive_whole);
@@ -110,7 +123,7 @@ aigw_is_positive_whole(PG_FUNCTION_ARGS)
 {
 	Numeric		n = PG_GETARG_NUMERIC(0);
 
-	if (numeric_is_nan(n) || numeric_is_inf(n) || NumericSignOf(n) <= 0)
+	if (numeric_is_nan(n) || numeric_is_inf(n) || NumericCmpTo(n, 0) <= 0)
 		PG_RETURN_BOOL(false);
 	PG_RETURN_BOOL(DatumGetBool(DirectFunctionCall2(numeric_eq, NumericGetDatum(n),
 													DirectFunctionCall2(numeric_trunc, NumericGetDatum(n),
@@ -133,7 +146,7 @@ aigw_are_nonnegative(PG_FUNCTION_ARGS)
 
 	deconstruct_array(arr, NUMERICOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
 	for (int i = 0; i < n; i++)
-		if (!nulls[i] && NumericSignOf(DatumGetNumeric(elems[i])) < 0)
+		if (!nulls[i] && NumericCmpTo(DatumGetNumeric(elems[i]), 0) < 0)
 			PG_RETURN_BOOL(false);
 	PG_RETURN_BOOL(true);
 }

@@ -446,6 +446,31 @@ RlLogToParent(RlLog *log, int level)
 			log->items[i].level = level - 1;
 }
 
+/* Concurrency leases (one per scope) this process's commits gave back, not yet taken */
+static int64 rl_leases_released = 0;
+
+/* Counts the concurrency leases the deferred releases of a committing transaction give back */
+static void
+RlCountLeasesReleased(void)
+{
+	for (int i = 0; i < rl_defer.n; i++)
+		if (rl_defer.items[i].key.metric == AIGW_RL_CONCURRENT && rl_defer.items[i].d_used < 0)
+			rl_leases_released++;
+}
+
+/*
+ * The concurrency leases this process's committed transactions gave back
+ * since the last call (a task worker leases tasks waiting for a slot)
+ */
+int64
+AigwRateLimitTakeLeasesReleased(void)
+{
+	int64		n = rl_leases_released;
+
+	rl_leases_released = 0;
+	return n;
+}
+
 /*
  * Transaction end.  Admissions were applied at once and are reverted on
  * abort; releases wait for the commit, so that the shared count never drops
@@ -462,6 +487,7 @@ RlXactCallback(XactEvent event, void *arg)
 		case XACT_EVENT_PARALLEL_COMMIT:
 		case XACT_EVENT_PREPARE:
 			RlLogFinish(&rl_undo, 0, 0);
+			RlCountLeasesReleased();
 			RlLogFinish(&rl_defer, 0, +1);
 			RlQueueChangeEnd();
 			break;

@@ -389,10 +389,16 @@ BEGIN
                                               FOR UPDATE SKIP LOCKED OFFSET 0) r
                        WHERE r.status IN ('queued', 'polling') AND r.locked_by IS NULL AND r.next_run_at <= now()
                        ORDER BY r.priority, r.next_run_at, r.created_at;
-  ELSE
+  ELSIF p_slots THEN
+    -- its own statement (and plan): the queue scan below keeps its range on next_run_at
     OPEN runnable FOR SELECT * FROM aigw.gateway_tasks
                        WHERE status IN ('queued', 'polling') AND locked_by IS NULL
-                         AND (next_run_at <= now() OR (p_slots AND normalized_request ? 'waitsForSlot'))
+                         AND (next_run_at <= now() OR normalized_request ? 'waitsForSlot')
+                       ORDER BY priority, next_run_at, created_at
+                       LIMIT p_n FOR UPDATE SKIP LOCKED;
+  ELSE
+    OPEN runnable FOR SELECT * FROM aigw.gateway_tasks
+                       WHERE status IN ('queued', 'polling') AND locked_by IS NULL AND next_run_at <= now()
                        ORDER BY priority, next_run_at, created_at
                        LIMIT p_n FOR UPDATE SKIP LOCKED;
   END IF;
@@ -436,7 +442,7 @@ BEGIN
         v_reqs := aigw.attempt_rate_limits(t, v_pm_id);
         v_admission := aigw.ratelimit_admit(v_reqs, t.id, NULL);
         found_candidate := (v_admission->>'admitted')::boolean;
-        v_slot_wait := v_admission->>'reason' = 'concurrency_full';
+        v_slot_wait := (v_admission->>'reason' = 'concurrency_full') IS TRUE;
       END IF;
     END IF;
     FOR c IN SELECT * FROM aigw.route_candidates(t.model, t.model_type, v_ident, v_opts, v_exclude) rc
@@ -455,7 +461,7 @@ BEGIN
       IF v_admission->>'retryAfterSeconds' IS NOT NULL THEN
         v_retry_after := least(coalesce(v_retry_after, 3600), (v_admission->>'retryAfterSeconds')::numeric);
       END IF;
-      v_slot_wait := v_slot_wait OR v_admission->>'reason' = 'concurrency_full';
+      v_slot_wait := v_slot_wait OR (v_admission->>'reason' = 'concurrency_full') IS TRUE;
     END LOOP;
 
     IF NOT found_candidate AND v_retry_after IS NOT NULL AND t.attempt_count < t.max_attempts THEN
