@@ -12,7 +12,8 @@
  * gateway_concurrency_leases in the admitting transaction; after a restart
  * the first user of the table reloads both into shared memory, and recounts
  * the queue gauges from the queued tasks.
- * The SQL interface is in ratelimit_sql.c.
+ * The SQL interface is in ratelimit_sql.c, the names of scopes and metrics in
+ * ratelimit_names.c.
  */
 #include "aigw.h"
 #include "ratelimit.h"
@@ -112,15 +113,6 @@ typedef struct RlSnapshot
 	int64		reserved;
 } RlSnapshot;
 
-static const char *const rl_scope_names[AIGW_RL_NUM_SCOPES] = {
-	"global", "provider", "platform", "client", "base_model", "platform_model",
-	"method", "tenant", "user_group", "user", "api_key", "queue"
-};
-
-static const char *const rl_metric_names[AIGW_RL_NUM_METRICS] = {
-	"tpm_total", "tpm_input", "tpm_output", "rpm", "concurrent", "queue_size"
-};
-
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 static RlShared *rl_shared = NULL;
@@ -144,50 +136,6 @@ static bool rl_queue_pending = false;
 
 static SPIPlanPtr rl_plan_lease_insert = NULL;
 static SPIPlanPtr rl_plan_counter_upsert = NULL;
-
-/* ---- names ---- */
-
-/* Looks a scope type up by name */
-bool
-AigwRlParseScope(const char *name, AigwRlScope *scope)
-{
-	for (int i = 0; i < AIGW_RL_NUM_SCOPES; i++)
-		if (strcmp(name, rl_scope_names[i]) == 0)
-		{
-			*scope = (AigwRlScope) i;
-			return true;
-		}
-	return false;
-}
-
-/* Looks a metric up by name */
-bool
-AigwRlParseMetric(const char *name, AigwRlMetric *metric)
-{
-	for (int i = 0; i < AIGW_RL_NUM_METRICS; i++)
-		if (strcmp(name, rl_metric_names[i]) == 0)
-		{
-			*metric = (AigwRlMetric) i;
-			return true;
-		}
-	return false;
-}
-
-/* Name of a scope type */
-const char *
-AigwRlScopeName(AigwRlScope scope)
-{
-	Assert(scope >= 0 && scope < AIGW_RL_NUM_SCOPES);
-	return rl_scope_names[scope];
-}
-
-/* Name of a metric */
-const char *
-AigwRlMetricName(AigwRlMetric metric)
-{
-	Assert(metric >= 0 && metric < AIGW_RL_NUM_METRICS);
-	return rl_metric_names[metric];
-}
 
 /* ---- shared memory ---- */
 
