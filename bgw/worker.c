@@ -868,6 +868,9 @@ AbortCancelledCalls(void)
 	if (AigwCancelSequence() == cancels_seen)
 		return;
 	n = AigwCancelsSince(&cancels_seen, ids, &overflow);
+	/* each cancelled call gave its concurrency slot back at the cancel's commit */
+	if (pg_atomic_read_u32(&AigwShmem->slot_waiters) != 0)
+		slots_freed += Max(n, 1);
 	if (dlist_is_empty(&inflight))
 		return;
 	if (overflow)

@@ -59,5 +59,30 @@ cmp_ok($secs, '<', 0.4, "the tasks waiting for a slot start as slots are given b
 is($node->safe_psql('postgres', q{SELECT count(*) FROM aigw.gateway_tasks WHERE normalized_request ? 'waitsForSlot'}),
 	'0', 'a started task no longer waits for a slot');
 
+# A cancelled call gives its slot back too: on a platform model that runs one
+# task at a time, a task waiting behind a 5 s call starts when that call is
+# cancelled, not at its next retry (a second after each refusal).
+$node->safe_psql('postgres', q{
+INSERT INTO aigw.platform_models (platform_id, model_name, model_type, display_name, pricing_mode,
+                                  billing_config_override, rate_limit_policy)
+SELECT id, 'wk-one', 'chat', 'wk one', 'custom', '{"currency": "resource", "text": {"inputPer1k": 1, "outputPer1k": 2}}',
+       '{"rules": [{"metric": "concurrent", "limit": 1}]}'
+  FROM aigw.integration_platforms WHERE platform_key = 'wk';});
+my $req = q{'{"model": "wk-one", "messages": [{"role": "user", "content": "w"}], "simulation_profile": {"latencyMs": 5000}}'};
+my $first = $node->safe_psql('postgres', "SELECT aigw.submit_task('chat.completions', $req, '{\"user_id\": \"wk1\"}')");
+ok(aigw_poll($node, 'postgres', "SELECT status = 'running' FROM aigw.gateway_tasks WHERE id = '$first'"), 'the first call runs');
+my $second = $node->safe_psql('postgres', "SELECT aigw.submit_task('chat.completions', $req, '{\"user_id\": \"wk2\"}')");
+ok(aigw_poll($node, 'postgres',
+	"SELECT normalized_request ? 'waitsForSlot' FROM aigw.gateway_tasks WHERE id = '$second'"), 'the second waits for the slot');
+sleep 1.3;
+is($node->safe_psql('postgres', "SELECT aigw.cancel_task('$first')"), 't', 'the first is cancelled during its call');
+ok(aigw_poll($node, 'postgres', "SELECT status <> 'queued' FROM aigw.gateway_tasks WHERE id = '$second'"), 'the second starts');
+my $after = $node->safe_psql('postgres', qq{
+SELECT round(extract(epoch FROM s.created_at - c.created_at)::numeric, 3)
+  FROM aigw.gateway_task_events s, aigw.gateway_task_events c
+ WHERE s.task_id = '$second' AND s.status = 'running' AND c.task_id = '$first' AND c.status = 'cancelled'});
+cmp_ok($after, '<', 0.4, "the waiting task starts as the cancelled call gives its slot back ($after s after the cancel)");
+$node->safe_psql('postgres', "SELECT aigw.cancel_task('$second')");
+
 $node->stop;
 done_testing();
