@@ -736,7 +736,74 @@ typedef struct FinishWork
 	List	   *outcomes;
 } FinishWork;
 
-/* The outcome transaction: every finished transfer recorded */
+/* The arguments of aigw.finish_attempt for a finished transfer */
+static void
+OutcomeArgs(AigwTransfer *t, Datum *values)
+{
+	values[0] = UUIDPGetDatum(&t->attempt_id);
+	values[1] = DirectFunctionCall1(jsonb_in, CStringGetDatum(t->outcome_json));
+}
+
+/*
+ * Records every finished transfer in one subtransaction; returns false, with
+ * nothing recorded, when one of them failed (a transient error is raised).
+ * One subtransaction for the batch, not one per outcome: a row that two
+ * outcomes change (a wallet account every request of one user settles
+ * against) would otherwise be locked and updated by one subtransaction and
+ * locked again by the next, and PostgreSQL records such locks of two
+ * subtransactions of one transaction as a MultiXact, which every later read
+ * of the row's versions has to look up.
+ */
+static bool
+RecordAllOutcomes(FinishWork *w, Oid *argtypes)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	volatile bool ok = true;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		dlist_iter	it;
+
+		dlist_foreach(it, &finished)
+		{
+			Datum		values[2];
+
+			OutcomeArgs(dlist_container(AigwTransfer, node, it.cur), values);
+			if (SPI_execute_plan(AigwKeepPlan(&finish_plan, "SELECT aigw.finish_attempt($1, $2)", 2, argtypes),
+								 values, NULL, false, 1) != SPI_OK_SELECT)
+				elog(ERROR, "aigw.finish_attempt failed");
+			w->outcomes = CollectJsonbRows(w->outcomes, w->batch);
+		}
+		ReleaseCurrentSubTransaction();
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		if (TransientError(edata->sqlerrcode))
+			ReThrowError(edata);
+		FreeErrorData(edata);
+		ok = false;
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+	CurrentResourceOwner = owner;
+	return ok;
+}
+
+/*
+ * The outcome transaction: every finished transfer recorded, all in one
+ * subtransaction, or when one fails each in its own (RecordOutcome)
+ */
 static void
 FinishTransaction(void *arg)
 {
@@ -748,14 +815,16 @@ FinishTransaction(void *arg)
 	MemoryContextReset(w->batch);
 	BeginWork("aigw: record outcomes");
 	LockOutcomeAccounts();
-	dlist_foreach(it, &finished)
+	if (!RecordAllOutcomes(w, argtypes))
 	{
-		AigwTransfer *t = dlist_container(AigwTransfer, node, it.cur);
-		Datum		values[2];
+		w->outcomes = NIL;
+		dlist_foreach(it, &finished)
+		{
+			Datum		values[2];
 
-		values[0] = UUIDPGetDatum(&t->attempt_id);
-		values[1] = DirectFunctionCall1(jsonb_in, CStringGetDatum(t->outcome_json));
-		w->outcomes = RecordOutcome(w->outcomes, argtypes, values, w->batch);
+			OutcomeArgs(dlist_container(AigwTransfer, node, it.cur), values);
+			w->outcomes = RecordOutcome(w->outcomes, argtypes, values, w->batch);
+		}
 	}
 	EndWork();
 }

@@ -269,6 +269,39 @@ is($node->safe_psql('postgres', "SELECT count(*) || ':' || count(*) FILTER (WHER
 ok($node->log_contains(qr/transaction try 1 failed, retrying: deadlock forced by the test/), 'the retry is logged');
 $node->safe_psql('postgres', 'DROP TRIGGER force_deadlock ON aigw.gateway_task_attempts');
 
+# An outcome batch is recorded in one subtransaction; when one outcome cannot
+# be recorded, the batch is recorded again one outcome at a time: that task
+# ends failed_final with the reason, the others of its batch are recorded.
+$node->safe_psql('postgres', q{
+	CREATE FUNCTION break_outcome() RETURNS trigger LANGUAGE plpgsql AS $$
+	BEGIN
+	  IF NEW.status = 'succeeded'
+	     AND EXISTS (SELECT 1 FROM aigw.gateway_tasks t WHERE t.id = NEW.task_id AND t.user_id = 'tap-broken') THEN
+	    RAISE EXCEPTION 'outcome broken by the test';
+	  END IF;
+	  RETURN NEW;
+	END $$;
+	CREATE TRIGGER break_outcome BEFORE UPDATE ON aigw.gateway_task_attempts
+	  FOR EACH ROW EXECUTE FUNCTION break_outcome();});
+my $batch = $node->safe_psql('postgres', q{
+	SELECT string_agg(aigw.submit_task('chat.completions', '{"model": "tap-sim-chat", "messages": [{"role": "user", "content": "b"}]}',
+	                                   jsonb_build_object('user_id', CASE WHEN i = 3 THEN 'tap-broken' ELSE 'tap-batch' END))::text, ',')
+	  FROM generate_series(1, 6) i});
+ok(aigw_poll($node, 'postgres', qq{SELECT bool_and(status IN ('succeeded', 'failed_final')) FROM aigw.gateway_tasks
+	WHERE id = ANY ('{$batch}'::uuid[])}), 'every task of the batch ends');
+is($node->safe_psql('postgres', qq{SELECT string_agg(x, ' ' ORDER BY x) FROM (
+	SELECT user_id || ':' || status || ':' || coalesce(error_code, '-') || ':' || count(*) AS x
+	  FROM aigw.gateway_tasks WHERE id = ANY ('{$batch}'::uuid[]) GROUP BY user_id, status, error_code) g}),
+	'tap-batch:succeeded:-:5 tap-broken:failed_final:internal_error:1',
+	'the broken outcome ends its task failed_final (internal_error); the other five succeed');
+like($node->safe_psql('postgres', q{SELECT error_message FROM aigw.gateway_tasks WHERE user_id = 'tap-broken'}),
+	qr/could not record the outcome: outcome broken by the test/, 'with the reason');
+is($node->safe_psql('postgres', qq{SELECT count(*) FROM aigw.gateway_tasks t WHERE t.id = ANY ('{$batch}'::uuid[])
+	AND t.user_id = 'tap-batch' AND t.billings->>'phase' = 'final'
+	AND (SELECT count(*) FROM aigw.gateway_task_attempts a WHERE a.task_id = t.id) = 1}),
+	'5', 'each of the five has one attempt and its final billing');
+$node->safe_psql('postgres', 'DROP TRIGGER break_outcome ON aigw.gateway_task_attempts');
+
 # Awaiting a task in the transaction that submitted it could only time out (it
 # starts at the commit): an error says so at once.
 my ($rc, $out, $err) = $node->psql('postgres', q{SELECT aigw.await_task(aigw.submit_task('chat.completions',
