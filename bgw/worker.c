@@ -54,6 +54,8 @@ static TimestampTz last_heartbeat = 0;
 static TimestampTz next_queued_at = 0;	/* earliest future next_run_at seen; 0 = none */
 static bool scan_wanted = true;	/* scan the queue (else lease handed-off tasks only) */
 static int64 slots_freed = 0;	/* concurrency leases this worker's commits gave back */
+static TimestampTz slot_scan_at = 0;	/* when to look for waiting tasks again; 0 = now */
+static int	slot_scan_tries = 0;	/* looks that found fewer waiting tasks than slots */
 static uint64 cancels_seen = 0;	/* cancels read up to this sequence number */
 static MemoryContext loop_cxt = NULL;
 static AigwKeptPlan lease_plan = NULL;
@@ -1091,7 +1093,8 @@ NextTimeout(void)
 	long		timeout = HEARTBEAT_MS;
 	dlist_iter	it;
 
-	if ((scan_wanted || slots_freed > 0 || AigwHandOffPending()) && ninflight < aigw_worker_max_inflight)
+	if ((scan_wanted || (slots_freed > 0 && slot_scan_at <= now) || AigwHandOffPending()) &&
+		ninflight < aigw_worker_max_inflight)
 		return 0;
 	if (AigwCancelSequence() != cancels_seen)
 		return 0;
@@ -1112,6 +1115,8 @@ NextTimeout(void)
 	}
 	if (next_queued_at != 0)
 		timeout = Min(timeout, TimestampDifferenceMilliseconds(now, next_queued_at));
+	if (slots_freed > 0 && slot_scan_at > now)
+		timeout = Min(timeout, TimestampDifferenceMilliseconds(now, slot_scan_at) + 1);
 	if (!dlist_is_empty(&inflight) || !dlist_is_empty(&finished))
 		timeout = Min(timeout, HEARTBEAT_MS - TimestampDifferenceMilliseconds(last_heartbeat, now));
 	return Max(timeout, 0);
@@ -1230,23 +1235,35 @@ AigwTaskWorkerMain(Datum main_arg)
 				CallStarted(started, nstarted);
 			if (nqueued > 0)
 				(void) LeaseAndStart(want, queued, nqueued, false);
-			if (n == 0 && slots_freed > 0)
+			if (n == 0 && slots_freed > 0 && slot_scan_at <= GetCurrentTimestamp())
 			{
 				/*
 				 * as many tasks waiting for a slot as this worker's outcomes
 				 * freed; the flag is cleared first, so that a task put back
-				 * meanwhile sets it again, and set again when more may wait
+				 * meanwhile sets it again, and set again when more may wait.
+				 * Finding fewer, it looks twice more, 20 ms apart, for the
+				 * slots left: a waiting task another worker held (SKIP
+				 * LOCKED) may have been put back since.
 				 */
 				int			k = (int) Min(want, slots_freed);
+				int			got;
 
 				pg_atomic_write_u32(&AigwShmem->slot_waiters, 0);
-				if (LeaseAndStart(k, NULL, 0, true) == k)
+				got = LeaseAndStart(k, NULL, 0, true);
+				slots_freed -= got;
+				slot_scan_at = 0;
+				if (got == k)
 				{
-					slots_freed -= k;
+					slot_scan_tries = 0;
 					pg_atomic_write_u32(&AigwShmem->slot_waiters, 1);
 				}
+				else if (++slot_scan_tries < 3)
+					slot_scan_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), 20);
 				else
+				{
 					slots_freed = 0;
+					slot_scan_tries = 0;
+				}
 			}
 			else if (n == 0)
 			{

@@ -394,16 +394,20 @@ RlLogToParent(RlLog *log, int level)
 			log->items[i].level = level - 1;
 }
 
-/* Concurrency leases (one per scope) this process's commits gave back, not yet taken */
+/* Concurrency units (per scope) this process's commits gave back, not yet taken */
 static int64 rl_leases_released = 0;
 
-/* Counts the concurrency leases the deferred releases of a committing transaction give back */
+/*
+ * Counts the concurrency units the deferred releases of a committing
+ * transaction give back: units, not records, since the releases of one
+ * counter within a (sub)transaction are folded into one record.
+ */
 static void
 RlCountLeasesReleased(void)
 {
 	for (int i = 0; i < rl_defer.n; i++)
 		if (rl_defer.items[i].key.metric == AIGW_RL_CONCURRENT && rl_defer.items[i].d_used < 0)
-			rl_leases_released++;
+			rl_leases_released -= rl_defer.items[i].d_used;
 }
 
 /*

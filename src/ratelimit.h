@@ -132,7 +132,7 @@ extern void AigwRateLimitRelease(const AigwRlRequirement *reqs, int n);
 extern int64 AigwConcurrencyRelease(const pg_uuid_t *task_id, const pg_uuid_t *attempt_id);
 /* Releases expired leases; returns how many */
 extern int64 AigwRateLimitReleaseExpired(void);
-/* Concurrency leases this process's commits gave back since the last call */
+/* Concurrency units this process's commits gave back since the last call */
 extern int64 AigwRateLimitTakeLeasesReleased(void);
 /* Writes changed counters to gateway_rate_limit_counters; returns rows written */
 extern int64 AigwRateLimitFlush(void);
