@@ -654,6 +654,27 @@ StartHandedOff(const AigwHandoffEntry *e, Jsonb *payload)
 }
 
 /*
+ * In the PG_CATCH of a failed subtransaction of outcomes: rolls it back and
+ * returns the error, or raises it again when it is transient (a deadlock says
+ * nothing about the tasks: the whole batch is retried).
+ */
+static ErrorData *
+RollBackOutcomes(MemoryContext cxt, ResourceOwner owner)
+{
+	ErrorData  *edata;
+
+	MemoryContextSwitchTo(cxt);
+	edata = CopyErrorData();
+	FlushErrorState();
+	RollbackAndReleaseCurrentSubTransaction();
+	MemoryContextSwitchTo(cxt);
+	CurrentResourceOwner = owner;
+	if (TransientError(edata->sqlerrcode))
+		ReThrowError(edata);
+	return edata;
+}
+
+/*
  * Records one outcome in a subtransaction: if recording fails, the task ends
  * failed_final with the reason instead of taking the whole batch down.
  */
@@ -677,19 +698,10 @@ RecordOutcome(List *outcomes, Oid *argtypes, Datum *values, MemoryContext batch)
 	}
 	PG_CATCH();
 	{
-		ErrorData  *edata;
 		Datum		args[2];
 		Oid			types[2] = {UUIDOID, TEXTOID};
+		ErrorData  *edata = RollBackOutcomes(cxt, owner);
 
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-		/* a deadlock says nothing about the task: the whole batch is retried */
-		if (TransientError(edata->sqlerrcode))
-			ReThrowError(edata);
 		elog(WARNING, "aigw: could not record an attempt outcome: %s", edata->message);
 		args[0] = values[0];
 		args[1] = CStringGetTextDatum(edata->message);
@@ -783,17 +795,7 @@ RecordAllOutcomes(FinishWork *w, Oid *argtypes)
 	}
 	PG_CATCH();
 	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-		if (TransientError(edata->sqlerrcode))
-			ReThrowError(edata);
-		FreeErrorData(edata);
+		FreeErrorData(RollBackOutcomes(cxt, owner));
 		ok = false;
 	}
 	PG_END_TRY();
