@@ -113,6 +113,7 @@ DefineGucs(void)
 void
 _PG_init(void)
 {
+	AigwTasksInit();			/* first: its commit callback runs after the rate limits' */
 	AigwRateLimitInit();
 	AigwRetentionInit();
 	AigwHttpInit();

@@ -141,6 +141,7 @@ extern int	aigw_max_task_waiters;
 
 extern void AigwRuntimeShmemInit(void);
 extern void AigwClientsInit(void);
+extern void AigwTasksInit(void);
 extern void AigwAttachShmem(void);
 
 /* Workers */

@@ -186,6 +186,18 @@ RegisterWakeCallback(void)
 	}
 }
 
+/*
+ * Registers the transaction callbacks at load, before the rate limits
+ * register theirs. Callbacks run in the reverse order of registration, so a
+ * commit gives its concurrency slots back (ratelimit.c) before it announces
+ * its cancels: a worker told of a cancel leases a task waiting for the slot.
+ */
+void
+AigwTasksInit(void)
+{
+	RegisterWakeCallback();
+}
+
 PG_FUNCTION_INFO_V1(aigw_wake_workers_at_commit);
 
 /*
