@@ -843,6 +843,7 @@ FinishBatch(void)
 {
 	FinishWork	w;
 	dlist_mutable_iter it;
+	int64		released;
 
 	if (dlist_is_empty(&finished))
 		return;
@@ -859,11 +860,10 @@ FinishBatch(void)
 
 		FreeTransfer(t);
 	}
-	/* the concurrency leases the outcomes gave back at the commit, when tasks wait for one */
+	/* the concurrency the outcomes gave back at the commit counts when tasks wait for it */
+	released = AigwRateLimitTakeLeasesReleased();
 	if (pg_atomic_read_u32(&AigwShmem->slot_waiters) != 0)
-		slots_freed += AigwRateLimitTakeLeasesReleased();
-	else
-		(void) AigwRateLimitTakeLeasesReleased();
+		slots_freed += released;
 	DeliverOutcomes(w.outcomes);
 	MemoryContextDelete(w.batch);
 }

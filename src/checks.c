@@ -15,6 +15,7 @@
  * where the constraint says otherwise.
  */
 #include "aigw.h"
+#include "ratelimit.h"
 
 #include "catalog/pg_type.h"
 #include "fmgr.h"
@@ -67,9 +68,6 @@ AIGW_ENUM_CHECK(is_event_phase, "routing", "queued", "submit", "polling", "uploa
 AIGW_ENUM_CHECK(is_delivery_status, "pending", "delivering", "delivered", "failed", "skipped")
 /* settlement_outbox.event_type */
 AIGW_ENUM_CHECK(is_settlement_event_type, "task.settled", "task.refunded", "task.compensation")
-/* gateway_concurrency_leases.scope_type (seed 003 §8.1) */
-AIGW_ENUM_CHECK(is_lease_scope_type, "global", "provider", "platform", "client", "base_model",
-				"platform_model", "method", "tenant", "user_group", "user", "api_key", "queue")
 /* gateway_wallet_accounts.currency */
 AIGW_ENUM_CHECK(is_wallet_currency, "resource", "credit", "cny", "usd")
 /* gateway_wallet_accounts.status */
@@ -78,6 +76,17 @@ AIGW_ENUM_CHECK(is_wallet_status, "active", "frozen", "disabled")
 AIGW_ENUM_CHECK(is_wallet_direction, "credit", "debit", "freeze", "unfreeze")
 /* gateway_wallet_transactions.transaction_type */
 AIGW_ENUM_CHECK(is_wallet_transaction_type, "recharge", "billing", "refund", "adjustment")
+
+PG_FUNCTION_INFO_V1(aigw_is_lease_scope_type);
+
+/* aigw.is_lease_scope_type(text): gateway_concurrency_leases.scope_type, a rate-limit scope */
+Datum
+aigw_is_lease_scope_type(PG_FUNCTION_ARGS)
+{
+	AigwRlScope scope;
+
+	PG_RETURN_BOOL(AigwRlParseScope(text_to_cstring(PG_GETARG_TEXT_PP(0)), &scope));
+}
 
 /* The numeric 0 or 1, made once per process */
 static Numeric

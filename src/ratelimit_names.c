@@ -14,30 +14,36 @@ static const char *const rl_metric_names[AIGW_RL_NUM_METRICS] = {
 	"tpm_total", "tpm_input", "tpm_output", "rpm", "concurrent", "queue_size"
 };
 
+/* Index of name among n names, or -1 */
+static int
+NameIndex(const char *name, const char *const *names, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (strcmp(name, names[i]) == 0)
+			return i;
+	return -1;
+}
+
 /* Looks a scope type up by name */
 bool
 AigwRlParseScope(const char *name, AigwRlScope *scope)
 {
-	for (int i = 0; i < AIGW_RL_NUM_SCOPES; i++)
-		if (strcmp(name, rl_scope_names[i]) == 0)
-		{
-			*scope = (AigwRlScope) i;
-			return true;
-		}
-	return false;
+	int			i = NameIndex(name, rl_scope_names, AIGW_RL_NUM_SCOPES);
+
+	if (i >= 0)
+		*scope = (AigwRlScope) i;
+	return i >= 0;
 }
 
 /* Looks a metric up by name */
 bool
 AigwRlParseMetric(const char *name, AigwRlMetric *metric)
 {
-	for (int i = 0; i < AIGW_RL_NUM_METRICS; i++)
-		if (strcmp(name, rl_metric_names[i]) == 0)
-		{
-			*metric = (AigwRlMetric) i;
-			return true;
-		}
-	return false;
+	int			i = NameIndex(name, rl_metric_names, AIGW_RL_NUM_METRICS);
+
+	if (i >= 0)
+		*metric = (AigwRlMetric) i;
+	return i >= 0;
 }
 
 /* Name of a scope type */
