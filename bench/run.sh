@@ -27,6 +27,8 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 
 SECS=${BENCH_SECONDS:-10}
 ROUNDS=${BENCH_ROUNDS:-3}
+# WAL written ahead and recycled (aigw_wal_prefill_sql): a round writes about 600 MB
+WAL_PREFILL_MB=$((ROUNDS * 768 + 512))
 STREAMS=${BENCH_STREAMS:-"256 1000"}
 ONLY=${BENCH_ONLY:-}
 OFF=${AIGW_PORT_OFFSET:-0}
@@ -130,6 +132,7 @@ fsync = on
 full_page_writes = on
 wal_buffers = '16MB'
 max_wal_size = '8GB'
+min_wal_size = '${WAL_PREFILL_MB}MB'
 checkpoint_timeout = '30min'
 jit = off
 log_min_messages = warning
@@ -140,6 +143,8 @@ as_runuser "$PG_BINDIR/pg_ctl" -D "$PGDATA" -l "$B/postgresql.log" -w start >/de
 psqlb() { as_runuser "$PG_BINDIR/psql" -X -q -At -v ON_ERROR_STOP=1 -h "$SOCK" -p "$PGPORT" -U postgres -d aigw "$@"; }
 as_runuser "$PG_BINDIR/psql" -X -q -h "$SOCK" -p "$PGPORT" -U postgres -d postgres -c "CREATE DATABASE aigw" >/dev/null
 psqlb -c "CREATE EXTENSION aigw CASCADE" -c "CREATE ROLE aigw_http LOGIN IN ROLE aigw_front" >/dev/null
+say "writing ${WAL_PREFILL_MB} MB of WAL ahead, recycled by a checkpoint"
+aigw_wal_prefill_sql "$WAL_PREFILL_MB" | psqlb >/dev/null
 
 # ------------------------------------------------------------------------ mocks
 NGINX_PORT=$(aigw_free_port $((18600 + OFF)))

@@ -92,6 +92,20 @@ dynamic_library_path = '$AIGW_STAGE/lib:\$libdir'
 CONF
 }
 
+# SQL that writes $1 MB of WAL and then checkpoints, so that the checkpoint
+# recycles those segments as the cluster's next ones (the cluster needs
+# min_wal_size of at least $1 MB). A fresh cluster otherwise creates and
+# zero-fills a new 16 MB segment for every 16 MB of WAL it writes, which a
+# server that has run a while does not do: the benchmarks measure that server
+# (docs/benchmarks.md, "Settings"). The WAL statistics are reset afterwards.
+aigw_wal_prefill_sql() {
+  cat <<SQL
+SELECT count(pg_logical_emit_message(false, 'aigw-bench-prefill', repeat('x', 1048576))) FROM generate_series(1, $1);
+CHECKPOINT;
+SELECT pg_stat_reset_shared('wal');
+SQL
+}
+
 # Finds a free TCP port on the loopback interface, starting at $1.
 aigw_free_port() {
   local p=${1:-54329}

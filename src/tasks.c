@@ -322,7 +322,10 @@ TaskOutcome(Datum task_id)
 	int			rc;
 
 	SPI_connect();
-	rc = SPI_execute_plan(AigwKeepPlan(&outcome_plan, "SELECT aigw.task_outcome($1)", 1, argtypes),
+	/* the row read here and the outcome made of it in one plan (inlined) */
+	rc = SPI_execute_plan(AigwKeepPlan(&outcome_plan,
+									   "SELECT aigw.task_outcome_of(t) FROM aigw.gateway_tasks t WHERE t.id = $1",
+									   1, argtypes),
 						  values, NULL, false, 1);
 	if (rc == SPI_OK_SELECT && SPI_processed == 1)
 	{

@@ -38,7 +38,7 @@ COMMENT ON FUNCTION aigw.compute_estimate(text, jsonb, jsonb, jsonb, jsonb) IS
 -- Final billing reconciled against the estimate.
 CREATE FUNCTION aigw.reconcile_billing(estimate jsonb, final jsonb)
   RETURNS jsonb
-  LANGUAGE sql IMMUTABLE PARALLEL SAFE
+  LANGUAGE sql STABLE PARALLEL SAFE
   BEGIN ATOMIC
     SELECT jsonb_build_object(
       'estimated', (estimate->>'total')::numeric,

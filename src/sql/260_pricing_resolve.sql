@@ -166,7 +166,7 @@ COMMENT ON FUNCTION aigw.price_usage(uuid, jsonb, jsonb) IS
 -- What a task's final billing is priced with besides its usage: the user
 -- group's discount policy as of submit, whether it was simulated, its id.
 CREATE FUNCTION aigw.task_pricing_context(t aigw.gateway_tasks) RETURNS jsonb
-  LANGUAGE sql IMMUTABLE
+  LANGUAGE sql STABLE
   RETURN jsonb_build_object('userGroupDiscountPolicy', coalesce(t.user_group_policy_snapshot->'billingDiscountPolicy', '{}'),
                             'simulated', t.run_mode = 'simulation', 'taskId', t.id);
 

@@ -83,7 +83,9 @@ DECLARE
   simulated boolean;
   v_event uuid;
 BEGIN
-  -- A replay returns what the first settlement recorded.
+  -- A replay returns what the first settlement recorded. The caller holds the
+  -- task row's lock, so no other settlement of the task can pass this check
+  -- before this one commits: the insert below is plain (no ON CONFLICT).
   SELECT * INTO ev FROM aigw.settlement_outbox o
    WHERE o.task_id = v_task AND o.event_type = 'task.settled';
   IF FOUND THEN
@@ -122,8 +124,7 @@ BEGIN
                                   'unit', i->'unit', 'cost', i->'cost')), '[]')
                            FROM jsonb_array_elements(bill->'lineItems') AS i),
             'billing', bill, 'resultRef', result_ref),
-          CASE WHEN simulated THEN 'skipped' ELSE 'pending' END)
-  ON CONFLICT (task_id, event_type) DO NOTHING;
+          CASE WHEN simulated THEN 'skipped' ELSE 'pending' END);
   RETURN bill;
 END
 $$;

@@ -53,7 +53,7 @@ COMMENT ON FUNCTION aigw.client_released(text) IS
   'a task on the client ended: running count - 1 (shared memory; undone if the transaction aborts)';
 CREATE FUNCTION aigw.client_state(client text, OUT running_count int, OUT limiter_ratio numeric,
                                   OUT last_assigned_at timestamptz)
-  LANGUAGE c VOLATILE STRICT
+  LANGUAGE c STABLE STRICT
   AS 'MODULE_PATHNAME', 'aigw_client_state';
 COMMENT ON FUNCTION aigw.client_state(text) IS
   'the live state of a client (platform_key/model_name), NULL when nothing started on it since the server started';
@@ -112,18 +112,14 @@ CREATE FUNCTION aigw.route_consider(model text, model_type text, identity jsonb,
   RETURNS TABLE (platform_model_id uuid, platform_id uuid, platform_key text, provider text,
                  provider_type text, model_name text, group_priority int, effective_priority int,
                  limiter_ratio numeric, waiting_count int, last_assigned_at timestamptz, reason text)
-  LANGUAGE plpgsql STABLE
+  LANGUAGE sql STABLE
 AS $$
-#variable_conflict use_variable
-BEGIN
-  -- PL/pgSQL keeps this query's plan; as a SQL function it was planned on every call
-  RETURN QUERY
   WITH grp AS (
-    SELECT g.id, g.failover_strategy FROM aigw.model_groups g WHERE g.name = model AND g.enabled
+    SELECT g.id, g.failover_strategy FROM aigw.model_groups g WHERE g.name = route_consider.model AND g.enabled
   ), named AS (
     SELECT pm.id AS pm_id, NULL::int AS gprio, true AS member_enabled
       FROM aigw.platform_models pm
-     WHERE NOT EXISTS (SELECT 1 FROM grp) AND (pm.model_name = model OR pm.model_alias = model)
+     WHERE NOT EXISTS (SELECT 1 FROM grp) AND (pm.model_name = route_consider.model OR pm.model_alias = route_consider.model)
     UNION ALL
     SELECT m.platform_model_id, m.priority, m.enabled
       FROM aigw.model_group_members m JOIN grp ON grp.id = m.group_id
@@ -133,24 +129,24 @@ BEGIN
          coalesce(live.limiter_ratio, cs.limiter_ratio, 0), coalesce(cs.waiting_count, 0),
          coalesce(live.last_assigned_at, cs.last_assigned_at),
          CASE
-           WHEN pm.id = ANY (exclude) THEN 'already_failed'
+           WHEN pm.id = ANY (route_consider.exclude) THEN 'already_failed'
            WHEN NOT n.member_enabled THEN 'group_member_disabled'
            WHEN p.deleted_at IS NOT NULL THEN 'platform_deleted'
            WHEN p.status <> 'enabled' THEN 'platform_' || p.status
            WHEN NOT pm.enabled THEN 'model_disabled'
-           WHEN model_type IS NOT NULL AND pm.model_type <> model_type THEN 'model_type_mismatch'
+           WHEN route_consider.model_type IS NOT NULL AND pm.model_type <> route_consider.model_type THEN 'model_type_mismatch'
            WHEN p.cooldown_until > now() THEN 'cooldown'
            WHEN p.visibility_scope <> 'global'
-                AND NOT (p.tenant_id IS NOT DISTINCT FROM identity->>'tenant_id' AND p.tenant_id IS NOT NULL
-                         OR p.tenant_key IS NOT DISTINCT FROM identity->>'tenant_key' AND p.tenant_key IS NOT NULL)
+                AND NOT (p.tenant_id IS NOT DISTINCT FROM route_consider.identity->>'tenant_id' AND p.tenant_id IS NOT NULL
+                         OR p.tenant_key IS NOT DISTINCT FROM route_consider.identity->>'tenant_key' AND p.tenant_key IS NOT NULL)
              THEN 'not_visible_to_tenant'
-           WHEN options->>'platform' IS NOT NULL
-                AND options->>'platform' NOT IN (p.platform_key, p.id::text) THEN 'not_requested_platform'
-           WHEN NOT aigw.permission_allows(pm.permission_config, aigw.task_identity(identity),
-                                           identity->>'user_group_key') THEN 'permission'
-           WHEN coalesce((options->>'stream')::boolean, false)
+           WHEN route_consider.options->>'platform' IS NOT NULL
+                AND route_consider.options->>'platform' NOT IN (p.platform_key, p.id::text) THEN 'not_requested_platform'
+           WHEN NOT aigw.permission_allows(pm.permission_config, aigw.task_identity(route_consider.identity),
+                                           route_consider.identity->>'user_group_key') THEN 'permission'
+           WHEN coalesce((route_consider.options->>'stream')::boolean, false)
                 AND (pm.capabilities->>'stream')::boolean IS FALSE THEN 'capability_stream'
-           WHEN options ? 'request' AND NOT aigw.capabilities_allow(pm.capabilities, pm.model_type, options->'request')
+           WHEN route_consider.options ? 'request' AND NOT aigw.capabilities_allow(pm.capabilities, pm.model_type, route_consider.options->'request')
              THEN 'capability_mismatch'
          END
     FROM named n
@@ -159,8 +155,7 @@ BEGIN
     LEFT JOIN aigw.model_catalog_providers cp ON cp.provider_key = p.provider
     -- load and last assignment live from shared memory; the waiting count as the reaper last counted it
     LEFT JOIN aigw.runtime_client_states cs ON cs.client_id = p.platform_key || '/' || pm.model_name
-    LEFT JOIN LATERAL aigw.client_state(p.platform_key || '/' || pm.model_name) live ON true;
-END;
+    LEFT JOIN LATERAL aigw.client_state(p.platform_key || '/' || pm.model_name) live ON true
 $$;
 
 -- Eligible candidates in routing order (seed 003 §8.2, seed 002): group member

@@ -224,7 +224,7 @@ COMMENT ON FUNCTION aigw.route_plan_make(jsonb, text, jsonb, jsonb) IS
 
 -- The Portkey form of a resolved gateway_routing value, or NULL when it names no targets.
 CREATE FUNCTION aigw.gateway_routing_config(routing jsonb) RETURNS jsonb
-  LANGUAGE sql IMMUTABLE PARALLEL SAFE
+  LANGUAGE sql STABLE PARALLEL SAFE
   RETURN CASE WHEN jsonb_typeof(routing->'targets') = 'array' AND jsonb_array_length(routing->'targets') > 0 THEN
     jsonb_build_object(
       'strategy', jsonb_strip_nulls(jsonb_build_object(

@@ -1,24 +1,5 @@
 -- Task submission, outcome and cancellation (seed 003 §11.1, §13.1).
 
--- The outcome of a terminal task as the front and SQL callers see it, or NULL.
-CREATE FUNCTION aigw.task_outcome(p_task uuid) RETURNS jsonb
-  LANGUAGE sql STABLE
-AS $$
-  SELECT CASE
-    WHEN t.status = 'succeeded' THEN jsonb_build_object(
-      'taskId', t.id, 'status', t.status, 'httpStatus', 200, 'body', t.result,
-      'billings', t.billings, 'attempts', t.attempt_count, 'simulated', t.run_mode = 'simulation')
-    WHEN t.status IN ('failed_final', 'cancelled') THEN jsonb_build_object(
-      'taskId', t.id, 'status', t.status,
-      'httpStatus', aigw.error_http_status(t.error_code, (t.normalized_request #>> '{lastError,status}')::int, t.status),
-      'body', jsonb_build_object('error', jsonb_build_object(
-                'message', t.error_message, 'type', aigw.error_type(t.error_code, t.status),
-                'code', t.error_code)),
-      'attempts', t.attempt_count, 'simulated', t.run_mode = 'simulation')
-  END
-  FROM aigw.gateway_tasks t WHERE t.id = p_task
-$$;
-
 -- HTTP status a failed task answers with.
 CREATE FUNCTION aigw.error_http_status(code text, provider_status int, status text) RETURNS int
   LANGUAGE sql IMMUTABLE
@@ -40,6 +21,31 @@ CREATE FUNCTION aigw.error_type(code text, status text) RETURNS text
     WHEN code IN ('invalid_request', 'bad_request', 'invalid_parameter', 'missing_required') THEN 'invalid_request_error'
     ELSE 'api_error'
   END;
+
+-- The outcome of a terminal task row as the front and SQL callers see it, or
+-- NULL. An expression of the row, so that a query that reads the row inlines it
+-- (aigw.await_task reads it that way; aigw.task_outcome by id is the same).
+CREATE FUNCTION aigw.task_outcome_of(t aigw.gateway_tasks) RETURNS jsonb
+  LANGUAGE sql STABLE
+  RETURN CASE
+    WHEN t.status = 'succeeded' THEN jsonb_build_object(
+      'taskId', t.id, 'status', t.status, 'httpStatus', 200, 'body', t.result,
+      'billings', t.billings, 'attempts', t.attempt_count, 'simulated', t.run_mode = 'simulation')
+    WHEN t.status IN ('failed_final', 'cancelled') THEN jsonb_build_object(
+      'taskId', t.id, 'status', t.status,
+      'httpStatus', aigw.error_http_status(t.error_code, (t.normalized_request #>> '{lastError,status}')::int, t.status),
+      'body', jsonb_build_object('error', jsonb_build_object(
+                'message', t.error_message, 'type', aigw.error_type(t.error_code, t.status),
+                'code', t.error_code)),
+      'attempts', t.attempt_count, 'simulated', t.run_mode = 'simulation')
+  END;
+
+-- The outcome of a terminal task, or NULL.
+CREATE FUNCTION aigw.task_outcome(p_task uuid) RETURNS jsonb
+  LANGUAGE sql STABLE
+AS $$
+  SELECT aigw.task_outcome_of(t) FROM aigw.gateway_tasks t WHERE t.id = p_task
+$$;
 
 -- Validates a request for a kind; raises 22023 naming the problem.
 CREATE FUNCTION aigw.validate_task_request(kind text, request jsonb) RETURNS void
@@ -84,7 +90,7 @@ $$;
 -- The camelCase identity the pricing and wallet functions read, from an
 -- identity given in either camelCase (HTTP entry, server-main) or snake_case.
 CREATE FUNCTION aigw.task_identity(identity jsonb) RETURNS jsonb
-  LANGUAGE sql IMMUTABLE PARALLEL SAFE
+  LANGUAGE sql STABLE PARALLEL SAFE
   RETURN jsonb_strip_nulls(jsonb_build_object(
     'userId', coalesce(identity->>'userId', identity->>'user_id'),
     'gatewayUserId', coalesce(identity->>'gatewayUserId', identity->>'gateway_user_id'),

@@ -16,7 +16,7 @@ AS $$
       'x-aigw-cost', t.billings->>'total',
       'x-aigw-simulated', CASE WHEN t.run_mode = 'simulation' THEN 'true' END)))
   FROM aigw.gateway_tasks t
-  CROSS JOIN LATERAL aigw.task_outcome(t.id) o
+  CROSS JOIN LATERAL aigw.task_outcome_of(t) o
   LEFT JOIN LATERAL (SELECT a.platform_id FROM aigw.gateway_task_attempts a
                       WHERE a.task_id = t.id ORDER BY a.attempt_no DESC LIMIT 1) la ON true
   LEFT JOIN aigw.integration_platforms p ON p.id = la.platform_id
@@ -60,26 +60,37 @@ DECLARE
   result jsonb;
   usage jsonb;
   created bigint := extract(epoch FROM now())::bigint;
-  marks jsonb := jsonb_build_object('simulated', true, 'assetSource', 'simulation', 'provider', 'simulation');
+  marks jsonb := '{"simulated": true, "assetSource": "simulation", "provider": "simulation"}';
   est jsonb;
+  prompt_tokens bigint;
+  completion_tokens bigint;
 BEGIN
-  SELECT f INTO failure FROM jsonb_array_elements(coalesce(profile->'failures', '[]')) f
-   WHERE (f->>'attempt')::int = p_attempt_no LIMIT 1;
+  IF profile ? 'failures' THEN
+    SELECT f INTO failure FROM jsonb_array_elements(profile->'failures') f
+     WHERE (f->>'attempt')::int = p_attempt_no LIMIT 1;
+  END IF;
+  -- the pricing resolver's estimate, when it has one, is the usage (below)
+  est := aigw.estimate_usage(aigw.model_type_of_kind(t.kind), t.request, coalesce(p_capabilities, '{}'));
   IF t.kind = 'chat.completions' THEN
     content := coalesce(profile->>'content',
                         'Simulated response from ' || t.model || ': ' ||
                         coalesce(left(aigw.last_user_text(t.request), 200), ''));
-    usage := jsonb_build_object(
-      'prompt_tokens', aigw.estimate_tokens((t.request->'messages')::text),
-      'completion_tokens', aigw.estimate_tokens(content));
-    usage := usage || jsonb_build_object('total_tokens',
-               (usage->>'prompt_tokens')::bigint + (usage->>'completion_tokens')::bigint);
+    IF est IS NULL THEN
+      prompt_tokens := aigw.estimate_tokens((t.request->'messages')::text);
+      completion_tokens := aigw.estimate_tokens(content);
+      usage := jsonb_build_object('prompt_tokens', prompt_tokens, 'completion_tokens', completion_tokens,
+                                  'total_tokens', prompt_tokens + completion_tokens);
+    END IF;
     result := jsonb_build_object(
       'id', 'chatcmpl-' || t.id, 'object', 'chat.completion', 'created', created, 'model', t.model,
       'choices', jsonb_build_array(jsonb_build_object(
         'index', 0, 'message', jsonb_build_object('role', 'assistant', 'content', content),
         'logprobs', NULL, 'finish_reason', 'stop')),
-      'usage', usage) || marks;
+      'usage', CASE WHEN est IS NULL THEN usage
+                    ELSE jsonb_strip_nulls(jsonb_build_object('prompt_tokens', est->'prompt_tokens',
+                                                              'completion_tokens', est->'completion_tokens',
+                                                              'total_tokens', est->'total_tokens')) END,
+      'simulated', true, 'assetSource', 'simulation', 'provider', 'simulation');  -- the marks
   ELSIF t.kind = 'embeddings' THEN
     WITH inputs AS (
       SELECT i - 1 AS idx, x AS txt
@@ -124,14 +135,11 @@ BEGIN
     result := jsonb_build_object('object', 'audio', 'model', t.model,
                                  'url', '/static/simulation/audio.mp3?seed=' || md5(seed)) || marks;
   END IF;
-  est := aigw.estimate_usage(aigw.model_type_of_kind(t.kind), t.request, coalesce(p_capabilities, '{}'));
   IF est IS NOT NULL THEN
     usage := est;
-    IF t.kind IN ('chat.completions', 'embeddings') THEN
+    IF t.kind = 'embeddings' THEN
       result := result || jsonb_build_object('usage', jsonb_strip_nulls(jsonb_build_object(
-                  'prompt_tokens', est->'prompt_tokens',
-                  'completion_tokens', CASE WHEN t.kind = 'chat.completions' THEN est->'completion_tokens' END,
-                  'total_tokens', est->'total_tokens')));
+                  'prompt_tokens', est->'prompt_tokens', 'total_tokens', est->'total_tokens')));
     END IF;
   END IF;
   RETURN jsonb_strip_nulls(jsonb_build_object(

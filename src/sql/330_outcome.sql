@@ -2,7 +2,7 @@
 
 -- Normalises a provider's usage into the unified usage shape (docs/runtime.md).
 CREATE FUNCTION aigw.normalize_usage(kind text, usage jsonb, result jsonb, request jsonb) RETURNS jsonb
-  LANGUAGE sql IMMUTABLE
+  LANGUAGE sql STABLE
 AS $$
   SELECT jsonb_strip_nulls(coalesce(usage, '{}') || CASE
     WHEN kind IN ('images.generations', 'images.edits') AND NOT coalesce(usage, '{}') ? 'images' THEN

@@ -125,14 +125,14 @@ COMMENT ON FUNCTION aigw.http_route(text, text) IS
 -- A JSON response.
 CREATE FUNCTION aigw.http_json(p_status int, p_body jsonb, p_headers jsonb DEFAULT '{}')
   RETURNS aigw.http_response
-  LANGUAGE sql IMMUTABLE PARALLEL SAFE
+  LANGUAGE sql STABLE PARALLEL SAFE
   RETURN ROW(p_status, jsonb_build_object('content-type', 'application/json') || p_headers,
              p_body::text, NULL::uuid, false)::aigw.http_response;
 
 -- The OpenAI-shaped error body.
 CREATE FUNCTION aigw.http_error_body(p_message text, p_type text, p_code text, p_param text DEFAULT NULL)
   RETURNS jsonb
-  LANGUAGE sql IMMUTABLE PARALLEL SAFE
+  LANGUAGE sql STABLE PARALLEL SAFE
   RETURN jsonb_build_object('error', jsonb_build_object('message', p_message, 'type', p_type,
                                                         'param', p_param, 'code', p_code));
 

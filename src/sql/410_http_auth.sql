@@ -43,7 +43,7 @@ $$;
 
 -- Identity of a verified JWT payload (server-main's claims, seed 003 section 5.1).
 CREATE FUNCTION aigw.http_identity_from_claims(claims jsonb) RETURNS jsonb
-  LANGUAGE sql IMMUTABLE PARALLEL SAFE
+  LANGUAGE sql STABLE PARALLEL SAFE
   RETURN jsonb_strip_nulls(jsonb_build_object(
     'authType', 'jwt',
     'userId', claims->>'sub',

@@ -4,7 +4,7 @@
 
 -- The identity as aigw.submit_task takes it.
 CREATE FUNCTION aigw.http_task_identity(ident jsonb) RETURNS jsonb
-  LANGUAGE sql IMMUTABLE PARALLEL SAFE
+  LANGUAGE sql STABLE PARALLEL SAFE
   RETURN jsonb_strip_nulls(jsonb_build_object(
     'user_id', ident->>'userId', 'gateway_user_id', ident->>'gatewayUserId',
     'tenant_id', ident->>'tenantId', 'tenant_key', ident->>'tenantKey',
@@ -278,7 +278,7 @@ CREATE FUNCTION aigw.http_h_task_result(ctx aigw.http_ctx) RETURNS aigw.http_res
 AS $$
 DECLARE
   t aigw.gateway_tasks := aigw.http_visible_task(ctx, 'taskId');
-  o jsonb := aigw.task_outcome(t.id);
+  o jsonb := aigw.task_outcome_of(t);
 BEGIN
   RETURN aigw.http_json(200, jsonb_strip_nulls(jsonb_build_object(
     'taskId', t.id, 'kind', t.kind, 'model', t.model, 'status', t.status,
