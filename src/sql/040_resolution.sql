@@ -98,7 +98,7 @@ $$;
 
 -- Expands a single total text price into input and output prices (§9.3).
 CREATE FUNCTION aigw.expand_total_price(config jsonb) RETURNS jsonb
-  LANGUAGE sql IMMUTABLE PARALLEL SAFE
+  LANGUAGE sql STABLE PARALLEL SAFE
   SET search_path = aigw, pg_catalog
 RETURN CASE
   WHEN config ? 'totalPer1k' THEN

@@ -3,7 +3,7 @@
 -- independently of what the live gateway_runner_policies row holds now.
 
 CREATE FUNCTION aigw.seed_runner_policy() RETURNS jsonb
-  LANGUAGE sql IMMUTABLE PARALLEL SAFE
+  LANGUAGE sql STABLE PARALLEL SAFE
   RETURN jsonb_build_object(
     'policy_key', 'default-runner-v1',
     'status', 'active',

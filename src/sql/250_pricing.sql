@@ -25,7 +25,7 @@ COMMENT ON FUNCTION aigw.group_discount_factor(jsonb, text) IS
 CREATE FUNCTION aigw.compute_estimate(model_type text, request jsonb, billing_config jsonb,
                                       context jsonb DEFAULT NULL, capabilities jsonb DEFAULT NULL)
   RETURNS jsonb
-  LANGUAGE sql IMMUTABLE PARALLEL SAFE
+  LANGUAGE sql STABLE PARALLEL SAFE
   BEGIN ATOMIC
     SELECT aigw.compute_billing(model_type, aigw.estimate_usage(model_type, request, capabilities),
                                 billing_config,

@@ -155,7 +155,7 @@ $$;
 
 -- The body sent to an OpenAI-compatible provider for a task.
 CREATE FUNCTION aigw.vendor_body(t aigw.gateway_tasks, vendor_model text) RETURNS jsonb
-  LANGUAGE sql IMMUTABLE
+  LANGUAGE sql STABLE
 AS $$
   SELECT CASE WHEN coalesce((t.normalized_request->>'stream')::boolean, false)
               THEN b || jsonb_build_object('stream', true,

@@ -31,7 +31,7 @@ SELECT pg_catalog.pg_extension_config_dump('aigw.gateway_provider_cancel_outbox'
 -- The provider request that cancels a remote task of a kind: OpenAI's videos
 -- API has no cancel, DELETE /videos/{id} removes the job (a running one too).
 CREATE FUNCTION aigw.vendor_cancel_request(kind text, base_url text, remote_task_id text) RETURNS jsonb
-  LANGUAGE sql IMMUTABLE
+  LANGUAGE sql STABLE
   RETURN CASE WHEN aigw.vendor_path(kind) IS NOT NULL AND remote_task_id IS NOT NULL THEN
     jsonb_build_object('method', 'DELETE',
                        'url', rtrim(coalesce(base_url, ''), '/') || aigw.vendor_path(kind) || '/' || remote_task_id)

@@ -4,7 +4,7 @@
 
 -- A ResOp response.
 CREATE FUNCTION aigw.http_resop(p_data jsonb, p_status int DEFAULT 200) RETURNS aigw.http_response
-  LANGUAGE sql IMMUTABLE PARALLEL SAFE
+  LANGUAGE sql STABLE PARALLEL SAFE
   RETURN aigw.http_json(p_status, jsonb_build_object('code', p_status, 'message', 'success', 'data', p_data));
 
 -- A uuid path parameter (400 when malformed).
