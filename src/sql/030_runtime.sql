@@ -53,12 +53,13 @@ CREATE TABLE aigw.gateway_tasks (
   CONSTRAINT gateway_tasks_user_source_check CHECK (aigw.is_user_source(user_source)),
   CONSTRAINT gateway_tasks_attempts_check CHECK (attempt_count >= 0 AND max_attempts >= 1)
 )
--- Room on each page for the new versions of rows updated within milliseconds of
--- their insert: an update that changes no indexed column (a worker's claim, an
--- attempt's outcome) stays on the page (HOT) and adds no index entries. Rows
--- up to 4 kB are stored as they are: with the default of 2 kB, the outcome of
--- an ordinary chat task compressed its billings (pglz) on every write.
-WITH (fillfactor = 60, toast_tuple_target = 4096);
+-- Rows up to 4 kB are stored as they are: with the default of 2 kB, the
+-- outcome of an ordinary chat task compressed its billings (pglz) on every
+-- write. Pages are filled (the default fillfactor): every update of a task
+-- changes a column an index reads (status in the partial indexes' conditions,
+-- heartbeat_at), so none could be HOT and room left for one would only spread
+-- the table over more pages.
+WITH (toast_tuple_target = 4096);
 -- The JSON documents of a task are never searched by value: ANALYZE skips them
 -- (autovacuum's ANALYZE of a table that grows by every task sorted them all).
 ALTER TABLE aigw.gateway_tasks
@@ -111,7 +112,10 @@ CREATE TABLE aigw.gateway_task_attempts (
     CHECK (aigw.is_attempt_status(status)),
   CONSTRAINT gateway_task_attempts_no_check CHECK (attempt_no >= 1)
 )
-WITH (fillfactor = 60);  -- see gateway_tasks
+-- Room on each page for the new version of a row updated within milliseconds
+-- of its insert: the attempt's outcome changes no indexed column, so it stays
+-- on the page (HOT) and adds no index entries.
+WITH (fillfactor = 60);
 ALTER TABLE aigw.gateway_task_attempts
   ALTER COLUMN request_snapshot SET STATISTICS 0, ALTER COLUMN response_snapshot SET STATISTICS 0;
 CREATE INDEX idx_gateway_attempts_task ON aigw.gateway_task_attempts (task_id);
