@@ -150,32 +150,8 @@ aigw_wal_prefill_sql "$WAL_PREFILL_MB" | psqlb >/dev/null
 NGINX_PORT=$(aigw_free_port $((18600 + OFF)))
 SLOW_PORT=$(aigw_free_port $((NGINX_PORT + 1)))
 SSE_PORT=$(aigw_free_port $((SLOW_PORT + 1)))
-FIXED=$(tr -d '\n' < "$HERE/compare/fixed.json")
-mkdir -p "$B/nginx"
-cat > "$B/nginx/nginx.conf" <<CONF
-# The fixed-answer mock provider: every POST /v1/chat/completions gets the same body.
-worker_processes 1;
-worker_rlimit_nofile 65536;
-pid $B/nginx/nginx.pid;
-error_log $B/nginx/error.log warn;
-events { worker_connections 16384; }
-http {
-  access_log off;
-  client_body_temp_path $B/nginx/body;
-  client_body_buffer_size 64k;
-  keepalive_requests 1000000;
-  keepalive_timeout 60s;
-  server {
-    listen 127.0.0.1:$NGINX_PORT backlog=4096;
-    location / {
-      default_type application/json;
-      return 200 '$FIXED';
-    }
-  }
-}
-CONF
 ulimit -n 65536 2>/dev/null || ulimit -n 16384 2>/dev/null || true
-"$NGINX" -p "$B/nginx" -c "$B/nginx/nginx.conf" -g 'daemon on;' || fail "nginx did not start"
+aigw_mock_nginx_start "$NGINX" "$B/nginx" "$NGINX_PORT" "$HERE/compare/fixed.json"
 start_mock() {  # mode port args... ; waits for "listening"
   local log="$B/mock-$1.log"
   node "$HERE/compare/mock.mjs" "$@" >"$log" 2>&1 &

@@ -106,6 +106,38 @@ SELECT pg_stat_reset_shared('wal');
 SQL
 }
 
+# Starts nginx ($1) as the fixed-answer mock provider in directory $2, on
+# 127.0.0.1:$3: every request gets the JSON of file $4 with status 200, at once.
+# One worker process. Stop it with: kill -QUIT "$(cat "$2/nginx.pid")".
+aigw_mock_nginx_start() {
+  local nginx=$1 dir=$2 port=$3 body
+  body=$(tr -d '\n' < "$4")
+  mkdir -p "$dir"
+  cat > "$dir/nginx.conf" <<CONF
+# The fixed-answer mock provider: every POST /v1/chat/completions gets the same body.
+worker_processes 1;
+worker_rlimit_nofile 65536;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+events { worker_connections 16384; }
+http {
+  access_log off;
+  client_body_temp_path $dir/body;
+  client_body_buffer_size 64k;
+  keepalive_requests 1000000;
+  keepalive_timeout 60s;
+  server {
+    listen 127.0.0.1:$port backlog=4096;
+    location / {
+      default_type application/json;
+      return 200 '$body';
+    }
+  }
+}
+CONF
+  "$nginx" -p "$dir" -c "$dir/nginx.conf" -g 'daemon on;' || fail "nginx did not start"
+}
+
 # Finds a free TCP port on the loopback interface, starting at $1.
 aigw_free_port() {
   local p=${1:-54329}

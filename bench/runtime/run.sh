@@ -1,17 +1,25 @@
 #!/usr/bin/env bash
 # Runtime benchmark: submit a chat task from SQL and wait for its result
 # (aigw.submit_task + aigw.await_task, bench/runtime/submit_await.sql) against
-# a zero-latency simulation platform, on a fresh cluster of the release build of
-# PostgreSQL 18. Prints, per client count, the submit-to-result latency, tasks
+# a zero-latency provider, on a fresh cluster of the release build of
+# PostgreSQL 18. Two providers, one after the other:
+#   simulation  the runtime's own simulation provider (no network);
+#   mock        an OpenAI-compatible platform whose base_url is nginx on
+#               loopback answering a fixed chat completion at once
+#               (bench/compare/fixed.json), called by the task workers with
+#               libcurl like any real provider.
+# Prints, per provider and client count, the submit-to-result latency, tasks
 # per second, and the CPU the whole cluster used per task (postmaster, reaped
-# backends and every live process, from /proc; this machine's ticks are 10 ms).
+# backends and every live process, from /proc; this machine's ticks are 10 ms;
+# nginx's CPU is not in it).
 #
 # With batching (bench/runtime/submit_batch_await.sql): each client submits
 # BENCH_BATCH tasks in one statement, then waits for all of them in one.
 #
 # Environment: BENCH_SECONDS (default 10), BENCH_CLIENTS (default "1 16"),
 # BENCH_BATCH (default 50; 0 skips the batched runs), BENCH_BATCH_CLIENTS
-# (default 4), BENCH_AIGW_WORKERS (default 2), AIGW_PORT_OFFSET.
+# (default 4), BENCH_PROVIDERS (default "simulation mock"), BENCH_AIGW_WORKERS
+# (default 2), AIGW_PORT_OFFSET. As root, installs nginx-light when it is missing.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/../../scripts/lib.sh"
@@ -21,6 +29,20 @@ CLIENTS=${BENCH_CLIENTS:-"1 16"}
 BATCH=${BENCH_BATCH:-50}
 BATCH_CLIENTS=${BENCH_BATCH_CLIENTS:-4}
 OFF=${AIGW_PORT_OFFSET:-0}
+PROVIDERS=${BENCH_PROVIDERS:-"simulation mock"}
+
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+if [[ " $PROVIDERS " == *" mock "* ]] && [ ! -x "$NGINX" ] && [ "$(id -u)" -eq 0 ]; then
+  say "installing nginx-light (the mock provider)"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx-light >/tmp/aigw-bench-apt.log 2>&1 \
+    || { apt-get update -qq >/dev/null 2>&1; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx-light >/tmp/aigw-bench-apt.log 2>&1; } \
+    || { tail -n 20 /tmp/aigw-bench-apt.log >&2; fail "apt-get install nginx-light failed"; }
+  NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+fi
+if [[ " $PROVIDERS " == *" mock "* ]] && [ ! -x "$NGINX" ]; then
+  say "nginx is not installed: the mock provider is left out"
+  PROVIDERS=${PROVIDERS//mock/}
+fi
 
 PG_CONFIG=$(AIGW_PG_FLAVOR=release "$HERE/../../scripts/setup.sh" | tail -n 1)
 PG_CONFIG=${PG_CONFIG#PG_CONFIG=}
@@ -33,56 +55,94 @@ aigw_build_copy "$B" "$PG_CONFIG"
 
 PGDATA="$B/data"
 SOCK="$B/sock"
-stop() { [ -f "$PGDATA/postmaster.pid" ] && as_runuser "$PG_BINDIR/pg_ctl" -D "$PGDATA" -w -m fast stop >/dev/null 2>&1 || true; }
+stop() {
+  [ -f "$B/nginx/nginx.pid" ] && kill -QUIT "$(cat "$B/nginx/nginx.pid")" 2>/dev/null || true
+  [ -f "$PGDATA/postmaster.pid" ] && as_runuser "$PG_BINDIR/pg_ctl" -D "$PGDATA" -w -m fast stop >/dev/null 2>&1 || true
+}
 stop
 trap stop EXIT
-rm -rf "$PGDATA" "$SOCK"
-mkdir -p "$SOCK"
-chmod 700 "$SOCK"
-[ "$(id -u)" -eq 0 ] && chown "$AIGW_RUNUSER" "$B" "$SOCK"
-as_runuser "$PG_BINDIR/initdb" -D "$PGDATA" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >"$B/initdb.log" 2>&1 \
-  || { cat "$B/initdb.log" >&2; fail "initdb failed"; }
-PGPORT=$(aigw_free_port $((55700 + OFF)))
-as_runuser tee -a "$PGDATA/postgresql.conf" >/dev/null <<CONF
+psqlb() { as_runuser "$PG_BINDIR/psql" -X -q -At -v ON_ERROR_STOP=1 -h "$SOCK" -p "$PGPORT" -U postgres "$@"; }
+pgb() { as_runuser "$PG_BINDIR/pgbench" -h "$SOCK" -p "$PGPORT" -U postgres -n -D model="$MODEL" "$@" aigw 2>&1; }
+# the key that seals the mock platform's credentials, kept outside the data directory
+KEYFILE="$B/credential.key"
+(umask 077; head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$KEYFILE")
+[ "$(id -u)" -eq 0 ] && chown "$AIGW_RUNUSER" "$KEYFILE"
+MOCK_PORT=$(aigw_free_port $((18800 + OFF)))
+[[ " $PROVIDERS " == *" mock "* ]] && aigw_mock_nginx_start "$NGINX" "$B/nginx" "$MOCK_PORT" "$HERE/../compare/fixed.json"
+
+# A fresh cluster with one platform of the provider: limits far above what two
+# cores can reach, so that the benchmark measures the runtime, not the default
+# limits; priced, so that every task holds an estimate and settles its usage.
+fresh_cluster() {
+  local provider=$1
+  stop_cluster
+  rm -rf "$PGDATA" "$SOCK"
+  mkdir -p "$SOCK"
+  chmod 700 "$SOCK"
+  [ "$(id -u)" -eq 0 ] && chown "$AIGW_RUNUSER" "$B" "$SOCK"
+  as_runuser "$PG_BINDIR/initdb" -D "$PGDATA" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >"$B/initdb.log" 2>&1 \
+    || { cat "$B/initdb.log" >&2; fail "initdb failed"; }
+  PGPORT=$(aigw_free_port $((55700 + OFF)))
+  as_runuser tee -a "$PGDATA/postgresql.conf" >/dev/null <<CONF
 port = $PGPORT
 listen_addresses = ''
 unix_socket_directories = '$SOCK'
 $(AIGW_STAGE=$AIGW_STAGE aigw_conf_lines)
 aigw.database = 'aigw'
 aigw.workers = ${BENCH_AIGW_WORKERS:-2}
-shared_buffers = '512MB'
+aigw.credential_key_file = '$KEYFILE'
+aigw.outbound_allow_hosts = '127.0.0.1'
+shared_buffers = '1GB'
 max_wal_size = '8GB'
 min_wal_size = '1GB'
 synchronous_commit = on
 jit = off
 CONF
-as_runuser "$PG_BINDIR/pg_ctl" -D "$PGDATA" -l "$B/postgresql.log" -w start >/dev/null \
-  || { tail -n 20 "$B/postgresql.log" >&2; fail "PostgreSQL did not start"; }
-psqlb() { as_runuser "$PG_BINDIR/psql" -X -q -At -v ON_ERROR_STOP=1 -h "$SOCK" -p "$PGPORT" -U postgres "$@"; }
-psqlb -d postgres -c "CREATE DATABASE aigw"
-psqlb -d aigw -c "CREATE EXTENSION aigw CASCADE" >/dev/null 2>&1
-# 1 GB of WAL written ahead and recycled, as on a server that has run a while
-# (aigw_wal_prefill_sql in scripts/lib.sh); a run writes about 500 MB
-aigw_wal_prefill_sql 1024 | psqlb -d aigw >/dev/null
-# A simulation platform with limits far above what two cores can reach, so the
-# benchmark measures the runtime, not the default limits.
-psqlb -d aigw <<'SQL'
+  as_runuser "$PG_BINDIR/pg_ctl" -D "$PGDATA" -l "$B/postgresql.log" -w start >/dev/null \
+    || { tail -n 20 "$B/postgresql.log" >&2; fail "PostgreSQL did not start"; }
+  psqlb -d postgres -c "CREATE DATABASE aigw"
+  psqlb -d aigw -c "CREATE EXTENSION aigw CASCADE" >/dev/null 2>&1
+  # 1 GB of WAL written ahead and recycled, as on a server that has run a while
+  # (aigw_wal_prefill_sql in scripts/lib.sh); a provider's runs write about 500 MB
+  aigw_wal_prefill_sql 1024 | psqlb -d aigw >/dev/null
+  case $provider in
+    simulation)
+      MODEL=bench-sim
+      psqlb -d aigw <<'SQL'
 INSERT INTO aigw.model_catalog_providers (provider_key, display_name, provider_type, status)
 VALUES ('bench-sim', 'Benchmark simulation', 'simulation', 'active');
 INSERT INTO aigw.integration_platforms (provider, platform_key, name, auth_type)
 VALUES ('bench-sim', 'bench-sim', 'Benchmark simulation', 'none');
+SQL
+      ;;
+    mock)
+      MODEL=bench-mock
+      psqlb -d aigw <<SQL
+INSERT INTO aigw.model_catalog_providers (provider_key, display_name, provider_type, status)
+VALUES ('bench-openai', 'Benchmark mock', 'openai_compatible', 'active');
+INSERT INTO aigw.integration_platforms (provider, platform_key, name, base_url, credentials, config)
+VALUES ('bench-openai', 'bench-mock', 'Mock (nginx, at once)', 'http://127.0.0.1:$MOCK_PORT/v1', '{"apiKey": "sk-mock"}',
+        '{"modelMap": {"bench-mock": "bench-model"}, "timeoutMs": 30000}');
+SQL
+      ;;
+  esac
+  psqlb -d aigw <<SQL
 INSERT INTO aigw.platform_models (platform_id, model_name, model_type, display_name, pricing_mode,
                                   billing_config_override, rate_limit_policy)
-SELECT id, 'bench-sim', 'chat', 'bench', 'custom', '{"currency": "resource", "text": {"inputPer1k": 1, "outputPer1k": 2}}',
+SELECT id, '$MODEL', 'chat', 'bench', 'custom', '{"currency": "resource", "text": {"inputPer1k": 1, "outputPer1k": 2}}',
        '{"rules": [{"metric": "tpm_total", "limit": 1000000000}, {"metric": "rpm", "limit": 100000000},
                    {"metric": "concurrent", "limit": 100000}, {"metric": "queue_size", "limit": 1000000}]}'
-  FROM aigw.integration_platforms WHERE platform_key = 'bench-sim';
+  FROM aigw.integration_platforms WHERE platform_key = '$MODEL';
 SQL
-for _ in $(seq 1 100); do
-  [ "$(psqlb -d aigw -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'aigw task worker'")" -ge 1 ] && break
-  sleep 0.2
-done
-psqlb -d aigw -f "$HERE/submit_await.sql" >/dev/null   # warm-up: the workers' caches and plans
+  for _ in $(seq 1 100); do
+    [ "$(psqlb -d aigw -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'aigw task worker'")" -ge 1 ] && break
+    sleep 0.2
+  done
+  pgb -f "$HERE/submit_await.sql" -t 20 >/dev/null   # warm-up: the workers' caches and plans
+  [ "$(psqlb -d aigw -c "SELECT count(*) FROM aigw.gateway_tasks WHERE status = 'succeeded'")" -eq 20 ] \
+    || fail "the warm-up tasks on $provider did not succeed: $(psqlb -d aigw -c "SELECT string_agg(DISTINCT coalesce(error_message, status), '; ') FROM aigw.gateway_tasks")"
+}
+stop_cluster() { [ -f "$PGDATA/postmaster.pid" ] && as_runuser "$PG_BINDIR/pg_ctl" -D "$PGDATA" -w -m fast stop >/dev/null 2>&1 || true; }
 
 # CPU ticks of the whole cluster: the postmaster with its reaped children, and its live children.
 cpu_ticks() {
@@ -97,26 +157,28 @@ cpu_ticks() {
 tasks() { psqlb -d aigw -c "SELECT count(*) FROM aigw.gateway_tasks"; }
 hz=$(getconf CLK_TCK)
 echo "PostgreSQL $("$PG_CONFIG" --version | awk '{print $2}') release, aigw.workers ${BENCH_AIGW_WORKERS:-2}, $(nproc) cores, ${SECS} s per run"
-for c in $CLIENTS; do
-  t0=$(cpu_ticks); n0=$(tasks)
-  out=$(as_runuser "$PG_BINDIR/pgbench" -h "$SOCK" -p "$PGPORT" -U postgres -n -f "$HERE/submit_await.sql" \
-          -c "$c" -j "$c" -T "$SECS" aigw 2>&1)
-  t1=$(cpu_ticks); n1=$(tasks)
-  lat=$(echo "$out" | sed -n 's/^latency average = \(.*\)$/\1/p')
-  tps=$(echo "$out" | sed -n 's/^tps = \([0-9.]*\).*/\1/p')
-  cpu=$(echo "scale=3; ($t1 - $t0) * 1000 / $hz / ($n1 - $n0)" | bc)
-  printf 'clients %-3s  submit-to-result latency avg %-10s  tasks/s %-8s  cluster CPU per task %s ms\n' \
-    "$c" "$lat" "${tps%.*}" "$cpu"
+for provider in $PROVIDERS; do
+  fresh_cluster "$provider"
+  echo "== provider: $provider (model $MODEL)"
+  for c in $CLIENTS; do
+    t0=$(cpu_ticks); n0=$(tasks)
+    out=$(pgb -f "$HERE/submit_await.sql" -c "$c" -j "$c" -T "$SECS")
+    t1=$(cpu_ticks); n1=$(tasks)
+    lat=$(echo "$out" | sed -n 's/^latency average = \(.*\)$/\1/p')
+    tps=$(echo "$out" | sed -n 's/^tps = \([0-9.]*\).*/\1/p')
+    cpu=$(echo "scale=3; ($t1 - $t0) * 1000 / $hz / ($n1 - $n0)" | bc)
+    printf 'clients %-3s  submit-to-result latency avg %-10s  tasks/s %-8s  cluster CPU per task %s ms\n' \
+      "$c" "$lat" "${tps%.*}" "$cpu"
+  done
+  if [ "$BATCH" -gt 0 ]; then
+    t0=$(cpu_ticks); n0=$(tasks); s0=$(date +%s.%N)
+    out=$(pgb -D batch="$BATCH" -f "$HERE/submit_batch_await.sql" -c "$BATCH_CLIENTS" -j "$BATCH_CLIENTS" -T "$SECS")
+    s1=$(date +%s.%N); t1=$(cpu_ticks); n1=$(tasks)
+    lat=$(echo "$out" | sed -n 's/^latency average = \(.*\)$/\1/p')
+    cpu=$(echo "scale=3; ($t1 - $t0) * 1000 / $hz / ($n1 - $n0)" | bc)
+    printf 'batches of %s, clients %-3s  batch submit-to-results latency avg %-10s  tasks/s %-8s  cluster CPU per task %s ms\n' \
+      "$BATCH" "$BATCH_CLIENTS" "$lat" "$(echo "($n1 - $n0) / ($s1 - $s0)" | bc)" "$cpu"
+  fi
+  echo "tasks: $(psqlb -d aigw -c "SELECT string_agg(status || ' ' || n, ', ') FROM (SELECT status, count(*) n FROM aigw.gateway_tasks GROUP BY 1) s")"
+  echo "rows per task: $(psqlb -d aigw -c "SELECT round((SELECT count(*) FROM aigw.gateway_task_attempts)::numeric / greatest(count(*), 1), 2) || ' attempts, ' || round((SELECT count(*) FROM aigw.gateway_task_events)::numeric / greatest(count(*), 1), 2) || ' events' FROM aigw.gateway_tasks")"
 done
-if [ "$BATCH" -gt 0 ]; then
-  t0=$(cpu_ticks); n0=$(tasks); s0=$(date +%s.%N)
-  out=$(as_runuser "$PG_BINDIR/pgbench" -h "$SOCK" -p "$PGPORT" -U postgres -n -D batch="$BATCH" \
-          -f "$HERE/submit_batch_await.sql" -c "$BATCH_CLIENTS" -j "$BATCH_CLIENTS" -T "$SECS" aigw 2>&1)
-  s1=$(date +%s.%N); t1=$(cpu_ticks); n1=$(tasks)
-  lat=$(echo "$out" | sed -n 's/^latency average = \(.*\)$/\1/p')
-  cpu=$(echo "scale=3; ($t1 - $t0) * 1000 / $hz / ($n1 - $n0)" | bc)
-  printf 'batches of %s, clients %-3s  batch submit-to-results latency avg %-10s  tasks/s %-8s  cluster CPU per task %s ms\n' \
-    "$BATCH" "$BATCH_CLIENTS" "$lat" "$(echo "($n1 - $n0) / ($s1 - $s0)" | bc)" "$cpu"
-fi
-echo "tasks: $(psqlb -d aigw -c "SELECT string_agg(status || ' ' || n, ', ') FROM (SELECT status, count(*) n FROM aigw.gateway_tasks GROUP BY 1) s")"
-echo "rows per task: $(psqlb -d aigw -c "SELECT round((SELECT count(*) FROM aigw.gateway_task_attempts)::numeric / greatest(count(*), 1), 2) || ' attempts, ' || round((SELECT count(*) FROM aigw.gateway_task_events)::numeric / greatest(count(*), 1), 2) || ' events' FROM aigw.gateway_tasks")"
