@@ -165,6 +165,8 @@ DECLARE
   v_started boolean := false;
   v_sim boolean := false;
   v_payload jsonb;
+  v_pm aigw.platform_models;
+  v_p aigw.integration_platforms;
 BEGIN
   PERFORM aigw.validate_task_request(kind, request);
   v_mtype := aigw.model_type_of_kind(kind);
@@ -204,9 +206,11 @@ BEGIN
   -- no lease and no second routing; otherwise it waits in the queue for a lease
   v_started := aigw.start_at_submit();
   IF v_started THEN
-    SELECT v_run_mode = 'simulation' OR coalesce(first_candidate.provider_type = 'simulation', false)
-           OR coalesce(p.config->>'testMode' IN ('simulation', 'true'), false)
-      INTO v_sim FROM aigw.integration_platforms p WHERE p.id = first_candidate.platform_id;
+    -- the routed platform model and its platform, read once for the rate limits and the attempt
+    SELECT * INTO v_pm FROM aigw.platform_models WHERE id = first_candidate.platform_model_id;
+    SELECT * INTO v_p FROM aigw.integration_platforms WHERE id = first_candidate.platform_id;
+    v_sim := v_run_mode = 'simulation' OR coalesce(first_candidate.provider_type = 'simulation', false)
+             OR coalesce(v_p.config->>'testMode' IN ('simulation', 'true'), false);
   ELSE
     v_queue := aigw.submit_queue_admission(first_candidate.platform_key || '/' || first_candidate.model_name,
                                            first_candidate.provider, first_candidate.platform_key,
@@ -270,14 +274,14 @@ BEGIN
      WHERE id = v_task;
   END IF;
   IF v_started THEN
-    v_reqs := aigw.attempt_rate_limits(v_row, first_candidate.platform_model_id);
+    v_reqs := aigw.attempt_rate_limits_of(v_row, v_pm, v_p);
     v_admission := aigw.ratelimit_admit(v_reqs, v_task, NULL);
     IF (v_admission->>'admitted')::boolean THEN
       -- the task row already says running with this attempt counted: the
       -- attempt, the client's count and the 'running' event (the task was
       -- never visible queued, so it has no 'queued' event)
-      v_payload := aigw.start_attempt(v_row, first_candidate.platform_model_id, first_candidate.provider_type,
-                                      'handoff', uuidv7(), v_admission, v_reqs, true, true);
+      v_payload := aigw.start_attempt_on(v_row, v_pm, v_p, first_candidate.provider_type,
+                                         'handoff', uuidv7(), v_admission, v_reqs, true, true);
     ELSE
       -- the rate limits refused it: into the queue after all, with a queue slot
       v_started := false;

@@ -178,13 +178,14 @@ CREATE FUNCTION aigw.vendor_path(kind text) RETURNS text
     WHEN 'audio.speech' THEN '/audio/speech'
   END;
 
--- The rate-limit requirements of one attempt of a task on a platform model: every
--- scope of seed 003 §8.1 (aigw.ratelimit_requirements), RPM, TPM from the
--- prompt estimate plus max_tokens, and a concurrency lease.
-CREATE FUNCTION aigw.attempt_rate_limits(t aigw.gateway_tasks, p_platform_model uuid) RETURNS jsonb
+-- The rate-limit requirements of one attempt of task t on platform model pm of
+-- platform p: every scope of seed 003 §8.1 (aigw.ratelimit_requirements), RPM,
+-- TPM from the prompt estimate plus max_tokens, and a concurrency lease. An
+-- expression of the rows, which the calling statement inlines.
+CREATE FUNCTION aigw.attempt_rate_limits_of(t aigw.gateway_tasks, pm aigw.platform_models,
+                                            p aigw.integration_platforms) RETURNS jsonb
   LANGUAGE sql STABLE
-AS $$
-  SELECT aigw.ratelimit_requirements(jsonb_strip_nulls(jsonb_build_object(
+  RETURN aigw.ratelimit_requirements(jsonb_strip_nulls(jsonb_build_object(
            'provider', p.provider, 'platform', p.platform_key, 'platformModel', pm.id,
            'client', p.platform_key || '/' || pm.model_name, 'baseModel', pm.base_model_id,
            'method', t.kind, 'tenant', coalesce(t.tenant_key, t.tenant_id),
@@ -198,7 +199,13 @@ AS $$
                             THEN jsonb_build_array(t.normalized_request->'configRateLimits') END,
            'metrics', CASE WHEN pm.model_type IN ('chat', 'embedding')
                            THEN '["rpm", "tpm_total", "tpm_input", "tpm_output", "concurrent"]'::jsonb
-                           ELSE '["rpm", "concurrent"]'::jsonb END)))
+                           ELSE '["rpm", "concurrent"]'::jsonb END)));
+
+-- The same for the platform model with id p_platform_model.
+CREATE FUNCTION aigw.attempt_rate_limits(t aigw.gateway_tasks, p_platform_model uuid) RETURNS jsonb
+  LANGUAGE sql STABLE
+AS $$
+  SELECT aigw.attempt_rate_limits_of(t, pm, p)
     FROM aigw.platform_models pm JOIN aigw.integration_platforms p ON p.id = pm.platform_id
    WHERE pm.id = p_platform_model
 $$;
@@ -263,22 +270,20 @@ AS $$
     'simulation_profile', CASE WHEN a.simulated THEN aigw.simulate_response(t, a.attempt_no, pm.capabilities) END))
 $$;
 
--- Starts attempt p_attempt of task t on platform model p_pm, whose rate limits
--- admitted it (p_admission, p_reqs): writes the attempt, marks the task
--- running for p_worker and gives back its queue slot in the same write,
+-- Starts attempt p_attempt of task t on platform model pm of platform p, whose
+-- rate limits admitted it (p_admission, p_reqs): writes the attempt, marks the
+-- task running for p_worker and gives back its queue slot in the same write,
 -- counts the start on the client and appends the event. With p_task_written,
 -- t was written running with this attempt counted (aigw.submit_task) and is
 -- not updated again. Returns the attempt's payload (aigw.attempt_payload) when
 -- p_payload, else NULL.
-CREATE FUNCTION aigw.start_attempt(t aigw.gateway_tasks, p_pm uuid, p_provider_type text, p_worker text,
-                                   p_attempt uuid, p_admission jsonb, p_reqs jsonb,
-                                   p_payload boolean DEFAULT true, p_task_written boolean DEFAULT false)
+CREATE FUNCTION aigw.start_attempt_on(t aigw.gateway_tasks, pm aigw.platform_models, p aigw.integration_platforms,
+                                      p_provider_type text, p_worker text, p_attempt uuid, p_admission jsonb,
+                                      p_reqs jsonb, p_payload boolean, p_task_written boolean)
   RETURNS jsonb
   LANGUAGE plpgsql VOLATILE
 AS $$
 DECLARE
-  pm aigw.platform_models;
-  p aigw.integration_platforms;
   a aigw.gateway_task_attempts;
   v_no int := t.attempt_count + CASE WHEN p_task_written THEN 0 ELSE 1 END;
   v_sim boolean;
@@ -286,14 +291,14 @@ DECLARE
   v_vendor_model text;
   v_seq bigint;
 BEGIN
-  SELECT * INTO pm FROM aigw.platform_models WHERE id = p_pm;
-  SELECT * INTO p FROM aigw.integration_platforms WHERE id = pm.platform_id;
   v_sim := t.run_mode = 'simulation' OR coalesce(p_provider_type = 'simulation', false)
            OR coalesce(p.config->>'testMode' IN ('simulation', 'true'), false);
   v_client := p.platform_key || '/' || pm.model_name;
-  SELECT coalesce(p.config->'modelMap'->>pm.model_name, b.provider_model_name, pm.model_name)
-    INTO v_vendor_model
-    FROM (SELECT 1) one LEFT JOIN aigw.base_model_catalog b ON b.id = pm.base_model_id;
+  v_vendor_model := p.config->'modelMap'->>pm.model_name;
+  IF v_vendor_model IS NULL AND pm.base_model_id IS NOT NULL THEN
+    SELECT b.provider_model_name INTO v_vendor_model FROM aigw.base_model_catalog b WHERE b.id = pm.base_model_id;
+  END IF;
+  v_vendor_model := coalesce(v_vendor_model, pm.model_name);
 
   INSERT INTO aigw.gateway_task_attempts
     (id, task_id, attempt_no, platform_id, platform_model_id, client_id, queue_key, status, simulated,
@@ -322,6 +327,24 @@ BEGIN
     RETURN NULL;
   END IF;
   RETURN aigw.attempt_payload(t, a, p, pm, p_provider_type, v_seq);
+END;
+$$;
+
+-- The same for the platform model with id p_pm.
+CREATE FUNCTION aigw.start_attempt(t aigw.gateway_tasks, p_pm uuid, p_provider_type text, p_worker text,
+                                   p_attempt uuid, p_admission jsonb, p_reqs jsonb,
+                                   p_payload boolean DEFAULT true, p_task_written boolean DEFAULT false)
+  RETURNS jsonb
+  LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+  pm aigw.platform_models;
+  p aigw.integration_platforms;
+BEGIN
+  SELECT * INTO pm FROM aigw.platform_models WHERE id = p_pm;
+  SELECT * INTO p FROM aigw.integration_platforms WHERE id = pm.platform_id;
+  RETURN aigw.start_attempt_on(t, pm, p, p_provider_type, p_worker, p_attempt, p_admission, p_reqs,
+                               p_payload, p_task_written);
 END;
 $$;
 
