@@ -23,19 +23,11 @@ AS $$
   WHERE t.id = p_task
 $$;
 
--- Text of the last user message of a chat request.
+-- Text of the last user message of a chat request: its content when a string,
+-- else the "text" of its content parts joined by spaces (src/requests.c).
 CREATE FUNCTION aigw.last_user_text(request jsonb) RETURNS text
-  LANGUAGE sql IMMUTABLE
-AS $$
-  SELECT CASE jsonb_typeof(m->'content')
-           WHEN 'string' THEN m->>'content'
-           WHEN 'array' THEN (SELECT string_agg(part->>'text', ' ')
-                                FROM jsonb_array_elements(m->'content') part WHERE part ? 'text')
-         END
-    FROM jsonb_array_elements(request->'messages') WITH ORDINALITY e(m, i)
-   WHERE m->>'role' = 'user'
-   ORDER BY i DESC LIMIT 1
-$$;
+  LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+  AS 'MODULE_PATHNAME', 'aigw_last_user_text';
 
 -- Token estimate of a text (4 characters a token, at least 1).
 CREATE FUNCTION aigw.estimate_tokens(t text) RETURNS bigint
