@@ -90,11 +90,11 @@ if [ -f "$B/pids" ]; then
   while read -r p; do kill -TERM "$p" 2>/dev/null || true; done < "$B/pids"
   rm -f "$B/pids"
 fi
-[ -f "$B/nginx/nginx.pid" ] && kill -QUIT "$(cat "$B/nginx/nginx.pid")" 2>/dev/null || true
+aigw_mock_nginx_stop "$B/nginx"
 cleanup() {
   local p
   for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  [ -f "$B/nginx/nginx.pid" ] && kill -QUIT "$(cat "$B/nginx/nginx.pid")" 2>/dev/null || true
+  aigw_mock_nginx_stop "$B/nginx"
   [ -f "$PGDATA/postmaster.pid" ] && as_runuser "$PG_BINDIR/pg_ctl" -D "$PGDATA" -w -m fast stop >/dev/null 2>&1 || true
 }
 if [ "${BENCH_KEEP:-0}" != 1 ]; then trap cleanup EXIT; fi

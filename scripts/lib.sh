@@ -108,7 +108,7 @@ SQL
 
 # Starts nginx ($1) as the fixed-answer mock provider in directory $2, on
 # 127.0.0.1:$3: every request gets the JSON of file $4 with status 200, at once.
-# One worker process. Stop it with: kill -QUIT "$(cat "$2/nginx.pid")".
+# One worker process; aigw_mock_nginx_stop stops it.
 aigw_mock_nginx_start() {
   local nginx=$1 dir=$2 port=$3 body
   body=$(tr -d '\n' < "$4")
@@ -136,6 +136,16 @@ http {
 }
 CONF
   "$nginx" -p "$dir" -c "$dir/nginx.conf" -g 'daemon on;' || fail "nginx did not start"
+}
+
+# Stops the mock nginx of directory $1, if its pid file names an nginx process
+# (a pid file left by a run before a reboot may name another process now).
+aigw_mock_nginx_stop() {
+  local pid
+  pid=$(cat "$1/nginx.pid" 2>/dev/null) || return 0
+  case $pid in ''|*[!0-9]*) return 0 ;; esac
+  grep -q nginx "/proc/$pid/cmdline" 2>/dev/null && kill -QUIT "$pid" 2>/dev/null
+  rm -f "$1/nginx.pid"
 }
 
 # Finds a free TCP port on the loopback interface, starting at $1.

@@ -55,7 +55,7 @@ aigw_build_copy "$B" "$PG_CONFIG"
 PGDATA="$B/data"
 SOCK="$B/sock"
 stop() {
-  [ -f "$B/nginx/nginx.pid" ] && kill -QUIT "$(cat "$B/nginx/nginx.pid")" 2>/dev/null || true
+  aigw_mock_nginx_stop "$B/nginx"
   [ -f "$PGDATA/postmaster.pid" ] && as_runuser "$PG_BINDIR/pg_ctl" -D "$PGDATA" -w -m fast stop >/dev/null 2>&1 || true
 }
 stop
@@ -124,6 +124,7 @@ VALUES ('bench-openai', 'bench-mock', 'Mock (nginx, at once)', 'http://127.0.0.1
         '{"modelMap": {"bench-mock": "bench-model"}, "timeoutMs": 30000}');
 SQL
       ;;
+    *) fail "unknown provider \"$provider\" in BENCH_PROVIDERS (simulation, mock)" ;;
   esac
   psqlb -d aigw <<SQL
 INSERT INTO aigw.platform_models (platform_id, model_name, model_type, display_name, pricing_mode,

@@ -55,10 +55,11 @@ CREATE TABLE aigw.gateway_tasks (
 )
 -- Rows up to 4 kB are stored as they are: with the default of 2 kB, the
 -- outcome of an ordinary chat task compressed its billings (pglz) on every
--- write. Pages are filled (the default fillfactor): every update of a task
--- changes a column an index reads (status in the partial indexes' conditions,
--- heartbeat_at), so none could be HOT and room left for one would only spread
--- the table over more pages.
+-- write. Pages are filled (the default fillfactor): the update every task
+-- gets, its outcome, changes status, which the partial indexes' conditions
+-- read, so it cannot be HOT; the updates that could be (aigw.claim_started of
+-- a call still running at the worker's heartbeat) are rare, and room left for
+-- them on every page would spread the table over more pages.
 WITH (toast_tuple_target = 4096);
 -- The JSON documents of a task are never searched by value: ANALYZE skips them
 -- (autovacuum's ANALYZE of a table that grows by every task sorted them all).

@@ -53,7 +53,7 @@ COMMENT ON FUNCTION aigw.client_released(text) IS
   'a task on the client ended: running count - 1 (shared memory; undone if the transaction aborts)';
 CREATE FUNCTION aigw.client_state(client text, OUT running_count int, OUT limiter_ratio numeric,
                                   OUT last_assigned_at timestamptz)
-  LANGUAGE c STABLE STRICT
+  LANGUAGE c VOLATILE STRICT
   AS 'MODULE_PATHNAME', 'aigw_client_state';
 COMMENT ON FUNCTION aigw.client_state(text) IS
   'the live state of a client (platform_key/model_name), NULL when nothing started on it since the server started';
