@@ -1,11 +1,13 @@
 -- Leasing tasks to workers, simulated responses, recording attempt outcomes
 -- with the policy engine's decisions, and recovery (seed 003 §8.3, §11, §13).
 
--- The HTTP-shaped result event of a terminal task.
-CREATE FUNCTION aigw.result_event(p_task uuid) RETURNS jsonb
+-- The HTTP-shaped result event of task row t, whose outcome is o
+-- (aigw.task_outcome_of(t)), served by platform p (NULL when none was called).
+-- An expression of its arguments, which the calling statement inlines.
+CREATE FUNCTION aigw.result_event_of(t aigw.gateway_tasks, p aigw.integration_platforms, o jsonb)
+  RETURNS jsonb
   LANGUAGE sql STABLE
-AS $$
-  SELECT jsonb_build_object(
+  RETURN jsonb_build_object(
     'status', (o->>'httpStatus')::int,
     'body', o->'body',
     'headers', jsonb_strip_nulls(jsonb_build_object(
@@ -14,7 +16,14 @@ AS $$
       'x-aigw-platform', p.platform_key,
       'x-aigw-attempts', t.attempt_count::text,
       'x-aigw-cost', t.billings->>'total',
-      'x-aigw-simulated', CASE WHEN t.run_mode = 'simulation' THEN 'true' END)))
+      'x-aigw-simulated', CASE WHEN t.run_mode = 'simulation' THEN 'true' END)));
+
+-- The HTTP-shaped result event of a terminal task: its row, and the platform of
+-- its last attempt.
+CREATE FUNCTION aigw.result_event(p_task uuid) RETURNS jsonb
+  LANGUAGE sql STABLE
+AS $$
+  SELECT aigw.result_event_of(t, p, o)
   FROM aigw.gateway_tasks t
   CROSS JOIN LATERAL aigw.task_outcome_of(t) o
   LEFT JOIN LATERAL (SELECT a.platform_id FROM aigw.gateway_task_attempts a

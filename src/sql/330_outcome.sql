@@ -88,6 +88,7 @@ DECLARE
   bill jsonb;
   poll_ms numeric;
   plan_dec jsonb;
+  v_event jsonb;
 BEGIN
   SELECT * INTO a FROM aigw.gateway_task_attempts WHERE id = p_attempt;
   IF NOT FOUND THEN
@@ -174,13 +175,20 @@ BEGIN
            error_code = NULL, error_message = NULL, finished_at = now(), updated_at = now(),
            locked_by = NULL,
            billings = CASE WHEN coalesce((bill->>'replayed')::boolean, false) THEN billings ELSE bill END
-     WHERE id = t.id;
+     WHERE id = t.id
+    RETURNING * INTO t;
     v_seq := aigw.append_task_event(t.id, 'completed', 'succeeded', NULL, 1, 'completed',
                                     jsonb_build_object('usage', usage, 'attempts', t.attempt_count,
                                                        'platform', p.platform_key), v_sim);
+    -- the result event from the row just written and this attempt's platform
+    -- (aigw.result_event would read both again)
+    IF t.normalized_request ? 'channel' THEN
+      v_event := aigw.task_outcome_of(t);  -- a variable, so that result_event_of inlines
+      v_event := aigw.result_event_of(t, p, v_event);
+    END IF;
     RETURN NEXT jsonb_build_object('terminal', true, 'task_id', t.id,
                                    'channel', t.normalized_request->>'channel', 'seq', v_seq,
-                                   'event', CASE WHEN t.normalized_request ? 'channel' THEN aigw.result_event(t.id) END);
+                                   'event', v_event);
     RETURN;
   END IF;
 
