@@ -2,6 +2,7 @@
  * requests.c: reading OpenAI-shaped requests from SQL.
  */
 #include "aigw.h"
+#include "pricing.h"
 
 #include "fmgr.h"
 #include "lib/stringinfo.h"
@@ -9,56 +10,46 @@
 #include "utils/fmgrprotos.h"
 #include "utils/jsonb.h"
 
-/* The value of key in the jsonb object c, or NULL */
-static JsonbValue *
-ObjectField(JsonbContainer *c, const char *key)
-{
-	return getKeyJsonValueFromContainer(c, key, strlen(key), NULL);
-}
-
-/* The container of v when it is an object (want_object) or an array, else NULL */
+/* The container of array element v when it is an object, else NULL */
 static JsonbContainer *
-ContainerOf(JsonbValue *v, bool want_object)
+ObjectOf(JsonbValue *v)
 {
-	if (v == NULL || v->type != jbvBinary)
-		return NULL;
-	if (want_object ? !JsonContainerIsObject(v->val.binary.data) : !JsonContainerIsArray(v->val.binary.data))
+	if (v == NULL || v->type != jbvBinary || !JsonContainerIsObject(v->val.binary.data))
 		return NULL;
 	return v->val.binary.data;
 }
 
-/* Appends v as ->> renders it; false for a JSON null, which adds nothing */
-static bool
+/* Appends v (not a JSON null) as ->> renders it */
+static void
 AppendAsText(StringInfo out, JsonbValue *v)
 {
 	switch (v->type)
 	{
-		case jbvNull:
-			return false;
 		case jbvString:
 			appendBinaryStringInfo(out, v->val.string.val, v->val.string.len);
-			return true;
+			break;
 		case jbvNumeric:
 			appendStringInfoString(out, DatumGetCString(DirectFunctionCall1(numeric_out,
 																			NumericGetDatum(v->val.numeric))));
-			return true;
+			break;
 		case jbvBool:
 			appendStringInfoString(out, v->val.boolean ? "true" : "false");
-			return true;
+			break;
 		case jbvBinary:
 			(void) JsonbToCString(out, v->val.binary.data, v->val.binary.len);
-			return true;
+			break;
 		default:
 			elog(ERROR, "unexpected jsonb value type %d", (int) v->type);
 	}
-	return false;
 }
 
-/* The text of a message's content: the string, or its parts' "text" joined by spaces */
+/* The text of message m's content: the string, or its parts' "text" joined by spaces */
 static text *
-ContentText(JsonbValue *content)
+ContentText(JsonbContainer *m)
 {
-	JsonbContainer *parts = ContainerOf(content, false);
+	JsonbValue	buf;
+	JsonbValue *content = PricingField(m, "content", &buf);
+	JsonbContainer *parts = PricingFieldArray(m, "content");
 	StringInfoData out;
 	bool		any = false;
 
@@ -69,19 +60,15 @@ ContentText(JsonbValue *content)
 	initStringInfo(&out);
 	for (uint32 i = 0; i < JsonContainerSize(parts); i++)
 	{
-		JsonbValue *part = getIthJsonbValueFromContainer(parts, i);
-		JsonbContainer *obj = ContainerOf(part, true);
-		JsonbValue *txt = obj ? ObjectField(obj, "text") : NULL;
-		int			mark = out.len;
+		JsonbValue	tbuf;
+		JsonbValue *txt = PricingField(ObjectOf(getIthJsonbValueFromContainer(parts, i)), "text", &tbuf);
 
-		if (txt == NULL)
+		if (txt == NULL)		/* no "text", or a JSON null: adds nothing */
 			continue;
 		if (any)
 			appendStringInfoChar(&out, ' ');
-		if (AppendAsText(&out, txt))
-			any = true;
-		else
-			out.len = mark;		/* a null text adds nothing, not even the space */
+		AppendAsText(&out, txt);
+		any = true;
 	}
 	return any ? cstring_to_text_with_len(out.data, out.len) : NULL;
 }
@@ -100,18 +87,19 @@ aigw_last_user_text(PG_FUNCTION_ARGS)
 	JsonbContainer *msgs;
 	text	   *result = NULL;
 
-	msgs = JB_ROOT_IS_OBJECT(req) ? ContainerOf(ObjectField(&req->root, "messages"), false) : NULL;
+	msgs = PricingFieldArray(&req->root, "messages");
 	if (msgs == NULL)
 		PG_RETURN_NULL();
 	for (int i = (int) JsonContainerSize(msgs) - 1; i >= 0; i--)
 	{
-		JsonbContainer *m = ContainerOf(getIthJsonbValueFromContainer(msgs, (uint32) i), true);
-		JsonbValue *role = m ? ObjectField(m, "role") : NULL;
+		JsonbContainer *m = ObjectOf(getIthJsonbValueFromContainer(msgs, (uint32) i));
+		JsonbValue	buf;
+		JsonbValue *role = PricingField(m, "role", &buf);
 
 		if (role == NULL || role->type != jbvString || role->val.string.len != 4 ||
 			memcmp(role->val.string.val, "user", 4) != 0)
 			continue;
-		result = ContentText(ObjectField(m, "content"));
+		result = ContentText(m);
 		break;
 	}
 	if (result == NULL)

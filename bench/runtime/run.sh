@@ -54,9 +54,10 @@ aigw_build_copy "$B" "$PG_CONFIG"
 
 PGDATA="$B/data"
 SOCK="$B/sock"
+stop_cluster() { [ -f "$PGDATA/postmaster.pid" ] && as_runuser "$PG_BINDIR/pg_ctl" -D "$PGDATA" -w -m fast stop >/dev/null 2>&1 || true; }
 stop() {
   aigw_mock_nginx_stop "$B/nginx"
-  [ -f "$PGDATA/postmaster.pid" ] && as_runuser "$PG_BINDIR/pg_ctl" -D "$PGDATA" -w -m fast stop >/dev/null 2>&1 || true
+  stop_cluster
 }
 stop
 trap stop EXIT
@@ -142,8 +143,6 @@ SQL
   [ "$(psqlb -d aigw -c "SELECT count(*) FROM aigw.gateway_tasks WHERE status = 'succeeded'")" -eq 20 ] \
     || fail "the warm-up tasks on $provider did not succeed: $(psqlb -d aigw -c "SELECT string_agg(DISTINCT coalesce(error_message, status), '; ') FROM aigw.gateway_tasks")"
 }
-stop_cluster() { [ -f "$PGDATA/postmaster.pid" ] && as_runuser "$PG_BINDIR/pg_ctl" -D "$PGDATA" -w -m fast stop >/dev/null 2>&1 || true; }
-
 # CPU ticks the whole machine spent (user, nice, system, irq, softirq): the
 # cluster, and also pgbench and the mock, which run on the same two cores.
 # (The sum over the cluster's processes in /proc, used before, gave 0.74 and

@@ -88,6 +88,7 @@ DECLARE
   bill jsonb;
   poll_ms numeric;
   plan_dec jsonb;
+  v_outcome jsonb;
   v_event jsonb;
 BEGIN
   SELECT * INTO a FROM aigw.gateway_task_attempts WHERE id = p_attempt;
@@ -183,8 +184,8 @@ BEGIN
     -- the result event from the row just written and this attempt's platform
     -- (aigw.result_event would read both again)
     IF t.normalized_request ? 'channel' THEN
-      v_event := aigw.task_outcome_of(t);  -- a variable, so that result_event_of inlines
-      v_event := aigw.result_event_of(t, p, v_event);
+      v_outcome := aigw.task_outcome_of(t);  -- a variable, so that result_event_of inlines
+      v_event := aigw.result_event_of(t, p, v_outcome);
     END IF;
     RETURN NEXT jsonb_build_object('terminal', true, 'task_id', t.id,
                                    'channel', t.normalized_request->>'channel', 'seq', v_seq,
