@@ -8,7 +8,8 @@
 #               loopback answering a fixed chat completion at once
 #               (bench/compare/fixed.json), called by the task workers with
 #               libcurl like any real provider.
-# Prints, per provider and client count, the submit-to-result latency, tasks
+# Prints, per provider and client count, the submit-to-result latency (p50
+# and p99 of every task, from pgbench's transaction log), tasks
 # per second, and the CPU the whole machine used per task (/proc/stat: the
 # cluster, pgbench and, for the mock provider, nginx; ticks of 10 ms).
 #
@@ -62,7 +63,15 @@ stop() {
 stop
 trap stop EXIT
 psqlb() { as_runuser "$PG_BINDIR/psql" -X -q -At -v ON_ERROR_STOP=1 -h "$SOCK" -p "$PGPORT" -U postgres "$@"; }
-pgb() { as_runuser "$PG_BINDIR/pgbench" -h "$SOCK" -p "$PGPORT" -U postgres -n -D model="$MODEL" "$@" aigw 2>&1; }
+# prepared statements, as a driver makes them: the client's parsing is not the gateway's latency
+pgb() {
+  as_runuser "$PG_BINDIR/pgbench" -h "$SOCK" -p "$PGPORT" -U postgres -n -M prepared \
+    -D request="{\"model\": \"$MODEL\", \"messages\": [{\"role\": \"user\", \"content\": \"hi\"}]}" "$@" aigw 2>&1
+}
+# p50 and p99 of the latencies (µs) in pgbench's transaction logs under prefix $1, in ms
+percentiles() {
+  cat "$1".* | awk '{print $3}' | sort -n | awk '{v[NR] = $1} END {if (NR) printf "p50 %.3f ms  p99 %.3f ms", v[int(NR * 0.5) + 1] / 1000, v[int(NR * 0.99) + 1] / 1000}'
+}
 # the key that seals the mock platform's credentials, kept outside the data directory
 KEYFILE="$B/credential.key"
 (umask 077; head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$KEYFILE")
@@ -76,10 +85,10 @@ MOCK_PORT=$(aigw_free_port $((18800 + OFF)))
 fresh_cluster() {
   local provider=$1
   stop_cluster
-  rm -rf "$PGDATA" "$SOCK"
-  mkdir -p "$SOCK"
+  rm -rf "$PGDATA" "$SOCK" "$B/log"
+  mkdir -p "$SOCK" "$B/log"
   chmod 700 "$SOCK"
-  [ "$(id -u)" -eq 0 ] && chown "$AIGW_RUNUSER" "$B" "$SOCK"
+  [ "$(id -u)" -eq 0 ] && chown "$AIGW_RUNUSER" "$B" "$SOCK" "$B/log"
   as_runuser "$PG_BINDIR/initdb" -D "$PGDATA" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >"$B/initdb.log" 2>&1 \
     || { cat "$B/initdb.log" >&2; fail "initdb failed"; }
   PGPORT=$(aigw_free_port $((55700 + OFF)))
@@ -156,12 +165,13 @@ for provider in $PROVIDERS; do
   echo "== provider: $provider (model $MODEL)"
   for c in $CLIENTS; do
     t0=$(cpu_ticks); n0=$(tasks)
-    out=$(pgb -f "$HERE/submit_await.sql" -c "$c" -j "$c" -T "$SECS")
+    rm -f "$B"/log/lat.*
+    out=$(pgb -f "$HERE/submit_await.sql" -c "$c" -j "$c" -T "$SECS" -l --log-prefix="$B/log/lat")
     t1=$(cpu_ticks); n1=$(tasks)
-    lat=$(echo "$out" | sed -n 's/^latency average = \(.*\)$/\1/p')
+    lat=$(percentiles "$B/log/lat")
     tps=$(echo "$out" | sed -n 's/^tps = \([0-9.]*\).*/\1/p')
     cpu=$(echo "scale=3; ($t1 - $t0) * 1000 / $hz / ($n1 - $n0)" | bc)
-    printf 'clients %-3s  submit-to-result latency avg %-10s  tasks/s %-8s  machine CPU per task %s ms\n' \
+    printf 'clients %-3s  submit-to-result latency %s  tasks/s %-8s  machine CPU per task %s ms\n' \
       "$c" "$lat" "${tps%.*}" "$cpu"
   done
   if [ "$BATCH" -gt 0 ]; then
