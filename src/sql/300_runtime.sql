@@ -158,23 +158,19 @@ AS $$
     LEFT JOIN LATERAL aigw.client_state(p.platform_key || '/' || pm.model_name) live ON true
 $$;
 
--- Eligible candidates in routing order (seed 003 §8.2, seed 002): group member
--- priority (quota-aware groups put the least loaded first), then platform
--- priority with demotions, load, waiting queue, least recently assigned, jitter.
-CREATE FUNCTION aigw.route_candidates(model text, model_type text, identity jsonb, options jsonb,
-                                      exclude uuid[] DEFAULT '{}')
+-- Eligible candidates in routing order (seed 003 §8.2, seed 002), for a
+-- request without a routing plan: group member priority (quota-aware groups
+-- put the least loaded first), then platform priority with demotions, load,
+-- waiting queue, least recently assigned, jitter. A SQL function of one query,
+-- declared STABLE so that a query calling it inlines it (a VOLATILE one is
+-- never inlined): aigw.submit_task routes with it in one statement, without a
+-- function call and a tuple store around the routing query.
+CREATE FUNCTION aigw.route_ranked(model text, model_type text, identity jsonb, options jsonb,
+                                  exclude uuid[] DEFAULT '{}')
   RETURNS TABLE (platform_model_id uuid, platform_id uuid, platform_key text, provider text,
                  provider_type text, model_name text, rank int)
-  LANGUAGE plpgsql VOLATILE
+  LANGUAGE sql STABLE
 AS $$
-#variable_conflict use_variable
-BEGIN
-  -- a request with a routing plan: only its targets, in its order (305_route_plan.sql)
-  IF options ? 'routePlan' THEN
-    RETURN QUERY SELECT * FROM aigw.route_plan_candidates(model, model_type, identity, options, exclude);
-    RETURN;
-  END IF;
-  RETURN QUERY
   SELECT c.platform_model_id, c.platform_id, c.platform_key, c.provider, c.provider_type, c.model_name,
          (row_number() OVER (ORDER BY
             CASE WHEN g.failover_strategy = 'quota_aware' THEN c.limiter_ratio END NULLS LAST,
@@ -185,10 +181,29 @@ BEGIN
             c.waiting_count,
             c.last_assigned_at NULLS FIRST,
             random()))::int
-    FROM aigw.route_consider(model, model_type, identity, options, exclude) c
-    LEFT JOIN aigw.model_groups g ON g.name = model AND g.enabled
+    FROM aigw.route_consider(route_ranked.model, route_ranked.model_type, route_ranked.identity,
+                             route_ranked.options, route_ranked.exclude) c
+    LEFT JOIN aigw.model_groups g ON g.name = route_ranked.model AND g.enabled
    WHERE c.reason IS NULL
-   ORDER BY 7;
+   ORDER BY 7
+$$;
+
+-- Eligible candidates in routing order: a request with a routing plan has
+-- only the plan's targets, in its order (305_route_plan.sql); any other, the
+-- router's order (aigw.route_ranked).
+CREATE FUNCTION aigw.route_candidates(model text, model_type text, identity jsonb, options jsonb,
+                                      exclude uuid[] DEFAULT '{}')
+  RETURNS TABLE (platform_model_id uuid, platform_id uuid, platform_key text, provider text,
+                 provider_type text, model_name text, rank int)
+  LANGUAGE plpgsql VOLATILE
+AS $$
+#variable_conflict use_variable
+BEGIN
+  IF options ? 'routePlan' THEN
+    RETURN QUERY SELECT * FROM aigw.route_plan_candidates(model, model_type, identity, options, exclude);
+    RETURN;
+  END IF;
+  RETURN QUERY SELECT * FROM aigw.route_ranked(model, model_type, identity, options, exclude);
 END;
 $$;
 
@@ -227,36 +242,12 @@ CREATE FUNCTION aigw.next_event_seq(p_task uuid) RETURNS bigint
   LANGUAGE sql VOLATILE
   RETURN (SELECT coalesce(max(seq), 0) + 1 FROM aigw.gateway_task_events WHERE task_id = p_task);
 
--- Appends an event (and a callback outbox row when callbacks are configured).
+-- Appends a task's next event and, when aigw.task_progress_callback_url is
+-- set, its callback outbox row; returns the event's sequence number. The caller
+-- holds the task row's lock (C: src/events.c, statements planned once per backend).
 CREATE FUNCTION aigw.append_task_event(p_task uuid, p_type text, p_status text, p_phase text,
                                        p_progress numeric, p_message text, p_payload jsonb,
                                        p_simulated boolean)
   RETURNS bigint
-  LANGUAGE plpgsql VOLATILE
-AS $$
-DECLARE
-  s bigint;
-  ev uuid;
-  url text := current_setting('aigw.task_progress_callback_url', true);
-BEGIN
-  -- one statement: the next sequence number is read in the insert (the task
-  -- row is locked by the caller, so no two events of a task race for it)
-  INSERT INTO aigw.gateway_task_events (task_id, seq, event_type, status, phase, progress, message, payload, simulated)
-  VALUES (p_task, (SELECT coalesce(max(e.seq), 0) + 1 FROM aigw.gateway_task_events e WHERE e.task_id = p_task),
-          p_type, p_status, p_phase, p_progress, p_message, coalesce(p_payload, '{}'), p_simulated)
-  RETURNING id, seq INTO ev, s;
-  IF url IS NOT NULL AND url <> '' THEN
-    INSERT INTO aigw.gateway_task_callback_outbox (task_id, event_id, seq, callback_url, payload, status, next_attempt_at)
-    SELECT p_task, ev, s, url,
-           jsonb_build_object('eventId', ev, 'taskId', t.id, 'externalTaskId', t.external_task_id,
-                              'userId', t.user_id, 'tenantId', t.tenant_id, 'apiKeyId', t.api_key_id,
-                              'kind', t.kind, 'model', t.model, 'seq', s, 'event', p_type,
-                              'status', p_status, 'phase', p_phase, 'progress', p_progress,
-                              'message', p_message, 'payload', coalesce(p_payload, '{}'),
-                              'simulated', p_simulated, 'createdAt', now()),
-           CASE WHEN p_simulated THEN 'skipped' ELSE 'pending' END, now()
-      FROM aigw.gateway_tasks t WHERE t.id = p_task;
-  END IF;
-  RETURN s;
-END;
-$$;
+  LANGUAGE c VOLATILE
+  AS 'MODULE_PATHNAME', 'aigw_append_task_event';

@@ -47,62 +47,22 @@ AS $$
   SELECT aigw.task_outcome_of(t) FROM aigw.gateway_tasks t WHERE t.id = p_task
 $$;
 
--- Validates a request for a kind; raises 22023 naming the problem.
+-- Validates a request for a kind; raises 22023 naming the problem (C:
+-- src/requests.c): the kind, an object with a model, the field the kind
+-- needs (chat messages, an embeddings or speech input, an image or video
+-- prompt), n within 1..16 and max_tokens at least 1 when given.
 CREATE FUNCTION aigw.validate_task_request(kind text, request jsonb) RETURNS void
-  LANGUAGE plpgsql IMMUTABLE
-AS $$
-BEGIN
-  IF kind IS NULL OR kind NOT IN ('chat.completions', 'embeddings', 'images.generations', 'images.edits',
-                                  'videos.generations', 'audio.speech') THEN
-    RAISE EXCEPTION 'unsupported task kind "%"', kind USING ERRCODE = '22023';
-  END IF;
-  IF request IS NULL OR jsonb_typeof(request) <> 'object' THEN
-    RAISE EXCEPTION 'request must be a JSON object' USING ERRCODE = '22023';
-  END IF;
-  IF jsonb_typeof(request->'model') IS DISTINCT FROM 'string' OR request->>'model' = '' THEN
-    RAISE EXCEPTION 'request.model is required' USING ERRCODE = '22023';
-  END IF;
-  IF kind = 'chat.completions' AND (jsonb_typeof(request->'messages') IS DISTINCT FROM 'array'
-                                   OR jsonb_array_length(request->'messages') = 0) THEN
-    RAISE EXCEPTION 'request.messages must be a non-empty array' USING ERRCODE = '22023';
-  END IF;
-  IF kind = 'embeddings' AND jsonb_typeof(request->'input') NOT IN ('string', 'array') THEN
-    RAISE EXCEPTION 'request.input must be a string or an array' USING ERRCODE = '22023';
-  END IF;
-  IF kind IN ('images.generations', 'images.edits', 'videos.generations')
-     AND jsonb_typeof(request->'prompt') IS DISTINCT FROM 'string' THEN
-    RAISE EXCEPTION 'request.prompt is required' USING ERRCODE = '22023';
-  END IF;
-  IF kind = 'audio.speech' AND jsonb_typeof(request->'input') IS DISTINCT FROM 'string' THEN
-    RAISE EXCEPTION 'request.input must be a string' USING ERRCODE = '22023';
-  END IF;
-  IF request ? 'n' AND (jsonb_typeof(request->'n') <> 'number' OR (request->>'n')::numeric < 1
-                        OR (request->>'n')::numeric > 16) THEN
-    RAISE EXCEPTION 'request.n must be between 1 and 16' USING ERRCODE = '22023';
-  END IF;
-  IF request ? 'max_tokens' AND (jsonb_typeof(request->'max_tokens') <> 'number'
-                                 OR (request->>'max_tokens')::numeric < 1) THEN
-    RAISE EXCEPTION 'request.max_tokens must be a positive integer' USING ERRCODE = '22023';
-  END IF;
-END;
-$$;
+  LANGUAGE c IMMUTABLE PARALLEL SAFE
+  AS 'MODULE_PATHNAME', 'aigw_validate_task_request';
 
 -- The camelCase identity the pricing and wallet functions read, from an
--- identity given in either camelCase (HTTP entry, server-main) or snake_case.
+-- identity given in either camelCase (HTTP entry, server-main) or snake_case:
+-- userId, gatewayUserId, tenantId, tenantKey, gatewayTenantId, apiKeyId,
+-- userGroupId, userGroupKey, userSource (snake_case source), identityMode and
+-- role, each as text, those with no value left out (C: src/requests.c).
 CREATE FUNCTION aigw.task_identity(identity jsonb) RETURNS jsonb
-  LANGUAGE sql STABLE PARALLEL SAFE
-  RETURN jsonb_strip_nulls(jsonb_build_object(
-    'userId', coalesce(identity->>'userId', identity->>'user_id'),
-    'gatewayUserId', coalesce(identity->>'gatewayUserId', identity->>'gateway_user_id'),
-    'tenantId', coalesce(identity->>'tenantId', identity->>'tenant_id'),
-    'tenantKey', coalesce(identity->>'tenantKey', identity->>'tenant_key'),
-    'gatewayTenantId', coalesce(identity->>'gatewayTenantId', identity->>'gateway_tenant_id'),
-    'apiKeyId', coalesce(identity->>'apiKeyId', identity->>'api_key_id'),
-    'userGroupId', coalesce(identity->>'userGroupId', identity->>'user_group_id'),
-    'userGroupKey', coalesce(identity->>'userGroupKey', identity->>'user_group_key'),
-    'userSource', coalesce(identity->>'userSource', identity->>'source'),
-    'identityMode', identity->>'identityMode',
-    'role', identity->>'role'));
+  LANGUAGE c IMMUTABLE PARALLEL SAFE
+  AS 'MODULE_PATHNAME', 'aigw_task_identity';
 
 -- A slot in a task's queue (queue_size at every scope that limits it) for a task
 -- that waits for a lease; a full queue raises AG429 (AG413 for a request larger
@@ -189,7 +149,12 @@ BEGIN
   v_opts := jsonb_strip_nulls(jsonb_build_object(
     'stream', v_stream, 'platform', options->>'platform',
     'request', request || jsonb_build_object('kind', kind), 'routePlan', v_plan));
-  SELECT * INTO first_candidate FROM aigw.route_candidates(v_model, v_mtype, identity, v_opts) LIMIT 1;
+  -- without a routing plan, the router's query inlined in this one (aigw.route_ranked)
+  IF v_plan IS NULL THEN
+    SELECT * INTO first_candidate FROM aigw.route_ranked(v_model, v_mtype, identity, v_opts) LIMIT 1;
+  ELSE
+    SELECT * INTO first_candidate FROM aigw.route_candidates(v_model, v_mtype, identity, v_opts) LIMIT 1;
+  END IF;
   IF NOT FOUND AND v_plan IS NOT NULL THEN
     PERFORM aigw.route_plan_unavailable(v_model, v_mtype, identity, v_opts);
   END IF;

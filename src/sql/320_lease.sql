@@ -154,18 +154,19 @@ BEGIN
 END;
 $$;
 
--- The body sent to an OpenAI-compatible provider for a task.
+-- The body sent to an OpenAI-compatible provider for a task: the request
+-- without aigw's own fields, with the vendor's model and, streamed, with the
+-- usage asked for in the last chunk. An expression of its arguments, which the
+-- calling statement inlines.
 CREATE FUNCTION aigw.vendor_body(t aigw.gateway_tasks, vendor_model text) RETURNS jsonb
   LANGUAGE sql STABLE
-AS $$
-  SELECT CASE WHEN coalesce((t.normalized_request->>'stream')::boolean, false)
-              THEN b || jsonb_build_object('stream', true,
-                                           'stream_options', coalesce(b->'stream_options', '{}')
-                                                             || '{"include_usage": true}')
-              ELSE b END
-    FROM (SELECT (t.request - 'simulation_profile' - 'test_mode' - 'platform')
-                 || jsonb_build_object('model', vendor_model) AS b) x
-$$;
+  RETURN (t.request - 'simulation_profile' - 'test_mode' - 'platform')
+         || jsonb_build_object('model', vendor_model)
+         || CASE WHEN coalesce((t.normalized_request->>'stream')::boolean, false)
+                 THEN jsonb_build_object('stream', true,
+                                         'stream_options', coalesce(t.request->'stream_options', '{}')
+                                                           || '{"include_usage": true}')
+                 ELSE '{}' END;
 
 -- The provider path of a task kind.
 CREATE FUNCTION aigw.vendor_path(kind text) RETURNS text

@@ -1,0 +1,78 @@
+-- Reading requests and identities on the task path (C: src/requests.c).
+
+-- aigw.validate_task_request: the first problem of a request for a kind, as
+-- SQLSTATE 22023 and a message naming it, or nothing when it is valid.
+CREATE FUNCTION pg_temp.problem(kind text, request jsonb) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM aigw.validate_task_request(kind, request);
+  RETURN 'valid';
+EXCEPTION WHEN others THEN
+  RETURN SQLSTATE || ': ' || SQLERRM;
+END;
+$$;
+SELECT n, kind, pg_temp.problem(kind, request) FROM (VALUES
+  (1, 'chat.completions', '{"model": "m", "messages": [{"role": "user", "content": "hi"}]}'::jsonb),
+  (2, NULL, '{"model": "m"}'),
+  (3, 'chat', '{"model": "m"}'),
+  (4, 'chat.completions', NULL),
+  (5, 'chat.completions', '[1]'),
+  (6, 'chat.completions', '"x"'),
+  (7, 'chat.completions', '{"messages": [1]}'),
+  (8, 'chat.completions', '{"model": "", "messages": [1]}'),
+  (9, 'chat.completions', '{"model": 7, "messages": [1]}'),
+  (10, 'chat.completions', '{"model": null, "messages": [1]}'),
+  (11, 'chat.completions', '{"model": "m"}'),
+  (12, 'chat.completions', '{"model": "m", "messages": []}'),
+  (13, 'chat.completions', '{"model": "m", "messages": {"role": "user"}}'),
+  (14, 'embeddings', '{"model": "m", "input": "text"}'),
+  (15, 'embeddings', '{"model": "m", "input": ["a", "b"]}'),
+  (16, 'embeddings', '{"model": "m", "input": 3}'),
+  (17, 'embeddings', '{"model": "m"}'),
+  (18, 'images.generations', '{"model": "m", "prompt": "a cat"}'),
+  (19, 'images.edits', '{"model": "m"}'),
+  (20, 'videos.generations', '{"model": "m", "prompt": ["a"]}'),
+  (21, 'audio.speech', '{"model": "m", "input": "say"}'),
+  (22, 'audio.speech', '{"model": "m", "input": ["say"]}'),
+  (23, 'images.generations', '{"model": "m", "prompt": "p", "n": 16}'),
+  (24, 'images.generations', '{"model": "m", "prompt": "p", "n": 17}'),
+  (25, 'images.generations', '{"model": "m", "prompt": "p", "n": 0}'),
+  (26, 'images.generations', '{"model": "m", "prompt": "p", "n": "2"}'),
+  (27, 'images.generations', '{"model": "m", "prompt": "p", "n": null}'),
+  (28, 'images.generations', '{"model": "m", "prompt": "p", "n": 1.5}'),
+  (29, 'chat.completions', '{"model": "m", "messages": [1], "max_tokens": 1}'),
+  (30, 'chat.completions', '{"model": "m", "messages": [1], "max_tokens": 0.5}'),
+  (31, 'chat.completions', '{"model": "m", "messages": [1], "max_tokens": -3}'),
+  (32, 'chat.completions', '{"model": "m", "messages": [1], "max_tokens": "9"}'),
+  (33, 'chat.completions', '{"model": "m", "messages": [1], "max_tokens": 100000}')
+) AS c(n, kind, request) ORDER BY n;
+
+-- aigw.task_identity against the SQL it replaced, on identities in either case,
+-- both, neither, with values that are not strings, and on non-objects.
+CREATE FUNCTION pg_temp.task_identity_sql(identity jsonb) RETURNS jsonb LANGUAGE sql AS $$
+  SELECT jsonb_strip_nulls(jsonb_build_object(
+    'userId', coalesce(identity->>'userId', identity->>'user_id'),
+    'gatewayUserId', coalesce(identity->>'gatewayUserId', identity->>'gateway_user_id'),
+    'tenantId', coalesce(identity->>'tenantId', identity->>'tenant_id'),
+    'tenantKey', coalesce(identity->>'tenantKey', identity->>'tenant_key'),
+    'gatewayTenantId', coalesce(identity->>'gatewayTenantId', identity->>'gateway_tenant_id'),
+    'apiKeyId', coalesce(identity->>'apiKeyId', identity->>'api_key_id'),
+    'userGroupId', coalesce(identity->>'userGroupId', identity->>'user_group_id'),
+    'userGroupKey', coalesce(identity->>'userGroupKey', identity->>'user_group_key'),
+    'userSource', coalesce(identity->>'userSource', identity->>'source'),
+    'identityMode', identity->>'identityMode',
+    'role', identity->>'role'))
+$$;
+WITH cases(n, identity) AS (VALUES
+  (1, '{"user_id": "u1", "tenant_key": "acme", "api_key_id": "k1", "source": "gateway"}'::jsonb),
+  (2, '{"userId": "u2", "tenantId": "t2", "userGroupKey": "gold", "identityMode": "jwt", "role": "admin"}'),
+  (3, '{"userId": "camel", "user_id": "snake", "userSource": null, "source": "http"}'),
+  (4, '{"user_id": 42, "gateway_user_id": "0192e1d6-0000-7000-8000-000000000001", "tenant_id": true,
+        "api_key_id": {"a": [1, 2]}, "user_group_id": [1], "gateway_tenant_id": 1.50}'),
+  (5, '{"userId": null, "user_id": null, "role": ""}'),
+  (6, '{}'),
+  (7, '[{"user_id": "u"}]'),
+  (8, '"user"'),
+  (9, NULL))
+SELECT n, aigw.task_identity(identity) AS identity,
+       aigw.task_identity(identity) IS NOT DISTINCT FROM pg_temp.task_identity_sql(identity) AS same
+  FROM cases ORDER BY n;
