@@ -117,6 +117,30 @@ SELECT b->'total' AS final, b->'simulated' AS simulated, b->'lineItems'->0->'sim
   FROM ids, aigw.settle_task(t4, '{"images": 2}') AS b;
 SELECT status, payload->>'eventType' AS event FROM aigw.settlement_outbox o, ids WHERE o.task_id = ids.t4;
 
+-- The settlement event's list of line items (aigw.billing_line_summary, C)
+-- against the SQL it replaced; the event of t4 carries its billing's list.
+CREATE FUNCTION pg_temp.line_summary_sql(bill jsonb) RETURNS jsonb LANGUAGE sql AS $$
+  SELECT coalesce(jsonb_agg(jsonb_build_object('resourceType', i->'resourceType', 'amount', i->'quantity',
+                                               'unit', i->'unit', 'cost', i->'cost')), '[]')
+    FROM jsonb_array_elements(bill->'lineItems') AS i
+$$;
+SELECT n, aigw.billing_line_summary(bill) AS summary,
+       aigw.billing_line_summary(bill) IS NOT DISTINCT FROM pg_temp.line_summary_sql(bill) AS same
+  FROM (VALUES
+    (1, '{"lineItems": [{"resourceType": "text_input", "quantity": 1200, "unit": "token", "cost": 0.0012, "rate": 1},
+                        {"resourceType": "image", "quantity": 2, "unit": "image", "cost": 0.08}]}'::jsonb),
+    (2, '{"lineItems": [{"quantity": 3}, 7, null, [1], {"resourceType": null, "unit": {"a": 1}}]}'),
+    (3, '{"lineItems": []}'),
+    (4, '{"total": 0}'),
+    (5, '[1, 2]'),
+    (6, NULL)) AS c(n, bill)
+ ORDER BY n;
+SELECT pg_temp.sqlstate_of('SELECT aigw.billing_line_summary(''{"lineItems": {"a": 1}}'')') AS object_items,
+       pg_temp.sqlstate_of('SELECT aigw.billing_line_summary(''{"lineItems": null}'')') AS null_items;
+SELECT o.payload->'billings' = aigw.billing_line_summary(o.payload->'billing') AS event_lists_items,
+       jsonb_array_length(o.payload->'billings') AS items
+  FROM aigw.settlement_outbox o, ids WHERE o.task_id = ids.t4;
+
 -- Neither PUBLIC nor aigw_front may move money or read prices directly.
 SELECT p.proname FROM pg_proc p
  WHERE p.pronamespace = 'aigw'::regnamespace

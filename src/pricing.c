@@ -832,3 +832,60 @@ aigw_group_discount_factor(PG_FUNCTION_ARGS)
 	PG_RETURN_NUMERIC(AigwGroupDiscountFactor(PG_ARGISNULL(0) ? NULL : PG_GETARG_JSONB_P(0),
 											  PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1))));
 }
+
+/* The fields of a line item in a settlement's summary: summary name, item name */
+static const char *const LineSummaryFields[][2] = {
+	{"resourceType", "resourceType"}, {"amount", "quantity"}, {"unit", "unit"}, {"cost", "cost"}
+};
+
+PG_FUNCTION_INFO_V1(aigw_billing_line_summary);
+
+/*
+ * aigw.billing_line_summary(bill jsonb): the line items of a billing as the
+ * settlement event lists them, one {resourceType, amount (the quantity),
+ * unit, cost} per item (JSON null for a field the item lacks); [] when the
+ * billing has no lineItems. lineItems that is not an array (JSON null
+ * included) is an error, as for jsonb_array_elements.
+ */
+Datum
+aigw_billing_line_summary(PG_FUNCTION_ARGS)
+{
+	JsonbParseState *st = NULL;
+	JsonbValue	buf;
+	JsonbValue *items = NULL;
+	JsonbValue *res;
+
+	if (!PG_ARGISNULL(0))
+	{
+		Jsonb	   *bill = PG_GETARG_JSONB_P(0);
+
+		if (JB_ROOT_IS_OBJECT(bill))
+			items = getKeyJsonValueFromContainer(&bill->root, "lineItems", 9, &buf);
+	}
+	if (items != NULL && (items->type != jbvBinary || !JsonContainerIsArray(items->val.binary.data)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("cannot extract elements from %s", items->type == jbvBinary ? "an object" : "a scalar")));
+	pushJsonbValue(&st, WJB_BEGIN_ARRAY, NULL);
+	for (uint32 i = 0; items != NULL && items->type == jbvBinary && i < JsonContainerSize(items->val.binary.data); i++)
+	{
+		JsonbValue *item = getIthJsonbValueFromContainer(items->val.binary.data, i);
+		JsonbContainer *c = item->type == jbvBinary && JsonContainerIsObject(item->val.binary.data)
+			? item->val.binary.data : NULL;
+
+		pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+		for (int f = 0; f < lengthof(LineSummaryFields); f++)
+		{
+			JsonbValue	vbuf;
+			JsonbValue *v = c ? getKeyJsonValueFromContainer(c, LineSummaryFields[f][1],
+															 strlen(LineSummaryFields[f][1]), &vbuf) : NULL;
+			JsonbValue	null = {.type = jbvNull};
+
+			AigwPushKey(&st, LineSummaryFields[f][0]);
+			pushJsonbValue(&st, WJB_VALUE, v ? v : &null);
+		}
+		pushJsonbValue(&st, WJB_END_OBJECT, NULL);
+	}
+	res = pushJsonbValue(&st, WJB_END_ARRAY, NULL);
+	PG_RETURN_JSONB_P(JsonbValueToJsonb(res));
+}

@@ -134,7 +134,6 @@ COMMENT ON FUNCTION aigw.pricing_candidates(jsonb, jsonb, text) IS
 CREATE FUNCTION aigw.price_usage(platform_model_id uuid, usage jsonb, context jsonb DEFAULT '{}')
   RETURNS jsonb
   LANGUAGE plpgsql STABLE
-  SET search_path = aigw, pg_catalog
   AS $$
 DECLARE
   pm record;

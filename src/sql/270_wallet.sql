@@ -220,7 +220,6 @@ COMMENT ON FUNCTION aigw.wallet_settle(uuid, numeric, jsonb) IS
 CREATE FUNCTION aigw.wallet_release(task_id uuid, reason text DEFAULT 'failed')
   RETURNS aigw.wallet_result
   LANGUAGE plpgsql
-  SET search_path = aigw, pg_catalog
   AS $$
 DECLARE
   hold aigw.gateway_wallet_transactions := aigw.wallet_task_hold(task_id);

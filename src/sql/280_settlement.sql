@@ -18,7 +18,6 @@ COMMENT ON FUNCTION aigw.identity_uses_wallet(jsonb) IS
 CREATE FUNCTION aigw.preauthorize_task(task_id uuid, request jsonb, identity jsonb DEFAULT '{}')
   RETURNS jsonb
   LANGUAGE plpgsql
-  SET search_path = aigw, pg_catalog
   AS $$
 DECLARE
   est jsonb := aigw.estimate_billing(request, identity);
@@ -65,6 +64,13 @@ $$;
 COMMENT ON FUNCTION aigw.settle_task(uuid, jsonb, jsonb, boolean) IS
   'final billing of a succeeded task: price, settle the wallet hold, one settlement outbox event; idempotent';
 
+-- The line items of a billing as the settlement event lists them: one
+-- {resourceType, amount (the quantity), unit, cost} per item; [] without
+-- lineItems (C: src/pricing.c).
+CREATE FUNCTION aigw.billing_line_summary(bill jsonb) RETURNS jsonb
+  LANGUAGE c IMMUTABLE PARALLEL SAFE
+  AS 'MODULE_PATHNAME', 'aigw_billing_line_summary';
+
 -- aigw.settle_task for a task row t the caller has locked (the outcome of an
 -- attempt, which also knows the platform model p_pm that served it; NULL: the
 -- one of the task's last successful attempt, aigw.price_task_usage).
@@ -72,7 +78,6 @@ CREATE FUNCTION aigw.settle_locked_task(t aigw.gateway_tasks, p_pm uuid, usage j
                                         store_billing boolean)
   RETURNS jsonb
   LANGUAGE plpgsql
-  SET search_path = aigw, pg_catalog
   AS $$
 #variable_conflict use_column
 DECLARE
@@ -119,10 +124,7 @@ BEGIN
             'kind', t.kind, 'model', t.model, 'simulated', simulated,
             'eventType', CASE WHEN simulated THEN 'dry_run' ELSE 'task.settled' END,
             'currency', bill->'currency', 'total', bill->'total',
-            'billings', (SELECT coalesce(jsonb_agg(jsonb_build_object(
-                                  'resourceType', i->'resourceType', 'amount', i->'quantity',
-                                  'unit', i->'unit', 'cost', i->'cost')), '[]')
-                           FROM jsonb_array_elements(bill->'lineItems') AS i),
+            'billings', aigw.billing_line_summary(bill),
             'billing', bill, 'resultRef', result_ref),
           CASE WHEN simulated THEN 'skipped' ELSE 'pending' END);
   RETURN bill;
