@@ -180,6 +180,50 @@ SELECT r->>'model' AS model, e->>'platformKey' AS platform,
 SELECT aigw.price_usage((SELECT pm.id FROM aigw.platform_models pm JOIN aigw.integration_platforms p ON p.id = pm.platform_id
                           WHERE p.platform_key = 'pt-b' AND pm.model_name = 'pt-chat'),
                         '{"prompt_tokens": 100, "completion_tokens": 50}')->'total' AS pt_b_final;
+-- price_usage (C) against the plpgsql it replaced, on every platform model of
+-- the fixtures, usages of each kind, and contexts: none, a task's (simulated or
+-- not, with a group discount policy), NULL, and simulated given as text.
+CREATE FUNCTION pg_temp.price_usage_sql(platform_model_id uuid, usage jsonb, context jsonb DEFAULT '{}')
+  RETURNS jsonb LANGUAGE plpgsql STABLE AS $$
+DECLARE
+  pm record;
+BEGIN
+  SELECT m.model_type, m.billing_config, m.resolved_pricing_version AS pricing_version,
+         CASE m.pricing_mode WHEN 'inherit' THEN 1::numeric WHEN 'custom' THEN 1::numeric
+              ELSE coalesce(m.discount_factor, p.default_discount_factor) END AS platform_factor,
+         (cp.provider_type = 'simulation' OR coalesce(p.config->>'testMode', 'false') = 'true') AS simulated,
+         p.platform_key
+    INTO pm
+    FROM aigw.platform_models m
+    JOIN aigw.integration_platforms p ON p.id = m.platform_id
+    JOIN aigw.model_catalog_providers cp ON cp.provider_key = p.provider
+   WHERE m.id = price_usage_sql.platform_model_id;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'platform model % does not exist', platform_model_id USING ERRCODE = 'undefined_object';
+  END IF;
+  RETURN aigw.compute_billing(pm.model_type, usage, pm.billing_config,
+           jsonb_build_object('pricingVersion', pm.pricing_version, 'platformDiscountFactor', pm.platform_factor,
+                              'platformModelId', platform_model_id, 'phase', 'final')
+           || coalesce(context, '{}')
+           || jsonb_build_object('simulated', pm.simulated OR coalesce((context->>'simulated')::boolean, false)))
+         || jsonb_build_object('platformKey', pm.platform_key, 'usage', usage);
+END
+$$;
+SELECT count(*) AS cases,
+       count(*) FILTER (WHERE aigw.price_usage(pm.id, u, c) IS NOT DISTINCT FROM pg_temp.price_usage_sql(pm.id, u, c)) AS same,
+       count(*) FILTER (WHERE aigw.price_usage(pm.id, u, c) IS NULL) AS null_billings
+  FROM aigw.platform_models pm,
+       (VALUES ('chat', '{"prompt_tokens": 100, "completion_tokens": 50, "total_tokens": 150}'::jsonb),
+               ('chat', '{"prompt_tokens": 1200, "completion_tokens": 0, "cached_tokens": 200}'),
+               ('image', '{"images": 2, "image_size": "1024x1024", "image_quality": "high", "image_mode": "generate"}'),
+               ('video', '{"video_seconds": 10, "video_resolution": "1080p", "video_audio": true}'),
+               ('audio', '{"audio_characters": 35}'), ('embedding', '{"embedding_tokens": 12}'),
+               (NULL, NULL)) AS us(mt, u),
+       (VALUES ('{}'::jsonb), (NULL),
+               ('{"simulated": true, "taskId": "0192e1d6-0000-7000-8000-000000000009"}'),
+               ('{"simulated": false, "userGroupDiscountPolicy": {"default": 0.8}}'),
+               ('{"simulated": "yes", "phase": "replay"}')) AS cs(c)
+ WHERE us.mt = pm.model_type OR us.mt IS NULL;
 ROLLBACK;
 SELECT aigw.price_usage('00000000-0000-0000-0000-000000000000', '{}');
 SELECT aigw.estimate_billing('{"model": "no-such-model"}');

@@ -1032,3 +1032,110 @@ aigw_capabilities_allow(PG_FUNCTION_ARGS)
 										 text_to_cstring(PG_GETARG_TEXT_PP(1)),
 										 PG_GETARG_JSONB_P(2)));
 }
+
+/* ---- final billing of usage on a platform model ---- */
+
+static SPIPlanPtr PriceModelPlan = NULL;
+
+PG_FUNCTION_INFO_V1(aigw_price_usage);
+
+/*
+ * aigw.price_usage(platform_model_id uuid, usage jsonb, context jsonb DEFAULT
+ * '{}'): the final billing of unified usage on a platform model, with the
+ * resolver of the estimate: its pricing version and platform discount, the
+ * final phase, then context (a task's user group discount policy, simulated,
+ * its id), simulated also when the platform is; the platform key and the
+ * usage added. 42704 when the platform model does not exist.
+ */
+Datum
+aigw_price_usage(PG_FUNCTION_ARGS)
+{
+	Oid			types[1] = {UUIDOID};
+	Datum		args[1];
+	JsonbParseState *st = NULL;
+	Jsonb	   *usage = PG_ARGISNULL(1) ? NULL : PG_GETARG_JSONB_P(1);
+	Jsonb	   *context = PG_ARGISNULL(2) ? NULL : PG_GETARG_JSONB_P(2);
+	Jsonb	   *base;
+	Jsonb	   *bill;
+	char	   *modelType;
+	Jsonb	   *billingConfig;
+	char	   *platformKey;
+	Datum		d;
+	bool		isnull;
+	bool		simNull;
+	bool		simulated;
+	char	   *ctxSimulated;
+	MemoryContext cxt = CurrentMemoryContext;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT), errmsg("platform model <NULL> does not exist")));
+	args[0] = PG_GETARG_DATUM(0);
+	SPI_connect();
+	if (SPI_execute_plan(KeptPlan(&PriceModelPlan,
+								  "SELECT m.model_type, m.billing_config, m.resolved_pricing_version, "
+								  "       CASE m.pricing_mode WHEN 'inherit' THEN 1::numeric WHEN 'custom' THEN 1::numeric "
+								  "            ELSE coalesce(m.discount_factor, p.default_discount_factor) END, "
+								  "       cp.provider_type = 'simulation' OR coalesce(p.config->>'testMode', 'false') = 'true', "
+								  "       p.platform_key "
+								  "  FROM aigw.platform_models m "
+								  "  JOIN aigw.integration_platforms p ON p.id = m.platform_id "
+								  "  JOIN aigw.model_catalog_providers cp ON cp.provider_key = p.provider "
+								  " WHERE m.id = $1", 1, types),
+						 args, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "aigw pricing: platform model lookup failed");
+	if (SPI_processed == 0)
+		ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT),
+						errmsg("platform model %s does not exist",
+							   DatumGetCString(DirectFunctionCall1(uuid_out, args[0])))));
+
+	/* the resolver's context: version, discount, model, phase, then the caller's */
+	{
+		HeapTuple	tup = SPI_tuptable->vals[0];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		MemoryContext old;
+
+		modelType = SpiText(tup, desc, 1, cxt);
+		billingConfig = SpiJsonb(tup, desc, 2, cxt);
+		platformKey = SpiText(tup, desc, 6, cxt);
+		d = SPI_getbinval(tup, desc, 5, &simNull);
+		simulated = !simNull && DatumGetBool(d);
+		old = MemoryContextSwitchTo(cxt);
+		pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+		d = SPI_getbinval(tup, desc, 3, &isnull);
+		AigwPushNumeric(&st, "pricingVersion", isnull ? NULL : int64_to_numeric(DatumGetInt32(d)));
+		d = SPI_getbinval(tup, desc, 4, &isnull);
+		AigwPushNumeric(&st, "platformDiscountFactor", isnull ? NULL : DatumGetNumericCopy(d));
+		PushUuidDatum(&st, "platformModelId", args[0], false);
+		AigwPushText(&st, "phase", "final");
+		base = JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_OBJECT, NULL));
+		MemoryContextSwitchTo(old);
+	}
+	SPI_finish();
+	/* compute_billing is NULL without a model type or usage, and so is the billing */
+	if (modelType == NULL || usage == NULL)
+		PG_RETURN_NULL();
+	if (context == NULL)
+		context = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum("{}")));
+	base = DatumGetJsonbP(DirectFunctionCall2(jsonb_concat, JsonbPGetDatum(base), JsonbPGetDatum(context)));
+
+	/* simulated: the platform's (NULL when unknown) or the caller's, as SQL's OR */
+	ctxSimulated = JB_ROOT_IS_OBJECT(context) ? PricingFieldText(&context->root, "simulated") : NULL;
+	if (ctxSimulated != NULL && DatumGetBool(DirectFunctionCall1(boolin, CStringGetDatum(ctxSimulated))))
+		simulated = true, simNull = false;
+	st = NULL;
+	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+	if (simNull && !simulated)
+		AigwPushNull(&st, "simulated");
+	else
+		AigwPushBool(&st, "simulated", simulated);
+	base = DatumGetJsonbP(DirectFunctionCall2(jsonb_concat, JsonbPGetDatum(base),
+											  JsonbPGetDatum(JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_OBJECT, NULL)))));
+
+	bill = AigwPriceUsage(modelType, usage, billingConfig, base);
+	st = NULL;
+	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+	AigwPushText(&st, "platformKey", platformKey);
+	PushJsonbDatum(&st, "usage", usage);
+	PG_RETURN_DATUM(DirectFunctionCall2(jsonb_concat, JsonbPGetDatum(bill),
+										JsonbPGetDatum(JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_OBJECT, NULL)))));
+}

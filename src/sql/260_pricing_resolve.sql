@@ -130,35 +130,12 @@ COMMENT ON FUNCTION aigw.pricing_candidates(jsonb, jsonb, text) IS
   'platform models that may serve a request, best first (the router''s filter and order)';
 
 -- Billing of unified usage on one platform model, for an identity or a task's snapshot.
--- context may carry userGroupDiscountPolicy (a task's snapshot), simulated and phase.
+-- context may carry userGroupDiscountPolicy (a task's snapshot), simulated and phase
+-- (C: src/pricing_resolve.c).
 CREATE FUNCTION aigw.price_usage(platform_model_id uuid, usage jsonb, context jsonb DEFAULT '{}')
   RETURNS jsonb
-  LANGUAGE plpgsql STABLE
-  AS $$
-DECLARE
-  pm record;
-BEGIN
-  SELECT m.model_type, m.billing_config, m.resolved_pricing_version AS pricing_version,
-         CASE m.pricing_mode WHEN 'inherit' THEN 1::numeric WHEN 'custom' THEN 1::numeric
-              ELSE coalesce(m.discount_factor, p.default_discount_factor) END AS platform_factor,
-         (cp.provider_type = 'simulation' OR coalesce(p.config->>'testMode', 'false') = 'true') AS simulated,
-         p.platform_key
-    INTO pm
-    FROM aigw.platform_models m
-    JOIN aigw.integration_platforms p ON p.id = m.platform_id
-    JOIN aigw.model_catalog_providers cp ON cp.provider_key = p.provider
-   WHERE m.id = price_usage.platform_model_id;
-  IF NOT FOUND THEN
-    RAISE EXCEPTION 'platform model % does not exist', platform_model_id USING ERRCODE = 'undefined_object';
-  END IF;
-  RETURN aigw.compute_billing(pm.model_type, usage, pm.billing_config,
-           jsonb_build_object('pricingVersion', pm.pricing_version, 'platformDiscountFactor', pm.platform_factor,
-                              'platformModelId', platform_model_id, 'phase', 'final')
-           || coalesce(context, '{}')
-           || jsonb_build_object('simulated', pm.simulated OR coalesce((context->>'simulated')::boolean, false)))
-         || jsonb_build_object('platformKey', pm.platform_key, 'usage', usage);
-END
-$$;
+  LANGUAGE c STABLE
+  AS 'MODULE_PATHNAME', 'aigw_price_usage';
 COMMENT ON FUNCTION aigw.price_usage(uuid, jsonb, jsonb) IS
   'final billing of unified usage on a platform model (the same resolver as the estimate)';
 
