@@ -224,6 +224,27 @@ SELECT count(*) AS cases,
                ('{"simulated": false, "userGroupDiscountPolicy": {"default": 0.8}}'),
                ('{"simulated": "yes", "phase": "replay"}')) AS cs(c)
  WHERE us.mt = pm.model_type OR us.mt IS NULL;
+-- A simulated flag that is not a boolean: an error (22P02) from both unless the
+-- platform is simulated, whatever the usage; numbers read as ->> renders them.
+CREATE FUNCTION pg_temp.outcome_of(stmt text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE r jsonb;
+BEGIN
+  EXECUTE stmt INTO r;
+  RETURN coalesce(r->>'simulated', 'null billing');
+EXCEPTION WHEN others THEN
+  RETURN SQLSTATE;
+END;
+$$;
+SELECT p.platform_key, c, u IS NULL AS no_usage,
+       pg_temp.outcome_of(format('SELECT aigw.price_usage(%L, %L, %L)', pm.id, u, c)) AS c_version,
+       pg_temp.outcome_of(format('SELECT aigw.price_usage(%L, %L, %L)', pm.id, u, c))
+         = pg_temp.outcome_of(format('SELECT pg_temp.price_usage_sql(%L, %L, %L)', pm.id, u, c)) AS same
+  FROM aigw.platform_models pm JOIN aigw.integration_platforms p ON p.id = pm.platform_id
+       CROSS JOIN (VALUES ('{"simulated": 1.0}'::jsonb), ('{"simulated": 1}'), ('{"simulated": {"a": 1}}'),
+                          ('{"simulated": "abc"}')) AS cs(c)
+       CROSS JOIN (VALUES ('{"prompt_tokens": 10, "completion_tokens": 5}'::jsonb), (NULL)) AS us(u)
+ WHERE pm.model_type = 'chat' AND p.platform_key IN ('pt-a', 'pt-sim')
+ ORDER BY 1, c::text, 3;
 ROLLBACK;
 SELECT aigw.price_usage('00000000-0000-0000-0000-000000000000', '{}');
 SELECT aigw.estimate_billing('{"model": "no-such-model"}');

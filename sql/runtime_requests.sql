@@ -76,3 +76,23 @@ WITH cases(n, identity) AS (VALUES
 SELECT n, aigw.task_identity(identity) AS identity,
        aigw.task_identity(identity) IS NOT DISTINCT FROM pg_temp.task_identity_sql(identity) AS same
   FROM cases ORDER BY n;
+
+-- aigw.append_task_event (C): sequence numbers per task, the payload's default
+-- and the event's fields; a NULL task is refused (23502). (The callback outbox
+-- rows, with aigw.task_progress_callback_url set in the server's configuration,
+-- are checked by TAP 320_outbox.)
+BEGIN;
+INSERT INTO aigw.gateway_tasks (id, kind, run_mode, user_id, model, model_type, request, queue_key)
+VALUES ('0192e1d6-0000-7000-8000-0000000000e1', 'chat.completions', 'production', 'ev-user', 'm', 'chat', '{}', 'q'),
+       ('0192e1d6-0000-7000-8000-0000000000e2', 'chat.completions', 'production', 'ev-user', 'm', 'chat', '{}', 'q');
+SELECT aigw.append_task_event('0192e1d6-0000-7000-8000-0000000000e1', 'queue_status', 'queued', 'queued', 0, 'queued', NULL, false) AS first,
+       aigw.append_task_event('0192e1d6-0000-7000-8000-0000000000e1', 'progress', 'running', 'submit', 0.5, 'half', '{"a": 1}', false) AS second,
+       aigw.append_task_event('0192e1d6-0000-7000-8000-0000000000e2', 'progress', 'running', NULL, NULL, NULL, NULL, true) AS other_task,
+       aigw.append_task_event('0192e1d6-0000-7000-8000-0000000000e1', 'completed', 'succeeded', NULL, 1, 'completed', '{"usage": {}}', false) AS third;
+SELECT task_id, seq, event_type, status, phase, progress, message, payload, simulated
+  FROM aigw.gateway_task_events WHERE task_id IN ('0192e1d6-0000-7000-8000-0000000000e1', '0192e1d6-0000-7000-8000-0000000000e2')
+ ORDER BY task_id, seq;
+SAVEPOINT null_task;
+SELECT aigw.append_task_event(NULL, 'progress', 'running', NULL, NULL, NULL, NULL, false);
+ROLLBACK TO null_task;
+ROLLBACK;

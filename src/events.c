@@ -66,7 +66,7 @@ aigw_append_task_event(PG_FUNCTION_ARGS)
 	int64		seq;
 
 	if (PG_ARGISNULL(0))
-		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("the task of an event must not be null")));
+		ereport(ERROR, (errcode(ERRCODE_NOT_NULL_VIOLATION), errmsg("the task of an event must not be null")));
 	for (int i = 0; i < NEVENT_ARGS; i++)
 	{
 		values[i] = PG_ARGISNULL(i) ? (Datum) 0 : PG_GETARG_DATUM(i);

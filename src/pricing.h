@@ -71,6 +71,7 @@ extern JsonbContainer *PricingFieldArray(JsonbContainer *c, const char *key);
 extern Numeric PricingValueNumeric(JsonbValue *v, const char *key);
 extern Numeric PricingFieldNumeric(JsonbContainer *c, const char *key);
 extern int64 PricingFieldCount(JsonbContainer *c, const char *key, int64 dflt);
+extern char *PricingValueText(JsonbValue *v);
 extern char *PricingFieldText(JsonbContainer *c, const char *key);
 extern bool PricingFieldBool(JsonbContainer *c, const char *key, bool dflt);
 extern char *PricingFirstArrayText(JsonbContainer *c, const char *key);

@@ -90,6 +90,26 @@ PricingField(JsonbContainer *c, const char *key, JsonbValue *buf)
 	return v;
 }
 
+/* Value v (not a JSON null) as ->> renders it, palloc'd */
+char *
+PricingValueText(JsonbValue *v)
+{
+	switch (v->type)
+	{
+		case jbvString:
+			return pnstrdup(v->val.string.val, v->val.string.len);
+		case jbvNumeric:
+			return DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v->val.numeric)));
+		case jbvBool:
+			return pstrdup(v->val.boolean ? "true" : "false");
+		case jbvBinary:
+			return JsonbToCString(NULL, v->val.binary.data, v->val.binary.len);
+		default:
+			elog(ERROR, "unexpected jsonb value type %d", (int) v->type);
+	}
+	return NULL;				/* keep compiler quiet */
+}
+
 /* Nested object under key, NULL when absent; error when not an object */
 JsonbContainer *
 PricingFieldObject(JsonbContainer *c, const char *key)

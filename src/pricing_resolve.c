@@ -1111,17 +1111,26 @@ aigw_price_usage(PG_FUNCTION_ARGS)
 		MemoryContextSwitchTo(old);
 	}
 	SPI_finish();
+	if (context == NULL)
+		context = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum("{}")));
+
+	/*
+	 * simulated: the platform's (NULL when unknown) OR (context->>'simulated')::boolean,
+	 * the cast made only when the platform's is not true, as SQL evaluates it
+	 */
+	if (!simulated && JB_ROOT_IS_OBJECT(context))
+	{
+		JsonbValue	vbuf;
+		JsonbValue *v = PricingField(&context->root, "simulated", &vbuf);
+
+		ctxSimulated = v == NULL ? NULL : PricingValueText(v);
+		if (ctxSimulated != NULL && DatumGetBool(DirectFunctionCall1(boolin, CStringGetDatum(ctxSimulated))))
+			simulated = true, simNull = false;
+	}
 	/* compute_billing is NULL without a model type or usage, and so is the billing */
 	if (modelType == NULL || usage == NULL)
 		PG_RETURN_NULL();
-	if (context == NULL)
-		context = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum("{}")));
 	base = DatumGetJsonbP(DirectFunctionCall2(jsonb_concat, JsonbPGetDatum(base), JsonbPGetDatum(context)));
-
-	/* simulated: the platform's (NULL when unknown) or the caller's, as SQL's OR */
-	ctxSimulated = JB_ROOT_IS_OBJECT(context) ? PricingFieldText(&context->root, "simulated") : NULL;
-	if (ctxSimulated != NULL && DatumGetBool(DirectFunctionCall1(boolin, CStringGetDatum(ctxSimulated))))
-		simulated = true, simNull = false;
 	st = NULL;
 	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
 	if (simNull && !simulated)

@@ -25,24 +25,7 @@ ObjectOf(JsonbValue *v)
 static void
 AppendAsText(StringInfo out, JsonbValue *v)
 {
-	switch (v->type)
-	{
-		case jbvString:
-			appendBinaryStringInfo(out, v->val.string.val, v->val.string.len);
-			break;
-		case jbvNumeric:
-			appendStringInfoString(out, DatumGetCString(DirectFunctionCall1(numeric_out,
-																			NumericGetDatum(v->val.numeric))));
-			break;
-		case jbvBool:
-			appendStringInfoString(out, v->val.boolean ? "true" : "false");
-			break;
-		case jbvBinary:
-			(void) JsonbToCString(out, v->val.binary.data, v->val.binary.len);
-			break;
-		default:
-			elog(ERROR, "unexpected jsonb value type %d", (int) v->type);
-	}
+	appendStringInfoString(out, PricingValueText(v));
 }
 
 /* The text of message m's content: the string, or its parts' "text" joined by spaces */

@@ -105,8 +105,8 @@ CREATE FUNCTION aigw.active_runner_policy() RETURNS jsonb
           WHERE r.policy_key = 'default-runner-v1');
 
 -- Every platform model a request could name, with the reason it is left out
--- (NULL when eligible) and its place in the order. route_candidates and
--- route_explain both read this, so they cannot disagree.
+-- (NULL when eligible) and its place in the order. route_ranked (so
+-- route_candidates) and route_explain both read this, so they cannot disagree.
 CREATE FUNCTION aigw.route_consider(model text, model_type text, identity jsonb, options jsonb,
                                     exclude uuid[] DEFAULT '{}')
   RETURNS TABLE (platform_model_id uuid, platform_id uuid, platform_key text, provider text,
@@ -162,9 +162,10 @@ $$;
 -- request without a routing plan: group member priority (quota-aware groups
 -- put the least loaded first), then platform priority with demotions, load,
 -- waiting queue, least recently assigned, jitter. A SQL function of one query,
--- declared STABLE so that a query calling it inlines it (a VOLATILE one is
--- never inlined): aigw.submit_task routes with it in one statement, without a
--- function call and a tuple store around the routing query.
+-- declared STABLE so that a query calling it in FROM inlines it (a VOLATILE
+-- set-returning function is never inlined; the random() and the live client
+-- state inside are still read per row): aigw.submit_task routes with it in one
+-- statement, without a function call and a tuple store around the routing query.
 CREATE FUNCTION aigw.route_ranked(model text, model_type text, identity jsonb, options jsonb,
                                   exclude uuid[] DEFAULT '{}')
   RETURNS TABLE (platform_model_id uuid, platform_id uuid, platform_key text, provider text,

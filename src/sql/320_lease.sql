@@ -160,13 +160,13 @@ $$;
 -- calling statement inlines.
 CREATE FUNCTION aigw.vendor_body(t aigw.gateway_tasks, vendor_model text) RETURNS jsonb
   LANGUAGE sql STABLE
-  RETURN (t.request - 'simulation_profile' - 'test_mode' - 'platform')
-         || jsonb_build_object('model', vendor_model)
-         || CASE WHEN coalesce((t.normalized_request->>'stream')::boolean, false)
-                 THEN jsonb_build_object('stream', true,
+  RETURN CASE WHEN coalesce((t.normalized_request->>'stream')::boolean, false)
+              THEN (t.request - 'simulation_profile' - 'test_mode' - 'platform')
+                   || jsonb_build_object('model', vendor_model, 'stream', true,
                                          'stream_options', coalesce(t.request->'stream_options', '{}')
                                                            || '{"include_usage": true}')
-                 ELSE '{}' END;
+              ELSE (t.request - 'simulation_profile' - 'test_mode' - 'platform')
+                   || jsonb_build_object('model', vendor_model) END;
 
 -- The provider path of a task kind.
 CREATE FUNCTION aigw.vendor_path(kind text) RETURNS text
