@@ -27,7 +27,6 @@ CREATE FUNCTION aigw.wallet_account(gateway_user_id uuid, gateway_tenant_id uuid
                                     currency text DEFAULT 'resource')
   RETURNS uuid
   LANGUAGE plpgsql
-  SET search_path = aigw, pg_catalog
   AS $$
 #variable_conflict use_column
 DECLARE
@@ -62,7 +61,6 @@ COMMENT ON FUNCTION aigw.wallet_account(uuid, uuid, text) IS
 CREATE FUNCTION aigw.wallet_lock(account_id uuid)
   RETURNS aigw.gateway_wallet_accounts
   LANGUAGE plpgsql
-  SET search_path = aigw, pg_catalog
   AS $$
 DECLARE
   a aigw.gateway_wallet_accounts;
@@ -82,7 +80,6 @@ CREATE FUNCTION aigw.wallet_apply(a aigw.gateway_wallet_accounts, direction text
                                   metadata jsonb DEFAULT '{}', recharged numeric DEFAULT 0, spent numeric DEFAULT 0)
   RETURNS aigw.gateway_wallet_transactions
   LANGUAGE plpgsql
-  SET search_path = aigw, pg_catalog
   AS $$
 DECLARE
   tx aigw.gateway_wallet_transactions;
@@ -126,7 +123,6 @@ CREATE TYPE aigw.wallet_result AS (
 CREATE FUNCTION aigw.wallet_hold(account_id uuid, task_id uuid, amount numeric, metadata jsonb DEFAULT '{}')
   RETURNS aigw.wallet_result
   LANGUAGE plpgsql
-  SET search_path = aigw, pg_catalog
   AS $$
 DECLARE
   a aigw.gateway_wallet_accounts;
@@ -173,7 +169,6 @@ CREATE FUNCTION aigw.wallet_task_hold(task_id uuid)
 CREATE FUNCTION aigw.wallet_settle(task_id uuid, cost numeric, metadata jsonb DEFAULT '{}')
   RETURNS aigw.wallet_result
   LANGUAGE plpgsql
-  SET search_path = aigw, pg_catalog
   AS $$
 DECLARE
   hold aigw.gateway_wallet_transactions := aigw.wallet_task_hold(task_id);
