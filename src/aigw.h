@@ -14,6 +14,7 @@ extern char *aigw_role;
 extern int	aigw_workers;
 extern int	aigw_worker_max_inflight;
 extern int	aigw_launcher_naptime_ms;
+extern char *aigw_task_progress_callback_url;
 
 /* Plans kept for the life of the backend (spi_plans.c) */
 typedef struct _SPI_plan *AigwKeptPlan;

@@ -13,8 +13,6 @@
 #include "utils/builtins.h"
 #include "utils/uuid.h"
 
-extern char *aigw_task_progress_callback_url;
-
 #define NEVENT_ARGS 8
 
 static AigwKeptPlan EventPlan = NULL;
