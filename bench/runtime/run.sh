@@ -16,6 +16,13 @@
 # With batching (bench/runtime/submit_batch_await.sql): each client submits
 # BENCH_BATCH tasks in one statement, then waits for all of them in one.
 #
+# With BENCH_COMPARE=<revision>: the working tree (B) against that revision
+# (A), simulation provider, each on its own live cluster; BENCH_ROUNDS rounds
+# (default 5) alternate A and B, each a 1-client run and a batched run of
+# BENCH_SECONDS (default 5 here), and the medians are printed. This machine's
+# speed drifts by 10-20 % within minutes: runs one after the other cannot
+# show a difference of a few percent, alternating rounds can.
+#
 # Environment: BENCH_SECONDS (default 10), BENCH_CLIENTS (default "1 16"),
 # BENCH_BATCH (default 50; 0 skips the batched runs), BENCH_BATCH_CLIENTS
 # (default 4), BENCH_PROVIDERS (default "simulation mock"), BENCH_AIGW_WORKERS
@@ -24,12 +31,15 @@ set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/../../scripts/lib.sh"
 
-SECS=${BENCH_SECONDS:-10}
+COMPARE=${BENCH_COMPARE:-}
+SECS=${BENCH_SECONDS:-$([ -n "$COMPARE" ] && echo 5 || echo 10)}
+ROUNDS=${BENCH_ROUNDS:-5}
 CLIENTS=${BENCH_CLIENTS:-"1 16"}
 BATCH=${BENCH_BATCH:-50}
 BATCH_CLIENTS=${BENCH_BATCH_CLIENTS:-4}
 OFF=${AIGW_PORT_OFFSET:-0}
 PROVIDERS=${BENCH_PROVIDERS:-"simulation mock"}
+[ -n "$COMPARE" ] && PROVIDERS=simulation
 
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 if [[ " $PROVIDERS " == *" mock "* ]] && [ ! -x "$NGINX" ] && [ "$(id -u)" -eq 0 ]; then
@@ -50,8 +60,20 @@ PG_BINDIR=$("$PG_CONFIG" --bindir)
 aigw_resolve_runuser
 aigw_resolve_statedir
 B="$AIGW_STATE/bench-runtime"
+if [ -n "$COMPARE" ]; then
+  # side A: the revision, built from its own tree
+  git -C "$AIGW_ROOT" rev-parse --verify -q "$COMPARE^{commit}" >/dev/null || fail "no revision \"$COMPARE\""
+  rm -rf "$B-a"
+  mkdir -p "$B-a/tree"
+  git -C "$AIGW_ROOT" archive "$COMPARE" | tar -C "$B-a/tree" -xf -
+  say "building aigw at $COMPARE against $PG_CONFIG"
+  AIGW_ROOT="$B-a/tree" aigw_build_copy "$B-a" "$PG_CONFIG"
+  STAGE_A=$AIGW_STAGE
+fi
 say "building aigw against $PG_CONFIG"
 aigw_build_copy "$B" "$PG_CONFIG"
+STAGE_B=$AIGW_STAGE
+SIDE_PORT=0
 
 PGDATA="$B/data"
 SOCK="$B/sock"
@@ -59,6 +81,11 @@ stop_cluster() { [ -f "$PGDATA/postmaster.pid" ] && as_runuser "$PG_BINDIR/pg_ct
 stop() {
   aigw_mock_nginx_stop "$B/nginx"
   stop_cluster
+  local d
+  for d in "$AIGW_STATE/bench-runtime/data" "$AIGW_STATE/bench-runtime-a/data"; do
+    [ -f "$d/postmaster.pid" ] && as_runuser "$PG_BINDIR/pg_ctl" -D "$d" -w -m fast stop >/dev/null 2>&1
+  done
+  return 0
 }
 stop
 trap stop EXIT
@@ -91,7 +118,7 @@ fresh_cluster() {
   [ "$(id -u)" -eq 0 ] && chown "$AIGW_RUNUSER" "$B" "$SOCK" "$B/log"
   as_runuser "$PG_BINDIR/initdb" -D "$PGDATA" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >"$B/initdb.log" 2>&1 \
     || { cat "$B/initdb.log" >&2; fail "initdb failed"; }
-  PGPORT=$(aigw_free_port $((55700 + OFF)))
+  PGPORT=$(aigw_free_port $((55700 + OFF + SIDE_PORT)))
   as_runuser tee -a "$PGDATA/postgresql.conf" >/dev/null <<CONF
 port = $PGPORT
 listen_addresses = ''
@@ -159,6 +186,51 @@ SQL
 cpu_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8; exit}' /proc/stat; }
 tasks() { psqlb -d aigw -c "SELECT count(*) FROM aigw.gateway_tasks"; }
 hz=$(getconf CLK_TCK)
+
+# ---- BENCH_COMPARE: A (the revision) and B (the working tree), alternating ----
+# side a|b: the cluster, build and port the functions above use
+side() {
+  if [ "$1" = a ]; then B="$AIGW_STATE/bench-runtime-a" AIGW_STAGE=$STAGE_A SIDE_PORT=50
+  else B="$AIGW_STATE/bench-runtime" AIGW_STAGE=$STAGE_B SIDE_PORT=0; fi
+  PGDATA="$B/data" SOCK="$B/sock"
+  PGPORT=${PORTS[$1]:-}
+}
+compare() {
+  declare -gA PORTS
+  local r s out lat cpu n t0 t1 n0 n1 s0 s1 res="$B/compare.tsv"
+  for s in a b; do side $s; fresh_cluster simulation; PORTS[$s]=$PGPORT; done
+  : > "$res"
+  echo "PostgreSQL $("$PG_CONFIG" --version | awk '{print $2}') release, A = $COMPARE, B = the working tree, $ROUNDS rounds of ${SECS} s runs"
+  for r in $(seq 1 "$ROUNDS"); do
+    for s in a b; do
+      side $s
+      rm -f "$B"/log/lat.*
+      t0=$(cpu_ticks); n0=$(tasks)
+      out=$(pgb -f "$HERE/submit_await.sql" -c 1 -T "$SECS" -l --log-prefix="$B/log/lat")
+      t1=$(cpu_ticks); n1=$(tasks)
+      lat=$(cat "$B"/log/lat.* | awk '{print $3}' | sort -n | awk '{v[NR] = $1} END {printf "%.3f", v[int(NR * 0.5) + 1] / 1000}')
+      cpu=$(echo "scale=3; ($t1 - $t0) * 1000 / $hz / ($n1 - $n0)" | bc)
+      n0=$(tasks); s0=$(date +%s.%N)
+      pgb -D batch="$BATCH" -f "$HERE/submit_batch_await.sql" -c "$BATCH_CLIENTS" -j "$BATCH_CLIENTS" -T "$SECS" >/dev/null
+      s1=$(date +%s.%N); n1=$(tasks)
+      n=$(echo "($n1 - $n0) / ($s1 - $s0)" | bc)
+      printf '%s\t%s\t%s\t%s\n' "${s^^}" "$lat" "$cpu" "$n" >> "$res"
+      printf 'round %s %s: 1 client p50 %s ms, machine CPU per task %s ms; batches of %s x %s clients %s tasks/s\n' \
+        "$r" "${s^^}" "$lat" "$cpu" "$BATCH" "$BATCH_CLIENTS" "$n"
+    done
+  done
+  for s in A B; do
+    awk -F'\t' -v s=$s '$1 == s {l[++n] = $2; c[n] = $3; t[n] = $4}
+      function med(a, n,   i, j, x) { for (i = 2; i <= n; i++) { x = a[i]; for (j = i - 1; j >= 1 && a[j] > x; j--) a[j + 1] = a[j]; a[j + 1] = x }
+                                    return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
+      END {printf "median %s: 1 client p50 %.3f ms, machine CPU per task %.3f ms; batched %d tasks/s\n", s, med(l, n), med(c, n), med(t, n)}' "$res"
+  done
+}
+if [ -n "$COMPARE" ]; then
+  compare
+  exit 0
+fi
+
 echo "PostgreSQL $("$PG_CONFIG" --version | awk '{print $2}') release, aigw.workers ${BENCH_AIGW_WORKERS:-2}, $(nproc) cores, ${SECS} s per run"
 for provider in $PROVIDERS; do
   fresh_cluster "$provider"
