@@ -6,10 +6,13 @@
 #include "runtime.h"
 
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "replication/syncrep.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
@@ -17,6 +20,7 @@
 
 static bool wake_at_commit = false;
 static bool scan_at_commit = false;
+static bool flush_after_handoff = false;	/* commit record flushed by the callback */
 static int	handoff_count = 0;
 static int	handoff_cap = 0;
 static AigwHandoffEntry *handoff_entries = NULL;	/* in TopMemoryContext, reused */
@@ -79,6 +83,9 @@ WakeAtCommitCallback(XactEvent event, void *arg)
 		case XACT_EVENT_PARALLEL_COMMIT:
 			if (handoff_count > 0)
 				AigwHandOffTasks(handoff_entries, handoff_payloads, handoff_count);
+			/* the workers start while the commit record is flushed */
+			if (flush_after_handoff)
+				XLogFlush(XactLastCommitEnd);
 			if (cancel_count > 0)
 				AigwAnnounceCancels(cancel_ids, cancel_count);
 			PostCancelResults();
@@ -103,6 +110,7 @@ WakeAtCommitCallback(XactEvent event, void *arg)
 	{
 		wake_at_commit = false;
 		scan_at_commit = false;
+		flush_after_handoff = false;
 		handoff_count = 0;
 		cancel_count = 0;
 		cancel_results = NIL;
@@ -198,6 +206,25 @@ AigwTasksInit(void)
 	RegisterWakeCallback();
 }
 
+/*
+ * Makes this transaction's commit visible before its commit record is
+ * flushed, and has the commit callback flush it right after the hand-off: the
+ * worker starts on the task during the flush instead of after it, and the
+ * submitter still returns only once the commit is durable. Not with
+ * synchronous standbys (their wait is part of the commit) or when the caller
+ * asked for an asynchronous commit (nothing to flush).
+ */
+static void
+FlushAfterHandoff(void)
+{
+	if (flush_after_handoff || synchronous_commit <= SYNCHRONOUS_COMMIT_OFF ||
+		(SyncRepStandbyNames != NULL && SyncRepStandbyNames[0] != '\0'))
+		return;
+	(void) set_config_option("synchronous_commit", "off", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_LOCAL, true, 0, false);
+	flush_after_handoff = true;
+}
+
 PG_FUNCTION_INFO_V1(aigw_wake_workers_at_commit);
 
 /*
@@ -245,6 +272,7 @@ aigw_wake_workers_at_commit(PG_FUNCTION_ARGS)
 			}
 		}
 		handoff_count++;
+		FlushAfterHandoff();
 	}
 	if (AigwShmem)
 		pg_atomic_fetch_add_u64(&AigwShmem->submitted, 1);
