@@ -20,7 +20,7 @@
 
 static bool wake_at_commit = false;
 static bool scan_at_commit = false;
-static bool flush_after_handoff = false;	/* commit record flushed by the callback */
+static bool flush_after_handoff = false;	/* commit record flushed by the commit callback */
 static int	handoff_count = 0;
 static int	handoff_cap = 0;
 static AigwHandoffEntry *handoff_entries = NULL;	/* in TopMemoryContext, reused */
@@ -70,6 +70,34 @@ PostCancelResults(void)
 }
 
 /*
+ * A committing transaction that hands off at most this many tasks (an
+ * interactive request) has them start during its commit's flush. A batch
+ * keeps its synchronous commit: its first task's head start is small next to
+ * the batch, and an asynchronous commit of that much WAL wakes the WAL writer
+ * into flushes of its own.
+ */
+#define FLUSH_AFTER_HANDOFF_MAX 4
+
+/*
+ * Called before the commit: makes this transaction's commit visible before its
+ * commit record is flushed, and has the commit callback flush it right after
+ * the hand-off. The worker starts on the task during the flush instead of
+ * after it, and the submitter still returns only once the commit is durable.
+ * Not with synchronous standbys (their wait is part of the commit) or when the
+ * caller asked for an asynchronous commit (nothing to flush).
+ */
+static void
+FlushAfterHandoff(void)
+{
+	if (flush_after_handoff || synchronous_commit <= SYNCHRONOUS_COMMIT_OFF ||
+		(SyncRepStandbyNames != NULL && SyncRepStandbyNames[0] != '\0'))
+		return;
+	(void) set_config_option("synchronous_commit", "off", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_LOCAL, true, 0, false);
+	flush_after_handoff = true;
+}
+
+/*
  * Transaction callback: once the submitted tasks are visible, hand them to
  * the workers (leased by id); more than fit, or tasks queued otherwise, make
  * the workers scan the queue.
@@ -79,6 +107,10 @@ WakeAtCommitCallback(XactEvent event, void *arg)
 {
 	switch (event)
 	{
+		case XACT_EVENT_PRE_COMMIT:
+			if (handoff_count > 0 && handoff_count <= FLUSH_AFTER_HANDOFF_MAX)
+				FlushAfterHandoff();
+			break;
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:
 			if (handoff_count > 0)
@@ -206,25 +238,6 @@ AigwTasksInit(void)
 	RegisterWakeCallback();
 }
 
-/*
- * Makes this transaction's commit visible before its commit record is
- * flushed, and has the commit callback flush it right after the hand-off: the
- * worker starts on the task during the flush instead of after it, and the
- * submitter still returns only once the commit is durable. Not with
- * synchronous standbys (their wait is part of the commit) or when the caller
- * asked for an asynchronous commit (nothing to flush).
- */
-static void
-FlushAfterHandoff(void)
-{
-	if (flush_after_handoff || synchronous_commit <= SYNCHRONOUS_COMMIT_OFF ||
-		(SyncRepStandbyNames != NULL && SyncRepStandbyNames[0] != '\0'))
-		return;
-	(void) set_config_option("synchronous_commit", "off", PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_LOCAL, true, 0, false);
-	flush_after_handoff = true;
-}
-
 PG_FUNCTION_INFO_V1(aigw_wake_workers_at_commit);
 
 /*
@@ -272,7 +285,6 @@ aigw_wake_workers_at_commit(PG_FUNCTION_ARGS)
 			}
 		}
 		handoff_count++;
-		FlushAfterHandoff();
 	}
 	if (AigwShmem)
 		pg_atomic_fetch_add_u64(&AigwShmem->submitted, 1);
