@@ -58,6 +58,9 @@ static TimestampTz slot_scan_at = 0;	/* when to look for waiting tasks again; 0 
 static int	slot_scan_tries = 0;	/* looks that found fewer waiting tasks than slots */
 static uint64 cancels_seen = 0;	/* cancels read up to this sequence number */
 static MemoryContext loop_cxt = NULL;
+static pg_uuid_t *ended_tasks = NULL;	/* tasks the open transaction ends; in TopMemoryContext */
+static int	nended = 0;
+static int	ended_cap = 0;
 static AigwKeptPlan lease_plan = NULL;
 static AigwKeptPlan started_plan = NULL;
 static AigwKeptPlan heartbeat_plan = NULL;
@@ -329,7 +332,46 @@ EndWork(void)
 	pgstat_report_activity(STATE_IDLE, NULL);
 }
 
-/* Posts the outcome events returned by the SQL functions and wakes waiters */
+/*
+ * Transaction callback: the SQL callers waiting for the tasks this
+ * transaction ended are woken as soon as its commit is durable and visible,
+ * before the rest of the commit's clean-up and the channel posts.
+ */
+static void
+EndedTasksCallback(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_COMMIT)
+		for (int i = 0; i < nended; i++)
+			AigwNotifyTaskWaiters(&ended_tasks[i]);
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT)
+		nended = 0;
+}
+
+/* Notes the tasks that the outcomes just recorded end, for EndedTasksCallback */
+static void
+NoteEndedTasks(List *outcomes)
+{
+	ListCell   *lc;
+
+	nended = 0;
+	foreach(lc, outcomes)
+	{
+		Jsonb	   *o = lfirst(lc);
+		char	   *task;
+
+		if (!AigwJsonbGetBool(o, "terminal", false) || (task = AigwJsonbGetText(o, "task_id")) == NULL)
+			continue;
+		if (nended >= ended_cap)
+		{
+			ended_cap = Max(64, ended_cap * 2);
+			ended_tasks = ended_tasks ? repalloc(ended_tasks, sizeof(pg_uuid_t) * ended_cap)
+				: MemoryContextAlloc(TopMemoryContext, sizeof(pg_uuid_t) * ended_cap);
+		}
+		ended_tasks[nended++] = *DatumGetUUIDP(DirectFunctionCall1(uuid_in, CStringGetDatum(task)));
+	}
+}
+
+/* Posts the outcome events returned by the SQL functions (their waiters are woken at the commit) */
 static void
 DeliverOutcomes(List *outcomes)
 {
@@ -374,10 +416,7 @@ DeliverOutcomes(List *outcomes)
 								   AIGW_EVENT_RESULT, json, strlen(json), &full);
 		}
 		if (AigwJsonbGetBool(o, "terminal", false))
-		{
-			AigwNotifyTaskWaiters(&id);
 			pg_atomic_fetch_add_u64(&AigwShmem->completed, 1);
-		}
 	}
 }
 
@@ -498,6 +537,8 @@ LeaseTransaction(void *arg)
 						 values, nulls, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "aigw.lease_tasks failed");
 	w->rows = CollectJsonbRows(NIL, w->batch);
+	/* tasks it ended (no candidate left, expired) wake their waiters at the commit */
+	NoteEndedTasks(w->rows);
 	if (w->ids != NULL)
 	{
 		/* tasks it delayed come back as "requeued" rows with their delay */
@@ -830,6 +871,7 @@ FinishTransaction(void *arg)
 			w->outcomes = RecordOutcome(w->outcomes, argtypes, values, w->batch);
 		}
 	}
+	NoteEndedTasks(w->outcomes);
 	EndWork();
 }
 
@@ -1174,6 +1216,7 @@ AigwTaskWorkerMain(Datum main_arg)
 	AddWaitEventToSet(set, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
 	AddWaitEventToSet(set, WL_SOCKET_READABLE, epfd, NULL, NULL);
 	loop_cxt = AllocSetContextCreate(TopMemoryContext, "aigw worker loop", ALLOCSET_DEFAULT_SIZES);
+	RegisterXactCallback(EndedTasksCallback, NULL);
 
 	while (!ExtensionReady())
 	{

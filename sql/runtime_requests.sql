@@ -95,4 +95,53 @@ SELECT task_id, seq, event_type, status, phase, progress, message, payload, simu
 SAVEPOINT null_task;
 SELECT aigw.append_task_event(NULL, 'progress', 'running', NULL, NULL, NULL, NULL, false);
 ROLLBACK TO null_task;
+-- The row is written with heap and index calls, checked as the INSERT would
+-- check it: the foreign key to the task (23503), NOT NULL (23502), the CHECK
+-- constraints (23514) and the caller's privileges (42501): INSERT and SELECT
+-- on the table, EXECUTE on the functions of its CHECK constraints.
+SAVEPOINT checks;
+SELECT aigw.append_task_event('0192e1d6-0000-7000-8000-0000000000ff', 'progress', 'running', NULL, NULL, NULL, NULL, false);
+ROLLBACK TO checks;
+SELECT aigw.append_task_event('0192e1d6-0000-7000-8000-0000000000e1', 'bogus', 'running', NULL, NULL, NULL, NULL, false);
+ROLLBACK TO checks;
+SELECT aigw.append_task_event('0192e1d6-0000-7000-8000-0000000000e1', 'progress', 'running', 'nowhere', NULL, NULL, NULL, false);
+ROLLBACK TO checks;
+SELECT aigw.append_task_event('0192e1d6-0000-7000-8000-0000000000e1', 'progress', 'running', NULL, 1.5, NULL, NULL, false);
+ROLLBACK TO checks;
+SELECT aigw.append_task_event('0192e1d6-0000-7000-8000-0000000000e1', NULL, 'running', NULL, NULL, NULL, NULL, false);
+ROLLBACK TO checks;
+SELECT aigw.append_task_event('0192e1d6-0000-7000-8000-0000000000e1', 'progress', 'running', NULL, NULL, NULL, NULL, NULL);
+ROLLBACK TO checks;
+CREATE ROLE aigw_regress_event_reader;
+GRANT USAGE ON SCHEMA aigw TO aigw_regress_event_reader;
+GRANT SELECT ON aigw.gateway_task_events TO aigw_regress_event_reader;
+GRANT EXECUTE ON FUNCTION aigw.append_task_event(uuid, text, text, text, numeric, text, jsonb, boolean) TO aigw_regress_event_reader;
+SAVEPOINT no_insert;
+SET ROLE aigw_regress_event_reader;
+SELECT aigw.append_task_event('0192e1d6-0000-7000-8000-0000000000e1', 'progress', 'running', NULL, NULL, NULL, NULL, false);
+ROLLBACK TO no_insert;
+-- with INSERT too, the functions of the CHECK constraints must be callable
+GRANT INSERT ON aigw.gateway_task_events TO aigw_regress_event_reader;
+SAVEPOINT no_execute;
+SET ROLE aigw_regress_event_reader;
+SELECT aigw.append_task_event('0192e1d6-0000-7000-8000-0000000000e1', 'progress', 'running', NULL, NULL, NULL, NULL, false);
+ROLLBACK TO no_execute;
+GRANT EXECUTE ON FUNCTION aigw.is_event_phase(text), aigw.is_fraction(numeric), aigw.is_event_type(text)
+  TO aigw_regress_event_reader;
+SAVEPOINT allowed;
+SET ROLE aigw_regress_event_reader;
+SELECT aigw.append_task_event('0192e1d6-0000-7000-8000-0000000000e1', 'progress', 'running', NULL, NULL, NULL, NULL, false) AS allowed;
+ROLLBACK TO allowed;
+-- A table given an insert trigger of its own gets its events by INSERT
+-- statements, which fire it; without the trigger, by the direct write again.
+CREATE TABLE pg_temp.events_seen (task_id uuid, seq bigint);
+CREATE FUNCTION pg_temp.event_seen() RETURNS trigger LANGUAGE plpgsql
+  AS $$BEGIN INSERT INTO pg_temp.events_seen VALUES (NEW.task_id, NEW.seq); RETURN NEW; END$$;
+CREATE TRIGGER event_seen AFTER INSERT ON aigw.gateway_task_events
+  FOR EACH ROW EXECUTE FUNCTION pg_temp.event_seen();
+SELECT aigw.append_task_event('0192e1d6-0000-7000-8000-0000000000e1', 'progress', 'running', NULL, NULL, NULL, NULL, false) AS with_trigger;
+DROP TRIGGER event_seen ON aigw.gateway_task_events;
+SELECT aigw.append_task_event('0192e1d6-0000-7000-8000-0000000000e1', 'progress', 'running', NULL, NULL, NULL, NULL, false) AS without_trigger;
+SELECT * FROM pg_temp.events_seen;
+SELECT seq, event_type FROM aigw.gateway_task_events WHERE task_id = '0192e1d6-0000-7000-8000-0000000000e1' ORDER BY seq;
 ROLLBACK;
