@@ -21,7 +21,10 @@
 # (default 5) alternate A and B, each a 1-client run and a batched run of
 # BENCH_SECONDS (default 5 here), and the medians are printed. This machine's
 # speed drifts by 10-20 % within minutes: runs one after the other cannot
-# show a difference of a few percent, alternating rounds can.
+# show a difference of a few percent, alternating rounds can. Then
+# BENCH_PAIRS pairs (default 20; 0 skips them) of 1 s 1-client runs, A then B:
+# the p50 over all their tasks, and in how many pairs B's p50 was the lower,
+# which sees a difference of 50 us that the rounds' medians do not.
 #
 # Environment: BENCH_SECONDS (default 10), BENCH_CLIENTS (default "1 16"),
 # BENCH_BATCH (default 50; 0 skips the batched runs), BENCH_BATCH_CLIENTS
@@ -34,6 +37,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 COMPARE=${BENCH_COMPARE:-}
 SECS=${BENCH_SECONDS:-$([ -n "$COMPARE" ] && echo 5 || echo 10)}
 ROUNDS=${BENCH_ROUNDS:-5}
+PAIRS=${BENCH_PAIRS:-20}
 CLIENTS=${BENCH_CLIENTS:-"1 16"}
 BATCH=${BENCH_BATCH:-50}
 BATCH_CLIENTS=${BENCH_BATCH_CLIENTS:-4}
@@ -188,6 +192,8 @@ tasks() { psqlb -d aigw -c "SELECT count(*) FROM aigw.gateway_tasks"; }
 hz=$(getconf CLK_TCK)
 
 # ---- BENCH_COMPARE: A (the revision) and B (the working tree), alternating ----
+# p50 of the latencies (us) in pgbench transaction logs
+log_p50() { cat "$@" | awk '{print $3}' | sort -n | awk '{v[NR] = $1} END {print v[int(NR * 0.5) + 1]}'; }
 # side a|b: the cluster, build and port the functions above use
 side() {
   if [ "$1" = a ]; then B="$AIGW_STATE/bench-runtime-a" AIGW_STAGE=$STAGE_A SIDE_PORT=50
@@ -225,6 +231,21 @@ compare() {
                                     return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
       END {printf "median %s: 1 client p50 %.3f ms, machine CPU per task %.3f ms; batched %d tasks/s\n", s, med(l, n), med(c, n), med(t, n)}' "$res"
   done
+  [ "$PAIRS" -gt 0 ] || return 0
+  local lower=0 pa pb
+  for r in $(seq 1 "$PAIRS"); do
+    for s in a b; do
+      side $s
+      pgb -f "$HERE/submit_await.sql" -c 1 -T 1 -l --log-prefix="$B/log/pair$r" >/dev/null
+    done
+    side a; pa=$(log_p50 "$B"/log/pair$r.*)
+    side b; pb=$(log_p50 "$B"/log/pair$r.*)
+    [ "$pb" -lt "$pa" ] && lower=$((lower + 1))
+  done
+  side a; pa=$(log_p50 "$B"/log/pair*.*)
+  side b; pb=$(log_p50 "$B"/log/pair*.*)
+  printf '%s pairs of 1 s 1-client runs: p50 A %.3f ms, B %.3f ms; B lower in %s of %s pairs\n' \
+    "$PAIRS" "$(echo "scale=3; $pa / 1000" | bc)" "$(echo "scale=3; $pb / 1000" | bc)" "$lower" "$PAIRS"
 }
 if [ -n "$COMPARE" ]; then
   compare
