@@ -112,25 +112,32 @@ SELECT aigw.append_task_event('0192e1d6-0000-7000-8000-0000000000e1', NULL, 'run
 ROLLBACK TO checks;
 SELECT aigw.append_task_event('0192e1d6-0000-7000-8000-0000000000e1', 'progress', 'running', NULL, NULL, NULL, NULL, NULL);
 ROLLBACK TO checks;
-CREATE ROLE aigw_regress_event_reader;
-GRANT USAGE ON SCHEMA aigw TO aigw_regress_event_reader;
-GRANT SELECT ON aigw.gateway_task_events TO aigw_regress_event_reader;
-GRANT EXECUTE ON FUNCTION aigw.append_task_event(uuid, text, text, text, numeric, text, jsonb, boolean) TO aigw_regress_event_reader;
+CREATE ROLE regress_aigw_event_reader;
+GRANT USAGE ON SCHEMA aigw TO regress_aigw_event_reader;
+GRANT SELECT ON aigw.gateway_task_events TO regress_aigw_event_reader;
+GRANT EXECUTE ON FUNCTION aigw.append_task_event(uuid, text, text, text, numeric, text, jsonb, boolean) TO regress_aigw_event_reader;
 SAVEPOINT no_insert;
-SET ROLE aigw_regress_event_reader;
+SET ROLE regress_aigw_event_reader;
 SELECT aigw.append_task_event('0192e1d6-0000-7000-8000-0000000000e1', 'progress', 'running', NULL, NULL, NULL, NULL, false);
 ROLLBACK TO no_insert;
 -- with INSERT too, the functions of the CHECK constraints must be callable
-GRANT INSERT ON aigw.gateway_task_events TO aigw_regress_event_reader;
+GRANT INSERT ON aigw.gateway_task_events TO regress_aigw_event_reader;
 SAVEPOINT no_execute;
-SET ROLE aigw_regress_event_reader;
+SET ROLE regress_aigw_event_reader;
 SELECT aigw.append_task_event('0192e1d6-0000-7000-8000-0000000000e1', 'progress', 'running', NULL, NULL, NULL, NULL, false);
 ROLLBACK TO no_execute;
 GRANT EXECUTE ON FUNCTION aigw.is_event_phase(text), aigw.is_fraction(numeric), aigw.is_event_type(text)
-  TO aigw_regress_event_reader;
+  TO regress_aigw_event_reader;
 SAVEPOINT allowed;
-SET ROLE aigw_regress_event_reader;
+SET ROLE regress_aigw_event_reader;
 SELECT aigw.append_task_event('0192e1d6-0000-7000-8000-0000000000e1', 'progress', 'running', NULL, NULL, NULL, NULL, false) AS allowed;
+RESET ROLE;
+-- a grant taken back counts at once
+REVOKE EXECUTE ON FUNCTION aigw.is_event_type(text) FROM regress_aigw_event_reader;
+SAVEPOINT revoked;
+SET ROLE regress_aigw_event_reader;
+SELECT aigw.append_task_event('0192e1d6-0000-7000-8000-0000000000e1', 'progress', 'running', NULL, NULL, NULL, NULL, false);
+ROLLBACK TO revoked;
 ROLLBACK TO allowed;
 -- A table given an insert trigger of its own gets its events by INSERT
 -- statements, which fire it; without the trigger, by the direct write again.
@@ -140,8 +147,25 @@ CREATE FUNCTION pg_temp.event_seen() RETURNS trigger LANGUAGE plpgsql
 CREATE TRIGGER event_seen AFTER INSERT ON aigw.gateway_task_events
   FOR EACH ROW EXECUTE FUNCTION pg_temp.event_seen();
 SELECT aigw.append_task_event('0192e1d6-0000-7000-8000-0000000000e1', 'progress', 'running', NULL, NULL, NULL, NULL, false) AS with_trigger;
+-- (the INSERT's check error has a "Failing row" detail, the direct write's none)
+CREATE FUNCTION pg_temp.written_by() RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+  d text;
+BEGIN
+  PERFORM aigw.append_task_event('0192e1d6-0000-7000-8000-0000000000e1', 'bogus', 'running', NULL, NULL, NULL, NULL, false);
+  RETURN 'no error';
+EXCEPTION WHEN check_violation THEN
+  GET STACKED DIAGNOSTICS d = PG_EXCEPTION_DETAIL;
+  RETURN CASE WHEN d = '' THEN 'the direct write' ELSE 'an INSERT statement' END;
+END $$;
+SELECT pg_temp.written_by() AS with_trigger_written_by;
 DROP TRIGGER event_seen ON aigw.gateway_task_events;
 SELECT aigw.append_task_event('0192e1d6-0000-7000-8000-0000000000e1', 'progress', 'running', NULL, NULL, NULL, NULL, false) AS without_trigger;
+SELECT pg_temp.written_by() AS without_trigger_written_by;
 SELECT * FROM pg_temp.events_seen;
 SELECT seq, event_type FROM aigw.gateway_task_events WHERE task_id = '0192e1d6-0000-7000-8000-0000000000e1' ORDER BY seq;
+ROLLBACK;
+-- A read-only transaction writes no event (25006), as it runs no INSERT.
+BEGIN READ ONLY;
+SELECT aigw.append_task_event('0192e1d6-0000-7000-8000-0000000000e1', 'progress', 'running', NULL, NULL, NULL, NULL, false);
 ROLLBACK;

@@ -23,6 +23,8 @@
 #include "access/table.h"
 #include "catalog/index.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_am_d.h"
+#include "catalog/pg_constraint.h"
 #include "catalog/pg_proc.h"
 #include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
@@ -33,8 +35,10 @@
 #include "nodes/execnodes.h"
 #include "nodes/nodeFuncs.h"
 #include "optimizer/optimizer.h"
+#include "rewrite/rewriteHandler.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
 #include "utils/fmgroids.h"
 #include "utils/relcache.h"
 #include "utils/inval.h"
@@ -89,6 +93,12 @@ static const char *const EventColumnNames[EV_NCOLUMNS] = {
 	"message", "payload", "simulated", "created_at"
 };
 
+/* Their types, which the values are made for (a column of another type: the INSERT) */
+static const Oid EventColumnTypes[EV_NCOLUMNS] = {
+	UUIDOID, UUIDOID, INT8OID, TEXTOID, TEXTOID, TEXTOID, NUMERICOID,
+	TEXTOID, JSONBOID, BOOLOID, TIMESTAMPTZOID
+};
+
 /* What the direct write needs of the event table, built once per backend */
 typedef struct EventTable
 {
@@ -97,6 +107,7 @@ typedef struct EventTable
 	Oid			relid;
 	Oid			tasks_relid;
 	Oid			tasks_pkey;		/* gateway_tasks (id) */
+	AttrNumber	tasks_id;		/* gateway_tasks.id */
 	char	   *task_fkey;		/* the foreign key of task_id, or NULL when it has none */
 	Oid			seq_index;		/* (task_id, seq) */
 	AttrNumber	attnum[EV_NCOLUMNS];	/* 1-based */
@@ -106,7 +117,9 @@ typedef struct EventTable
 	int			nchecks;
 	char	  **check_names;
 	ExprState **checks;
-	List	   *check_funcs;	/* the functions the checks call (their OIDs) */
+	ExprState  *id_default;		/* the defaults of id and created_at */
+	ExprState  *created_default;
+	List	   *check_funcs;	/* the functions the checks and defaults call (their OIDs) */
 	Oid			checked_user;	/* the role last found allowed to call them */
 	ExprContext *econtext;		/* evaluates the checks */
 	TupleTableSlot *slot;		/* the row, for the checks and the index entries */
@@ -132,16 +145,21 @@ EventsRelcacheCallback(Datum arg, Oid relid)
 		Events.valid = false;
 }
 
-/* The 1-based number of the column name in tupdesc, or InvalidAttrNumber */
+/*
+ * The 1-based number of the column name in tupdesc, or InvalidAttrNumber when
+ * it is missing or not a plain column of the type given (no typmod, domain or
+ * identity: the values are made for that type)
+ */
 static AttrNumber
-ColumnNumber(TupleDesc tupdesc, const char *name)
+ColumnNumber(TupleDesc tupdesc, const char *name, Oid type)
 {
 	for (int i = 0; i < tupdesc->natts; i++)
 	{
 		Form_pg_attribute att = TupleDescAttr(tupdesc, i);
 
 		if (!att->attisdropped && strcmp(NameStr(att->attname), name) == 0)
-			return att->attnum;
+			return att->atttypid == type && att->atttypmod == -1 && att->attidentity == '\0' &&
+				att->attgenerated == '\0' ? att->attnum : InvalidAttrNumber;
 	}
 	return InvalidAttrNumber;
 }
@@ -196,12 +214,18 @@ LoadEventIndexes(Relation rel)
 	{
 		Relation	idx = index_open(lfirst_oid(lc), AccessShareLock);
 		IndexInfo  *ii = BuildIndexInfo(idx);
-		bool		plain = ii->ii_Expressions == NIL && ii->ii_Predicate == NIL &&
-			ii->ii_ExclusionOps == NULL && (!ii->ii_Unique || idx->rd_index->indimmediate);
 
-		if (ii->ii_Unique && ii->ii_NumIndexKeyAttrs == 2 &&
+		/* btree (no insert state kept between inserts), on columns, immediate */
+		bool		plain = idx->rd_rel->relam == BTREE_AM_OID && ii->ii_Expressions == NIL &&
+			ii->ii_Predicate == NIL && ii->ii_ExclusionOps == NULL &&
+			(!ii->ii_Unique || idx->rd_index->indimmediate);
+
+		/* the index the next sequence number is read from: (task_id, seq), ascending, in use */
+		if (plain && !OidIsValid(Events.seq_index) && ii->ii_Unique && ii->ii_NumIndexKeyAttrs == 2 &&
+			idx->rd_index->indisvalid && idx->rd_index->indisready &&
 			ii->ii_IndexAttrNumbers[0] == Events.attnum[EV_TASK_ID] &&
-			ii->ii_IndexAttrNumbers[1] == Events.attnum[EV_SEQ])
+			ii->ii_IndexAttrNumbers[1] == Events.attnum[EV_SEQ] &&
+			(idx->rd_indoption[0] & INDOPTION_DESC) == 0 && (idx->rd_indoption[1] & INDOPTION_DESC) == 0)
 			Events.seq_index = lfirst_oid(lc);
 		Events.index_oids[i] = lfirst_oid(lc);
 		Events.index_infos[i++] = ii;
@@ -230,8 +254,21 @@ NoteCheckFunctions(Node *node, void *context)
 	return expression_tree_walker(node, NoteCheckFunctions, context);
 }
 
+/* The column's default compiled (NULL without one), its functions noted */
+static ExprState *
+CompileDefault(Relation rel, AttrNumber attnum)
+{
+	Node	   *def = build_column_default(rel, attnum);
+
+	if (def == NULL)
+		return NULL;
+	(void) NoteCheckFunctions(def, NULL);
+	return ExecInitExpr(expression_planner((Expr *) def), NULL);
+}
+
 /*
- * Compiles the CHECK constraints of rel into Events, as the table's owner:
+ * Compiles the CHECK constraints of rel and the defaults of id and created_at
+ * into Events, as the table's owner:
  * whether the caller may call their functions is checked at each write
  * (CheckEventPrivileges), as an INSERT checks it in each statement.
  */
@@ -251,12 +288,19 @@ LoadEventChecks(Relation rel)
 	{
 		for (int i = 0; i < Events.nchecks; i++)
 		{
-			Expr	   *e = expression_planner(stringToNode(constr->check[i].ccbin));
+			Node	   *raw = stringToNode(constr->check[i].ccbin);
 
-			(void) NoteCheckFunctions((Node *) e, NULL);
+			/* a NOT ENFORCED check is not evaluated, as ExecRelCheck skips it */
 			Events.check_names[i] = pstrdup(constr->check[i].ccname);
-			Events.checks[i] = ExecInitExpr(e, NULL);
+			Events.checks[i] = NULL;
+			if (!constr->check[i].ccenforced)
+				continue;
+			/* what the caller needs EXECUTE on: the functions before planning inlines any */
+			(void) NoteCheckFunctions(raw, NULL);
+			Events.checks[i] = ExecInitExpr(expression_planner((Expr *) raw), NULL);
 		}
+		Events.id_default = CompileDefault(rel, Events.attnum[EV_ID]);
+		Events.created_default = CompileDefault(rel, Events.attnum[EV_CREATED_AT]);
 	}
 	PG_FINALLY();
 	{
@@ -268,6 +312,20 @@ LoadEventChecks(Relation rel)
 	Events.slot = MakeSingleTupleTableSlot(CreateTupleDescCopy(RelationGetDescr(rel)), &TTSOpsHeapTuple);
 	Events.scan_slot = MakeSingleTupleTableSlot(CreateTupleDescCopy(RelationGetDescr(rel)),
 												table_slot_callbacks(rel));
+}
+
+/* True when the constraint is DEFERRABLE */
+static bool
+ConstraintIsDeferrable(Oid conoid)
+{
+	HeapTuple	tup = SearchSysCache1(CONSTROID, ObjectIdGetDatum(conoid));
+	bool		deferrable;
+
+	if (!HeapTupleIsValid(tup))
+		return true;
+	deferrable = ((Form_pg_constraint) GETSTRUCT(tup))->condeferrable;
+	ReleaseSysCache(tup);
+	return deferrable;
 }
 
 /*
@@ -283,12 +341,34 @@ LoadEventForeignKey(Relation rel)
 	{
 		ForeignKeyCacheInfo *fk = lfirst(lc);
 
+		if (!fk->conenforced)
+			continue;			/* the INSERT does not check it either */
 		if (fk->confrelid != Events.tasks_relid || fk->nkeys != 1 ||
-			fk->conkey[0] != Events.attnum[EV_TASK_ID] || Events.task_fkey != NULL)
+			fk->conkey[0] != Events.attnum[EV_TASK_ID] || fk->confkey[0] != Events.tasks_id ||
+			Events.task_fkey != NULL || ConstraintIsDeferrable(fk->conoid))
 			return false;
 		Events.task_fkey = get_constraint_name(fk->conoid);
 	}
 	return true;
+}
+
+/* Reads gateway_tasks' primary key: one uuid column (id), btree; false otherwise */
+static bool
+LoadTasksKey(Relation tasks)
+{
+	Relation	idx;
+	bool		ok;
+
+	Events.tasks_pkey = RelationGetPrimaryKeyIndex(tasks, false);
+	if (!OidIsValid(Events.tasks_pkey))
+		return false;
+	idx = index_open(Events.tasks_pkey, AccessShareLock);
+	ok = idx->rd_rel->relam == BTREE_AM_OID && idx->rd_index->indnkeyatts == 1 &&
+		idx->rd_index->indkey.values[0] != 0 &&
+		TupleDescAttr(RelationGetDescr(tasks), idx->rd_index->indkey.values[0] - 1)->atttypid == UUIDOID;
+	Events.tasks_id = idx->rd_index->indkey.values[0];
+	index_close(idx, AccessShareLock);
+	return ok;
 }
 
 /* Builds Events from the catalogs, in its own memory context */
@@ -305,6 +385,7 @@ LoadEventTable(void)
 		CacheRegisterRelcacheCallback(EventsRelcacheCallback, (Datum) 0);
 		CacheRegisterSyscacheCallback(PROCOID, EventsGrantsCallback, (Datum) 0);
 		CacheRegisterSyscacheCallback(AUTHMEMROLEMEM, EventsGrantsCallback, (Datum) 0);
+		CacheRegisterSyscacheCallback(AUTHOID, EventsGrantsCallback, (Datum) 0);
 		EventsCallbackRegistered = true;
 	}
 	if (Events.cxt)
@@ -318,6 +399,8 @@ LoadEventTable(void)
 		MemoryContextDelete(Events.cxt);
 	}
 	memset(&Events, 0, sizeof(Events));
+	/* valid from here: a change read while loading (at a lock below) loads again */
+	Events.valid = true;
 	Events.cxt = AllocSetContextCreate(TopMemoryContext, "aigw event table", ALLOCSET_SMALL_SIZES);
 	Events.relid = get_relname_relid("gateway_task_events", nsp);
 	Events.tasks_relid = get_relname_relid("gateway_tasks", nsp);
@@ -326,13 +409,13 @@ LoadEventTable(void)
 	old = MemoryContextSwitchTo(Events.cxt);
 	rel = table_open(Events.relid, AccessShareLock);
 	tasks = table_open(Events.tasks_relid, AccessShareLock);
-	Events.tasks_pkey = RelationGetPrimaryKeyIndex(tasks, false);
 	Events.direct = rel->rd_rel->relkind == RELKIND_RELATION && !rel->rd_rel->relrowsecurity &&
 		!rel->rd_rel->relispartition && rel->rd_rules == NULL && OnlyForeignKeyChecks(rel) &&
-		OidIsValid(Events.tasks_pkey);
-	/* every column is one the direct write fills (none with a default of its own) */
+		LoadTasksKey(tasks);
+	/* every column is one the direct write fills, of the type it fills */
 	for (int i = 0; i < EV_NCOLUMNS && Events.direct; i++)
-		Events.direct = (Events.attnum[i] = ColumnNumber(RelationGetDescr(rel), EventColumnNames[i])) != InvalidAttrNumber;
+		Events.direct = (Events.attnum[i] = ColumnNumber(RelationGetDescr(rel), EventColumnNames[i],
+														 EventColumnTypes[i])) != InvalidAttrNumber;
 	if (Events.direct)
 		Events.direct = LiveColumns(RelationGetDescr(rel)) == EV_NCOLUMNS;
 	if (Events.direct)
@@ -344,7 +427,6 @@ LoadEventTable(void)
 	table_close(tasks, AccessShareLock);
 	table_close(rel, AccessShareLock);
 	MemoryContextSwitchTo(old);
-	Events.valid = true;
 	elog(DEBUG1, "aigw: events are written %s", Events.direct ? "directly" : "by INSERT statements");
 }
 
@@ -359,30 +441,40 @@ OpenEventTable(void)
 		if (!Events.valid)
 			LoadEventTable();
 		if (!OidIsValid(Events.relid))
+		{
+			Events.valid = false;
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_TABLE),
 					 errmsg("relation \"aigw.gateway_task_events\" does not exist")));
+		}
 		/* taking the lock reads the invalidations of any change committed before it */
-		rel = table_open(Events.relid, RowExclusiveLock);
-		if (Events.valid)
+		rel = try_table_open(Events.relid, RowExclusiveLock);
+		if (rel != NULL && Events.valid)
 			return rel;
-		table_close(rel, NoLock);
+		if (rel != NULL)
+			table_close(rel, NoLock);
+		Events.valid = false;	/* dropped (and made again?) or changed: load again */
 	}
 }
 
-/*
- * Raises what an INSERT would when the caller may not insert into and read
- * the table, or call a function of its CHECK constraints.
- */
+/* Raises what an INSERT would when the caller may not insert into and read the table */
 static void
 CheckEventPrivileges(Relation rel)
 {
 	Oid			user = GetUserId();
-	ListCell   *lc;
 
 	if (pg_class_aclcheck(RelationGetRelid(rel), user, ACL_INSERT) != ACLCHECK_OK ||
 		pg_class_aclcheck(RelationGetRelid(rel), user, ACL_SELECT) != ACLCHECK_OK)
 		aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_TABLE, RelationGetRelationName(rel));
+}
+
+/* Raises what an INSERT would when the caller may not call a function of the checks or defaults */
+static void
+CheckEventFunctionPrivileges(void)
+{
+	Oid			user = GetUserId();
+	ListCell   *lc;
+
 	if (user == Events.checked_user)
 		return;
 	foreach(lc, Events.check_funcs)
@@ -476,10 +568,11 @@ CheckEventRow(Relation rel, HeapTuple tup, const bool *nulls)
 							NameStr(att->attname), RelationGetRelationName(rel)),
 					 errtablecol(rel, att->attnum)));
 	}
+	CheckEventFunctionPrivileges();
 	ExecStoreHeapTuple(tup, Events.slot, false);
 	Events.econtext->ecxt_scantuple = Events.slot;
 	for (int i = 0; i < Events.nchecks; i++)
-		if (!ExecCheck(Events.checks[i], Events.econtext))
+		if (Events.checks[i] != NULL && !ExecCheck(Events.checks[i], Events.econtext))
 			ereport(ERROR,
 					(errcode(ERRCODE_CHECK_VIOLATION),
 					 errmsg("new row for relation \"%s\" violates check constraint \"%s\"",
@@ -512,14 +605,18 @@ InsertEventIndexEntries(Relation rel, HeapTuple tup)
 	ExecClearTuple(Events.slot);
 }
 
-/* A new uuidv7(), as the id column's default makes it */
+/* Column attnum's default, evaluated now (NULL without one), in the caller's memory context */
 static Datum
-NewEventId(void)
+EvalDefault(ExprState *def, TupleDesc tupdesc, AttrNumber attnum, bool *isnull)
 {
-	LOCAL_FCINFO(fcinfo, 0);
+	Form_pg_attribute att = TupleDescAttr(tupdesc, attnum - 1);
+	Datum		d;
 
-	InitFunctionCallInfoData(*fcinfo, NULL, 0, InvalidOid, NULL, NULL);
-	return uuidv7(fcinfo);
+	*isnull = true;
+	if (def == NULL)
+		return (Datum) 0;
+	d = ExecEvalExprSwitchContext(def, Events.econtext, isnull);
+	return *isnull ? (Datum) 0 : datumCopy(d, att->attbyval, att->attlen);
 }
 
 /*
@@ -536,12 +633,15 @@ InsertEventDirect(const Datum *args, const bool *argnulls, int64 *seq, Datum *ev
 	bool	   *nulls;
 	HeapTuple	tup;
 	Snapshot	snapshot;
+	bool		isnull;
 
 	if (!Events.direct)
 	{
 		table_close(rel, NoLock);
 		return false;
 	}
+	PreventCommandIfReadOnly("INSERT");
+	PreventCommandIfParallelMode("INSERT");
 	CheckEventPrivileges(rel);
 	tupdesc = RelationGetDescr(rel);
 	values = palloc0(sizeof(Datum) * tupdesc->natts);
@@ -555,8 +655,8 @@ InsertEventDirect(const Datum *args, const bool *argnulls, int64 *seq, Datum *ev
 
 #define SET_COLUMN(col, value, isnull) \
 	do { values[Events.attnum[col] - 1] = (value); nulls[Events.attnum[col] - 1] = (isnull); } while (0)
-	*event_id = NewEventId();
-	SET_COLUMN(EV_ID, *event_id, false);
+	SET_COLUMN(EV_ID, EvalDefault(Events.id_default, tupdesc, Events.attnum[EV_ID], &isnull), isnull);
+	*event_id = values[Events.attnum[EV_ID] - 1];
 	SET_COLUMN(EV_TASK_ID, args[0], false);
 	SET_COLUMN(EV_SEQ, Int64GetDatum(*seq), false);
 	SET_COLUMN(EV_EVENT_TYPE, args[1], argnulls[1]);
@@ -566,11 +666,13 @@ InsertEventDirect(const Datum *args, const bool *argnulls, int64 *seq, Datum *ev
 	SET_COLUMN(EV_MESSAGE, args[5], argnulls[5]);
 	SET_COLUMN(EV_PAYLOAD, argnulls[6] ? DirectFunctionCall1(jsonb_in, CStringGetDatum("{}")) : args[6], false);
 	SET_COLUMN(EV_SIMULATED, args[7], argnulls[7]);
-	SET_COLUMN(EV_CREATED_AT, TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()), false);
+	SET_COLUMN(EV_CREATED_AT, EvalDefault(Events.created_default, tupdesc, Events.attnum[EV_CREATED_AT], &isnull),
+			   isnull);
 #undef SET_COLUMN
 
 	/* in the order of an INSERT: NOT NULL and CHECK, the unique indexes, the foreign key */
 	tup = heap_form_tuple(tupdesc, values, nulls);
+	tup->t_tableOid = RelationGetRelid(rel);
 	CheckEventRow(rel, tup, nulls);
 	simple_heap_insert(rel, tup);
 	InsertEventIndexEntries(rel, tup);
