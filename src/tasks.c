@@ -11,6 +11,7 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "replication/syncrep.h"
+#include "replication/walsender_private.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/jsonb.h"
@@ -79,6 +80,19 @@ PostCancelResults(void)
 #define FLUSH_AFTER_HANDOFF_MAX 4
 
 /*
+ * True when synchronous standbys are named, in this backend's settings or,
+ * before it has read a reload, in the walsenders' shared state that commits
+ * wait by
+ */
+static bool
+SyncStandbysNamed(void)
+{
+	if (SyncRepStandbyNames != NULL && SyncRepStandbyNames[0] != '\0')
+		return true;
+	return WalSndCtl != NULL && (WalSndCtl->sync_standbys_status & SYNC_STANDBY_DEFINED) != 0;
+}
+
+/*
  * Called before the commit: makes this transaction's commit visible before its
  * commit record is flushed, and has the commit callback flush it right after
  * the hand-off. The worker starts on the task during the flush instead of
@@ -89,12 +103,11 @@ PostCancelResults(void)
 static void
 FlushAfterHandoff(void)
 {
-	if (flush_after_handoff || synchronous_commit <= SYNCHRONOUS_COMMIT_OFF ||
-		(SyncRepStandbyNames != NULL && SyncRepStandbyNames[0] != '\0'))
+	if (flush_after_handoff || synchronous_commit <= SYNCHRONOUS_COMMIT_OFF || SyncStandbysNamed())
 		return;
-	(void) set_config_option("synchronous_commit", "off", PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_LOCAL, true, 0, false);
-	flush_after_handoff = true;
+	/* should the setting be refused, the commit is synchronous, as it would be anyway */
+	flush_after_handoff = set_config_option("synchronous_commit", "off", PGC_USERSET, PGC_S_SESSION,
+											GUC_ACTION_LOCAL, true, DEBUG1, false) > 0;
 }
 
 /*
