@@ -7,7 +7,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Exporter 'import';
 use IPC::Run;
-our @EXPORT = qw(aigw_node aigw_poll aigw_mock);
+our @EXPORT = qw(aigw_node aigw_poll aigw_mock aigw_simulation_model);
 
 # Creates and starts a node with aigw preloaded; extra conf lines may be given.
 sub aigw_node
@@ -19,6 +19,22 @@ sub aigw_node
 	$node->append_conf('postgresql.conf', $opts{conf}) if $opts{conf};
 	$node->start;
 	return $node;
+}
+
+# Adds a simulation provider ("<key>-sim") and platform (key) with the chat
+# model given, priced per 1k tokens, and its rate-limit policy (JSON) if given.
+sub aigw_simulation_model
+{
+	my ($node, $key, $model, $policy) = @_;
+	my ($col, $val) = defined $policy ? (', rate_limit_policy', ", '$policy'") : ('', '');
+	$node->safe_psql('postgres', qq{
+INSERT INTO aigw.model_catalog_providers (provider_key, display_name, provider_type, status)
+VALUES ('$key-sim', '$key simulation', 'simulation', 'active');
+INSERT INTO aigw.integration_platforms (provider, platform_key, name) VALUES ('$key-sim', '$key', '$key');
+INSERT INTO aigw.platform_models (platform_id, model_name, model_type, display_name, pricing_mode,
+                                  billing_config_override$col)
+SELECT id, '$model', 'chat', '$key', 'custom', '{"currency": "resource", "text": {"inputPer1k": 1, "outputPer1k": 2}}'$val
+  FROM aigw.integration_platforms WHERE platform_key = '$key';});
 }
 
 # Polls until the query returns 't', for up to 180 s. Unlike poll_query_until it

@@ -12,15 +12,7 @@ use AigwTest;
 
 my $node = aigw_node('wakeup', conf => "aigw.launcher_naptime = 200\naigw.workers = 2\n");
 $node->safe_psql('postgres', 'CREATE EXTENSION aigw CASCADE');
-$node->safe_psql('postgres', q{
-INSERT INTO aigw.model_catalog_providers (provider_key, display_name, provider_type, status)
-VALUES ('wk-sim', 'Wakeup simulation', 'simulation', 'active');
-INSERT INTO aigw.integration_platforms (provider, platform_key, name) VALUES ('wk-sim', 'wk', 'Wakeup');
-INSERT INTO aigw.platform_models (platform_id, model_name, model_type, display_name, pricing_mode,
-                                  billing_config_override, rate_limit_policy)
-SELECT id, 'wk-chat', 'chat', 'wk', 'custom', '{"currency": "resource", "text": {"inputPer1k": 1, "outputPer1k": 2}}',
-       '{"rules": [{"metric": "concurrent", "limit": 20}]}'
-  FROM aigw.integration_platforms WHERE platform_key = 'wk';});
+aigw_simulation_model($node, 'wk', 'wk-chat', '{"rules": [{"metric": "concurrent", "limit": 20}]}');
 ok(aigw_poll($node, 'postgres',
 	"SELECT count(*) = 2 FROM pg_stat_activity WHERE backend_type = 'aigw task worker'"), 'workers up');
 

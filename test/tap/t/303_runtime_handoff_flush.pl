@@ -13,13 +13,7 @@ use AigwTest;
 
 my $node = aigw_node('handoff_flush', conf => "aigw.launcher_naptime = 200\naigw.workers = 1\nwal_writer_delay = 10s\nwal_level = replica\nmax_wal_senders = 2\n");
 $node->safe_psql('postgres', 'CREATE EXTENSION aigw CASCADE');
-$node->safe_psql('postgres', q{
-INSERT INTO aigw.model_catalog_providers (provider_key, display_name, provider_type, status)
-VALUES ('hf-sim', 'Hand-off simulation', 'simulation', 'active');
-INSERT INTO aigw.integration_platforms (provider, platform_key, name) VALUES ('hf-sim', 'hf', 'Hand-off');
-INSERT INTO aigw.platform_models (platform_id, model_name, model_type, display_name, pricing_mode, billing_config_override)
-SELECT id, 'hf-chat', 'chat', 'hf', 'custom', '{"currency": "resource", "text": {"inputPer1k": 1, "outputPer1k": 2}}'
-  FROM aigw.integration_platforms WHERE platform_key = 'hf';});
+aigw_simulation_model($node, 'hf', 'hf-chat');
 ok(aigw_poll($node, 'postgres',
 	"SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'aigw task worker'"), 'worker up');
 
