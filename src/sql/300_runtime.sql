@@ -158,6 +158,12 @@ AS $$
     LEFT JOIN LATERAL aigw.client_state(p.platform_key || '/' || pm.model_name) live ON true
 $$;
 
+-- One candidate of the router, in its place in the order (rank, from 1): what
+-- aigw.route_ranked, aigw.route_candidates and aigw.route_plan_candidates return.
+CREATE TYPE aigw.route_candidate AS (platform_model_id uuid, platform_id uuid, platform_key text,
+                                     provider text, provider_type text, model_name text, rank int);
+COMMENT ON TYPE aigw.route_candidate IS 'a routing candidate and its rank in the order the router tries them';
+
 -- Eligible candidates in routing order (seed 003 §8.2, seed 002), for a
 -- request without a routing plan: group member priority (quota-aware groups
 -- put the least loaded first), then platform priority with demotions, load,
@@ -168,8 +174,7 @@ $$;
 -- statement, without a function call and a tuple store around the routing query.
 CREATE FUNCTION aigw.route_ranked(model text, model_type text, identity jsonb, options jsonb,
                                   exclude uuid[] DEFAULT '{}')
-  RETURNS TABLE (platform_model_id uuid, platform_id uuid, platform_key text, provider text,
-                 provider_type text, model_name text, rank int)
+  RETURNS SETOF aigw.route_candidate
   LANGUAGE sql STABLE
 AS $$
   SELECT c.platform_model_id, c.platform_id, c.platform_key, c.provider, c.provider_type, c.model_name,
@@ -194,8 +199,7 @@ $$;
 -- router's order (aigw.route_ranked).
 CREATE FUNCTION aigw.route_candidates(model text, model_type text, identity jsonb, options jsonb,
                                       exclude uuid[] DEFAULT '{}')
-  RETURNS TABLE (platform_model_id uuid, platform_id uuid, platform_key text, provider text,
-                 provider_type text, model_name text, rank int)
+  RETURNS SETOF aigw.route_candidate
   LANGUAGE plpgsql VOLATILE
 AS $$
 #variable_conflict use_variable

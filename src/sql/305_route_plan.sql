@@ -342,8 +342,7 @@ CREATE FUNCTION aigw.route_plan_max_attempts(plan jsonb, policy_max int) RETURNS
 -- each platform model once, in the router's usual order within a target.
 CREATE FUNCTION aigw.route_plan_candidates(model text, model_type text, identity jsonb, options jsonb,
                                            exclude uuid[] DEFAULT '{}')
-  RETURNS TABLE (platform_model_id uuid, platform_id uuid, platform_key text, provider text,
-                 provider_type text, model_name text, rank int)
+  RETURNS SETOF aigw.route_candidate
   LANGUAGE plpgsql VOLATILE
 AS $$
 #variable_conflict use_variable
