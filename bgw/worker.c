@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
@@ -45,6 +46,7 @@ static CURLM *multi = NULL;
 static int	epfd = -1;
 static long curl_timeout_ms = -1;	/* from CURLMOPT_TIMERFUNCTION; -1 = none */
 static TimestampTz curl_timer_set_at = 0;
+static bool flush_after_wake = false;	/* commit record flushed by EndedTasksCallback */
 static dlist_head inflight = DLIST_STATIC_INIT(inflight);
 static dlist_head finished = DLIST_STATIC_INIT(finished);
 static int	ninflight = 0;
@@ -334,17 +336,25 @@ EndWork(void)
 
 /*
  * Transaction callback: the SQL callers waiting for the tasks this
- * transaction ended are woken as soon as its commit is durable and visible,
- * before the rest of the commit's clean-up and the channel posts.
+ * transaction ended are woken as soon as its commit is visible, before the
+ * rest of the commit's clean-up and the channel posts; a commit made visible
+ * before its flush for them is flushed right after.
  */
 static void
 EndedTasksCallback(XactEvent event, void *arg)
 {
 	if (event == XACT_EVENT_COMMIT)
+	{
 		for (int i = 0; i < nended; i++)
-			AigwNotifyTaskWaiters(&ended_tasks[i]);
+			AigwNotifyTaskWaiters(&ended_tasks[i], XactLastCommitEnd);
+		if (flush_after_wake)
+			XLogFlush(XactLastCommitEnd);
+	}
 	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT)
+	{
+		flush_after_wake = false;
 		nended = 0;
+	}
 }
 
 /* Notes the tasks that the outcomes just recorded end, for EndedTasksCallback */
@@ -369,6 +379,21 @@ NoteEndedTasks(List *outcomes)
 		}
 		ended_tasks[nended++] = *DatumGetUUIDP(DirectFunctionCall1(uuid_in, CStringGetDatum(task)));
 	}
+}
+
+/*
+ * True when an SQL caller waits for a task this transaction ends: it wakes
+ * when the outcome is visible and reads it during the commit's flush, which
+ * EndedTasksCallback does right after waking it (aigw.await_task returns the
+ * outcome once it is durable).
+ */
+static bool
+EndedTaskAwaited(void)
+{
+	for (int i = 0; i < nended; i++)
+		if (AigwTaskHasWaiter(&ended_tasks[i]))
+			return true;
+	return false;
 }
 
 /* Posts the outcome events returned by the SQL functions (their waiters are woken at the commit) */
@@ -872,6 +897,8 @@ FinishTransaction(void *arg)
 		}
 	}
 	NoteEndedTasks(w->outcomes);
+	if (nended <= AIGW_COMMIT_BEFORE_FLUSH_MAX && EndedTaskAwaited())
+		flush_after_wake = AigwCommitBeforeFlush();
 	EndWork();
 }
 

@@ -324,6 +324,7 @@ AigwAddTaskWaiter(const pg_uuid_t *task)
 		{
 			AigwShmem->waiters[i].task_id = *task;
 			AigwShmem->waiters[i].latch = MyLatch;
+			pg_atomic_write_u64(&AigwShmem->waiters[i].commit_end, 0);
 			slot = i;
 			break;
 		}
@@ -341,9 +342,13 @@ AigwRemoveTaskWaiter(int slot)
 	LWLockRelease(AigwShmem->lock);
 }
 
-/* Wakes every SQL caller waiting for this task (after its outcome committed) */
+/*
+ * Wakes every SQL caller waiting for this task, once its outcome is visible;
+ * commit_end is where the commit record that made it visible ends, which the
+ * caller flushes before it returns the outcome.
+ */
 void
-AigwNotifyTaskWaiters(const pg_uuid_t *task)
+AigwNotifyTaskWaiters(const pg_uuid_t *task, XLogRecPtr commit_end)
 {
 	if (AigwShmem == NULL)
 		return;
@@ -353,9 +358,39 @@ AigwNotifyTaskWaiters(const pg_uuid_t *task)
 		AigwTaskWaiter *w = &AigwShmem->waiters[i];
 
 		if (w->latch != NULL && memcmp(&w->task_id, task, sizeof(pg_uuid_t)) == 0)
+		{
+			uint64		old = pg_atomic_read_u64(&w->commit_end);
+
+			/* the latest of the commits that woke it */
+			while (old < commit_end && !pg_atomic_compare_exchange_u64(&w->commit_end, &old, commit_end))
+				;
 			SetLatch(w->latch);
+		}
 	}
 	LWLockRelease(AigwShmem->lock);
+}
+
+/* True when an SQL caller waits for this task */
+bool
+AigwTaskHasWaiter(const pg_uuid_t *task)
+{
+	bool		found = false;
+
+	if (AigwShmem == NULL)
+		return false;
+	LWLockAcquire(AigwShmem->lock, LW_SHARED);
+	for (int i = 0; i < AigwShmem->nwaiters && !found; i++)
+		found = AigwShmem->waiters[i].latch != NULL &&
+			memcmp(&AigwShmem->waiters[i].task_id, task, sizeof(pg_uuid_t)) == 0;
+	LWLockRelease(AigwShmem->lock);
+	return found;
+}
+
+/* The end of the commit record of the notification the waiter in slot got, or 0 */
+XLogRecPtr
+AigwTaskWaiterCommitEnd(int slot)
+{
+	return pg_atomic_read_u64(&AigwShmem->waiters[slot].commit_end);
 }
 
 /* Wait event for aigw.await_task */

@@ -7,6 +7,7 @@
 
 #include "postgres.h"
 
+#include "access/xlogdefs.h"
 #include "datatype/timestamp.h"
 #include "port/atomics.h"
 #include "storage/latch.h"
@@ -56,6 +57,7 @@ typedef struct AigwTaskWaiter
 {
 	pg_uuid_t	task_id;
 	Latch	   *latch;
+	pg_atomic_uint64 commit_end;	/* the end of the commit record that ended the task, or 0 */
 } AigwTaskWaiter;
 
 /*
@@ -162,6 +164,17 @@ extern Jsonb *AigwTakePayload(int32 slot);
 extern bool AigwMaybeCancelledSince(uint64 since, const pg_uuid_t *task);
 extern bool AigwCanStartAtSubmit(int pending);
 extern bool AigwHandOffPending(void);
+
+/*
+ * A transaction that hands off, or ends with its outcome, at most this many
+ * tasks that someone waits for (an interactive request) makes its commit
+ * visible before its flush (AigwCommitBeforeFlush). A batch keeps its
+ * synchronous commit: the head start is small next to the batch, and an
+ * asynchronous commit of that much WAL wakes the WAL writer into flushes of
+ * its own.
+ */
+#define AIGW_COMMIT_BEFORE_FLUSH_MAX 4
+extern bool AigwCommitBeforeFlush(void);
 extern bool AigwScanRequested(int index);
 extern void AigwAnnounceCancels(const pg_uuid_t *ids, int n);
 extern uint64 AigwCancelSequence(void);
@@ -174,7 +187,9 @@ extern AigwChannel *AigwChannelAt(int i);
 extern int	AigwChannelLookup(const char *name, bool create);
 extern bool AigwChannelPost(const char *name, const pg_uuid_t *task, int64 seq,
 							AigwEventKind kind, const char *data, Size len, bool *full);
-extern void AigwNotifyTaskWaiters(const pg_uuid_t *task);
+extern void AigwNotifyTaskWaiters(const pg_uuid_t *task, XLogRecPtr commit_end);
+extern XLogRecPtr AigwTaskWaiterCommitEnd(int slot);
+extern bool AigwTaskHasWaiter(const pg_uuid_t *task);
 extern int	AigwAddTaskWaiter(const pg_uuid_t *task);
 extern void AigwRemoveTaskWaiter(int slot);
 extern uint32 AigwTaskWaitEvent(void);

@@ -88,6 +88,8 @@ RuntimeShmemStartup(void)
 		AigwShmem->nwaiters = aigw_max_task_waiters;
 		AigwShmem->waiters = (AigwTaskWaiter *) p;
 		memset(p, 0, aigw_max_task_waiters * sizeof(AigwTaskWaiter));
+		for (int i = 0; i < aigw_max_task_waiters; i++)
+			pg_atomic_init_u64(&AigwShmem->waiters[i].commit_end, 0);
 		p += aigw_max_task_waiters * sizeof(AigwTaskWaiter);
 		AigwShmem->nchannels = aigw_channels;
 		AigwShmem->channel_size = ChannelSize();

@@ -66,18 +66,9 @@ PostCancelResults(void)
 		if (r->channel && r->event)
 			(void) AigwChannelPost(r->channel, &r->id, r->seq, AIGW_EVENT_RESULT,
 								   r->event, strlen(r->event), &full);
-		AigwNotifyTaskWaiters(&r->id);
+		AigwNotifyTaskWaiters(&r->id, XactLastCommitEnd);
 	}
 }
-
-/*
- * A committing transaction that hands off at most this many tasks (an
- * interactive request) has them start during its commit's flush. A batch
- * keeps its synchronous commit: its first task's head start is small next to
- * the batch, and an asynchronous commit of that much WAL wakes the WAL writer
- * into flushes of its own.
- */
-#define FLUSH_AFTER_HANDOFF_MAX 4
 
 /*
  * True when synchronous standbys are named, in this backend's settings or,
@@ -93,21 +84,22 @@ SyncStandbysNamed(void)
 }
 
 /*
- * Called before the commit: makes this transaction's commit visible before its
- * commit record is flushed, and has the commit callback flush it right after
- * the hand-off. The worker starts on the task during the flush instead of
- * after it, and the submitter still returns only once the commit is durable.
- * Not with synchronous standbys (their wait is part of the commit) or when the
- * caller asked for an asynchronous commit (nothing to flush).
+ * Makes this transaction's commit visible before its commit record is
+ * flushed, for a caller whose commit callback tells others about the commit
+ * (hands tasks to a worker, wakes waiters) and then flushes the record itself
+ * (XLogFlush(XactLastCommitEnd)): they start during the flush instead of
+ * after it. False when the commit stays synchronous: with synchronous
+ * standbys named (their wait is part of the commit), when the caller asked
+ * for an asynchronous commit (nothing to flush), or when the setting is
+ * refused.
  */
-static void
-FlushAfterHandoff(void)
+bool
+AigwCommitBeforeFlush(void)
 {
-	if (flush_after_handoff || synchronous_commit <= SYNCHRONOUS_COMMIT_OFF || SyncStandbysNamed())
-		return;
-	/* should the setting be refused, the commit is synchronous, as it would be anyway */
-	flush_after_handoff = set_config_option("synchronous_commit", "off", PGC_USERSET, PGC_S_SESSION,
-											GUC_ACTION_LOCAL, true, DEBUG1, false) > 0;
+	if (synchronous_commit <= SYNCHRONOUS_COMMIT_OFF || SyncStandbysNamed())
+		return false;
+	return set_config_option("synchronous_commit", "off", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_LOCAL, true, DEBUG1, false) > 0;
 }
 
 /*
@@ -121,8 +113,9 @@ WakeAtCommitCallback(XactEvent event, void *arg)
 	switch (event)
 	{
 		case XACT_EVENT_PRE_COMMIT:
-			if (handoff_count > 0 && handoff_count <= FLUSH_AFTER_HANDOFF_MAX)
-				FlushAfterHandoff();
+			/* the submitter still returns only once the commit is durable */
+			if (handoff_count > 0 && handoff_count <= AIGW_COMMIT_BEFORE_FLUSH_MAX && !flush_after_handoff)
+				flush_after_handoff = AigwCommitBeforeFlush();
 			break;
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:
@@ -405,12 +398,34 @@ HandedOffHere(const pg_uuid_t *task)
 	return false;
 }
 
+/*
+ * Flushes WAL far enough for an outcome just read to be durable: a worker
+ * makes an outcome that a caller waits for visible before its commit record
+ * is flushed (worker.c). To the end of that commit record when the
+ * notification that woke the caller gave it; else (the outcome was found
+ * before it came) to the start of this backend's last record when the read
+ * wrote one (pruning: after the snapshot that saw the commit), else to the
+ * end of all WAL inserted so far. A standby has nothing to flush.
+ */
+static void
+FlushOutcome(XLogRecPtr commit_end, XLogRecPtr last_rec_before)
+{
+	if (RecoveryInProgress())
+		return;
+	if (commit_end != InvalidXLogRecPtr)
+		XLogFlush(commit_end);
+	else if (ProcLastRecPtr != last_rec_before)
+		XLogFlush(ProcLastRecPtr);
+	else
+		XLogFlush(GetXLogInsertEndRecPtr());
+}
+
 PG_FUNCTION_INFO_V1(aigw_await_task);
 
 /*
  * aigw.await_task(task_id uuid, timeout_ms int): waits until the task is
- * terminal and returns its outcome, or NULL after the timeout. Read committed
- * only: each check takes a new snapshot.
+ * terminal and returns its outcome once it is durable, or NULL after the
+ * timeout. Read committed only: each check takes a new snapshot.
  */
 Datum
 aigw_await_task(PG_FUNCTION_ARGS)
@@ -421,6 +436,8 @@ aigw_await_task(PG_FUNCTION_ARGS)
 	TimestampTz deadline;
 	Jsonb	   *outcome = NULL;
 	int			slot;
+	XLogRecPtr	commit_end = InvalidXLogRecPtr;
+	XLogRecPtr	last_rec = InvalidXLogRecPtr;	/* this backend's last WAL record before the read */
 
 	AigwAttachShmem();
 	if (IsolationUsesXactSnapshot())
@@ -453,6 +470,8 @@ aigw_await_task(PG_FUNCTION_ARGS)
 			long		remaining;
 
 			ResetLatch(MyLatch);
+			commit_end = AigwTaskWaiterCommitEnd(slot);
+			last_rec = ProcLastRecPtr;
 			outcome = TaskOutcome(task);
 			if (outcome != NULL)
 				break;
@@ -472,5 +491,6 @@ aigw_await_task(PG_FUNCTION_ARGS)
 	PG_END_TRY();
 	if (outcome == NULL)
 		PG_RETURN_NULL();
+	FlushOutcome(commit_end, last_rec);
 	PG_RETURN_JSONB_P(outcome);
 }

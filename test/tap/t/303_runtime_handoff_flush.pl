@@ -57,6 +57,48 @@ is($node->safe_psql('postgres', q{SELECT count(*) FROM aigw.gateway_tasks WHERE 
 ok(aigw_poll($node, 'postgres',
 	"SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'aigw task worker'"), 'worker up after the restart');
 
+# An outcome that a caller waits for is made visible before the worker's
+# commit record is flushed, and aigw.await_task returns it only once it is
+# durable: a crash right after the last await returned keeps every outcome.
+my $awaited = 0;
+for my $i (1 .. 5)
+{
+	$awaited += 1 if $node->safe_psql('postgres', qq{
+SELECT aigw.submit_task('chat.completions', $fast, '{"user_id": "hf-await$i"}') AS task \\gset
+SELECT aigw.await_task(:'task', 20000)->>'status';}) eq 'succeeded';
+}
+is($awaited, 5, 'five awaited tasks succeeded');
+$node->stop('immediate');
+$node->start;
+is($node->safe_psql('postgres', q{SELECT count(*) FROM aigw.gateway_tasks
+	WHERE user_id LIKE 'hf-await%' AND status = 'succeeded'}), '5', 'their outcomes survived an immediate stop');
+ok(aigw_poll($node, 'postgres',
+	"SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'aigw task worker'"), 'worker up after the second restart');
+
+# The crash shows that the outcomes were flushed, not who waited for it: the
+# worker flushes its commit record right after waking the waiter, and the
+# waiter flushes it (or waits for the worker's flush) before it returns. With
+# the WAL writer stopped, the commit record of the outcome (found by the xid
+# that wrote the task row, a subtransaction's) must be flushed by the time
+# aigw.await_task returns. With neither flush this and the crash above fail;
+# with only the waiter's they pass.
+$node->safe_psql('postgres', 'CREATE EXTENSION pg_walinspect');
+# a call that lasts until the caller waits for it
+my $waited = q{'{"model": "hf-chat", "messages": [{"role": "user", "content": "f"}], "simulation_profile": {"latencyMs": 500}}'};
+my $walwriter = $node->safe_psql('postgres', "SELECT pid FROM pg_stat_activity WHERE backend_type = 'walwriter'");
+kill 'STOP', $walwriter;
+my $res = $node->safe_psql('postgres', qq{
+SELECT aigw.submit_task('chat.completions', $waited, '{"user_id": "hf-wait"}') AS task \\gset
+SELECT pg_current_wal_insert_lsn() AS start \\gset
+SELECT aigw.await_task(:'task', 20000)->>'status' AS status, pg_current_wal_flush_lsn() AS flushed \\gset
+SELECT xmin AS outcome_xid FROM aigw.gateway_tasks WHERE id = :'task' \\gset
+SELECT :'status', count(*), bool_and(end_lsn <= :'flushed'::pg_lsn)
+  FROM pg_get_wal_records_info(:'start', pg_current_wal_insert_lsn())
+ WHERE resource_manager = 'Transaction' AND record_type = 'COMMIT'
+   AND (xid = :'outcome_xid'::xid OR description ~ ('subxacts:.*\\m' || :'outcome_xid' || '\\M'));});
+kill 'CONT', $walwriter;
+is($res, 'succeeded|1|t', 'the awaited outcome was flushed before aigw.await_task returned it');
+
 # A caller that asked for an asynchronous commit keeps it.
 $node->safe_psql('postgres', qq{
 SET synchronous_commit = off;
