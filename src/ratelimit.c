@@ -17,6 +17,7 @@
  */
 #include "aigw.h"
 #include "ratelimit.h"
+#include "rowwrite.h"
 
 #include <math.h>
 
@@ -714,52 +715,68 @@ AigwRlValidate(const AigwRlRequirement *r)
 				 errmsg("lease TTL must be between 1 second and 7 days")));
 }
 
-/* Writes one lease row per concurrent requirement */
+/* The lease row's columns, in the order of the values RlInsertLeases makes */
+static const char *const LeaseColumns[7] = {
+	"task_id", "attempt_id", "scope_type", "scope_key", "lease_value", "acquired_at", "expires_at"
+};
+static const Oid LeaseColumnTypes[7] = {
+	UUIDOID, UUIDOID, TEXTOID, TEXTOID, NUMERICOID, TIMESTAMPTZOID, TIMESTAMPTZOID
+};
+
+/* Writes one lease row by an INSERT statement (a table the direct write does not take) */
 static void
-RlInsertLeases(const AigwRlRequirement *reqs, int n, const pg_uuid_t *task_id,
-			   const pg_uuid_t *attempt_id, TimestampTz now)
+RlInsertLeaseStatement(Datum *v, bool *isnull)
 {
+	char		nulls[7];
+	int			ret;
+
+	for (int c = 0; c < 7; c++)
+		nulls[c] = isnull[c] ? 'n' : ' ';
 	SPI_connect();
 	if (rl_plan_lease_insert == NULL)
 	{
-		Oid			types[7] = {UUIDOID, UUIDOID, TEXTOID, TEXTOID, INT8OID,
-		TIMESTAMPTZOID, TIMESTAMPTZOID};
 		SPIPlanPtr	p;
 
 		p = SPI_prepare("INSERT INTO aigw.gateway_concurrency_leases "
 						"(task_id, attempt_id, scope_type, scope_key, lease_value, acquired_at, expires_at) "
-						"VALUES ($1, $2, $3, $4, $5, $6, $7)", 7, types);
+						"VALUES ($1, $2, $3, $4, $5, $6, $7)", 7, (Oid *) LeaseColumnTypes);
 		if (p == NULL)
 			elog(ERROR, "preparing the lease insert failed: %s", SPI_result_code_string(SPI_result));
 		SPI_keepplan(p);
 		rl_plan_lease_insert = p;
 	}
+	ret = SPI_execute_plan(rl_plan_lease_insert, v, nulls, false, 0);
+	if (ret != SPI_OK_INSERT)
+		elog(ERROR, "writing a concurrency lease failed: %s", SPI_result_code_string(ret));
+	SPI_finish();
+}
+
+/* Writes one lease row per concurrent requirement (rowwrite.c, else an INSERT) */
+static void
+RlInsertLeases(const AigwRlRequirement *reqs, int n, const pg_uuid_t *task_id,
+			   const pg_uuid_t *attempt_id, TimestampTz now)
+{
+	static AigwRowTable *leases = NULL;
+
+	if (leases == NULL)
+		leases = AigwRowTableFor("gateway_concurrency_leases");
 	for (int i = 0; i < n; i++)
 	{
 		Datum		v[7];
-		char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
-		int			ret;
+		bool		isnull[7] = {false, attempt_id == NULL, false, false, false, false, false};
 
 		if (reqs[i].metric != AIGW_RL_CONCURRENT)
 			continue;
 		v[0] = UUIDPGetDatum(task_id);
-		if (attempt_id)
-			v[1] = UUIDPGetDatum(attempt_id);
-		else
-		{
-			v[1] = (Datum) 0;
-			nulls[1] = 'n';
-		}
+		v[1] = attempt_id ? UUIDPGetDatum(attempt_id) : (Datum) 0;
 		v[2] = CStringGetTextDatum(AigwRlScopeName(reqs[i].scope_type));
 		v[3] = CStringGetTextDatum(reqs[i].scope_key);
-		v[4] = Int64GetDatum(reqs[i].amount);
+		v[4] = DirectFunctionCall1(int8_numeric, Int64GetDatum(reqs[i].amount));
 		v[5] = TimestampTzGetDatum(now);
 		v[6] = TimestampTzGetDatum(now + (int64) reqs[i].lease_ttl_seconds * USECS_PER_SEC);
-		ret = SPI_execute_plan(rl_plan_lease_insert, v, nulls, false, 0);
-		if (ret != SPI_OK_INSERT)
-			elog(ERROR, "writing a concurrency lease failed: %s", SPI_result_code_string(ret));
+		if (AigwRowInsertColumns(leases, 7, LeaseColumns, LeaseColumnTypes, v, isnull) == NULL)
+			RlInsertLeaseStatement(v, isnull);
 	}
-	SPI_finish();
 }
 
 /* Fills a refusal for requirement i */

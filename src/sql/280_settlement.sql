@@ -117,16 +117,19 @@ BEGIN
     UPDATE aigw.gateway_tasks SET billings = bill, updated_at = now() WHERE id = v_task;
   END IF;
   v_event := gen_random_uuid();
-  INSERT INTO aigw.settlement_outbox (task_id, event_id, event_type, payload, status)
-  VALUES (v_task, v_event, 'task.settled',
-          jsonb_build_object('eventId', v_event,
+  -- ev is all NULL here (no settlement found): its other columns take their defaults
+  ev.task_id := v_task;
+  ev.event_id := v_event;
+  ev.event_type := 'task.settled';
+  ev.payload := jsonb_build_object('eventId', v_event,
             'taskId', v_task, 'userId', t.user_id, 'tenantId', t.tenant_id, 'apiKeyId', t.api_key_id,
             'kind', t.kind, 'model', t.model, 'simulated', simulated,
             'eventType', CASE WHEN simulated THEN 'dry_run' ELSE 'task.settled' END,
             'currency', bill->'currency', 'total', bill->'total',
             'billings', aigw.billing_line_summary(bill),
-            'billing', bill, 'resultRef', result_ref),
-          CASE WHEN simulated THEN 'skipped' ELSE 'pending' END);
+            'billing', bill, 'resultRef', result_ref);
+  ev.status := CASE WHEN simulated THEN 'skipped' ELSE 'pending' END;
+  ev := aigw.insert_row(ev);
   RETURN bill;
 END
 $$;

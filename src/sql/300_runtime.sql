@@ -8,6 +8,17 @@ CREATE FUNCTION aigw.wake_workers_at_commit(task uuid DEFAULT NULL, started bool
 COMMENT ON FUNCTION aigw.wake_workers_at_commit(uuid, boolean, jsonb) IS
   'wakes the task workers when the current transaction commits; a task named is handed to them: to lease by id, without a queue scan, or, started at submit, to call (with payload, what to call, without a claim)';
 
+-- Inserts a row of a table of schema aigw, its NULL columns taking their
+-- defaults, and returns the row written: the INSERT ... RETURNING * of the
+-- rows every task writes, with heap and index calls instead of a statement
+-- (C: src/rowwrite.c, which checks what the statement would check, and runs
+-- the statement for a table with anything it does not do).
+CREATE FUNCTION aigw.insert_row(r anyelement) RETURNS anyelement
+  LANGUAGE c VOLATILE
+  AS 'MODULE_PATHNAME', 'aigw_insert_row';
+COMMENT ON FUNCTION aigw.insert_row(anyelement) IS
+  'inserts a row of an aigw table (NULL columns take their defaults) and returns it as written, as INSERT ... RETURNING * would';
+
 CREATE FUNCTION aigw.cancel_at_commit(task uuid, abort_call boolean, channel text, seq bigint, event jsonb)
   RETURNS void
   LANGUAGE c VOLATILE

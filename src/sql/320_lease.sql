@@ -302,13 +302,19 @@ BEGIN
   END IF;
   v_vendor_model := coalesce(v_vendor_model, pm.model_name);
 
-  INSERT INTO aigw.gateway_task_attempts
-    (id, task_id, attempt_no, platform_id, platform_model_id, client_id, queue_key, status, simulated,
-     request_snapshot)
-  VALUES (p_attempt, t.id, v_no, p.id, pm.id, v_client, v_client, 'submitted', v_sim,
-          jsonb_build_object('model', v_vendor_model, 'platform', p.platform_key, 'worker', p_worker,
-                             'admission', p_admission))
-  RETURNING * INTO a;
+  -- a is all NULL here: its other columns take their defaults
+  a.id := p_attempt;
+  a.task_id := t.id;
+  a.attempt_no := v_no;
+  a.platform_id := p.id;
+  a.platform_model_id := pm.id;
+  a.client_id := v_client;
+  a.queue_key := v_client;
+  a.status := 'submitted';
+  a.simulated := v_sim;
+  a.request_snapshot := jsonb_build_object('model', v_vendor_model, 'platform', p.platform_key,
+                                           'worker', p_worker, 'admission', p_admission);
+  a := aigw.insert_row(a);
   IF NOT p_task_written THEN
     UPDATE aigw.gateway_tasks
        SET status = 'running', locked_by = p_worker, locked_at = now(), heartbeat_at = now(),

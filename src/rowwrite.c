@@ -1,0 +1,828 @@
+/*
+ * rowwrite.c: rows written with heap and index calls instead of an INSERT
+ * statement, for the tables every task writes (attempts, concurrency leases,
+ * the settlement outbox).
+ *
+ * An INSERT statement costs executor start-up, the table's CHECK constraints
+ * read back from their stored text and compiled, and a query per foreign key;
+ * for a row of a dozen columns that is most of the time the row takes. What
+ * the statement would check is checked here, in the statement's order: the
+ * INSERT and SELECT privileges (and EXECUTE on the functions of the checks and
+ * defaults), NOT NULL, the CHECK constraints (compiled once per backend as the
+ * table's owner), the unique indexes, and each foreign key, whose referenced
+ * row is locked FOR KEY SHARE as the foreign key's trigger query locks it
+ * (not needed for a row this transaction wrote: no one else can see it). A
+ * table that has anything else an INSERT would do — a trigger other than the
+ * foreign keys' checks, a rule, row level security, a partition, a generated
+ * column, an index on an expression, a deferrable constraint, a foreign key
+ * MATCH FULL or between columns of different types — takes the INSERT
+ * statement instead: AigwRowInsert returns NULL and the caller runs it.
+ */
+#include "aigw.h"
+#include "rowwrite.h"
+
+#include "access/genam.h"
+#include "access/heapam.h"
+#include "access/htup_details.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/index.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_am_d.h"
+#include "catalog/pg_constraint.h"
+#include "catalog/pg_opclass.h"
+#include "catalog/pg_proc.h"
+#include "catalog/pg_trigger.h"
+#include "catalog/pg_type.h"
+#include "executor/executor.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "nodes/nodeFuncs.h"
+#include "optimizer/optimizer.h"
+#include "parser/parse_type.h"
+#include "rewrite/rewriteHandler.h"
+#include "storage/lmgr.h"
+#include "tcop/utility.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/fmgroids.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+#include "utils/syscache.h"
+#include "utils/typcache.h"
+
+/* A foreign key of the table, checked by a probe of the referenced table's unique index */
+typedef struct RowForeignKey
+{
+	char	   *name;
+	Oid			confrelid;
+	Oid			conindid;		/* the referenced table's unique index */
+	int			nkeys;
+	AttrNumber	fkattnum[INDEX_MAX_KEYS];	/* this table's column for each index column */
+	RegProcedure eqproc[INDEX_MAX_KEYS];	/* the index's equality for it */
+	Oid			collation[INDEX_MAX_KEYS];
+} RowForeignKey;
+
+/* What the direct write needs of a table, built once per backend */
+struct AigwRowTable
+{
+	char		relname[NAMEDATALEN];	/* in schema aigw */
+	bool		valid;			/* false: rebuild at the next use */
+	bool		direct;			/* the table qualifies for the direct write */
+	Oid			relid;
+	MemoryContext cxt;
+	int			natts;
+	ExprState **defaults;		/* per column, NULL without a default */
+	int			nindexes;
+	Oid		   *index_oids;
+	IndexInfo **index_infos;
+	ExprState **index_preds;	/* a partial index's predicate, else NULL */
+	int			nchecks;
+	char	  **check_names;
+	ExprState **checks;			/* NULL for a check not enforced */
+	int			nfkeys;
+	RowForeignKey *fkeys;
+	List	   *funcs;			/* the functions the checks and defaults call (their OIDs) */
+	Oid			checked_user;	/* the role last found allowed to call them */
+	ExprContext *econtext;
+	TupleTableSlot *slot;		/* the row, for the checks and the index entries */
+	struct AigwRowTable *next;
+};
+
+static AigwRowTable *RowTables = NULL;
+static bool RowCallbacksRegistered = false;
+
+/* Relcache callback: a change of a table, or of any table it refers to, rebuilds it */
+static void
+RowRelcacheCallback(Datum arg, Oid relid)
+{
+	for (AigwRowTable *t = RowTables; t; t = t->next)
+	{
+		if (relid == InvalidOid || relid == t->relid)
+			t->valid = false;
+		for (int i = 0; i < t->nfkeys; i++)
+			if (relid == t->fkeys[i].confrelid)
+				t->valid = false;
+	}
+}
+
+/* Syscache callback: a change of a function's or a role's grants checks the caller again */
+static void
+RowGrantsCallback(Datum arg, int cacheid, uint32 hashvalue)
+{
+	for (AigwRowTable *t = RowTables; t; t = t->next)
+		t->checked_user = InvalidOid;
+}
+
+/* The table named relname in schema aigw, described at its first write */
+AigwRowTable *
+AigwRowTableFor(const char *relname)
+{
+	AigwRowTable *t;
+
+	for (t = RowTables; t; t = t->next)
+		if (strcmp(t->relname, relname) == 0)
+			return t;
+	if (!RowCallbacksRegistered)
+	{
+		CacheRegisterRelcacheCallback(RowRelcacheCallback, (Datum) 0);
+		CacheRegisterSyscacheCallback(PROCOID, RowGrantsCallback, (Datum) 0);
+		CacheRegisterSyscacheCallback(AUTHMEMROLEMEM, RowGrantsCallback, (Datum) 0);
+		CacheRegisterSyscacheCallback(AUTHOID, RowGrantsCallback, (Datum) 0);
+		RowCallbacksRegistered = true;
+	}
+	t = MemoryContextAllocZero(TopMemoryContext, sizeof(AigwRowTable));
+	strlcpy(t->relname, relname, NAMEDATALEN);
+	t->next = RowTables;
+	RowTables = t;
+	return t;
+}
+
+/* True when the only triggers an insert into rel fires are its foreign keys' checks */
+static bool
+OnlyForeignKeyChecks(Relation rel)
+{
+	if (rel->trigdesc == NULL)
+		return true;
+	for (int i = 0; i < rel->trigdesc->numtriggers; i++)
+	{
+		Trigger    *tg = &rel->trigdesc->triggers[i];
+
+		if (TRIGGER_FOR_INSERT(tg->tgtype) && tg->tgfoid != F_RI_FKEY_CHECK_INS)
+			return false;
+	}
+	return true;
+}
+
+/* True when rel has no generated column */
+static bool
+NoGeneratedColumns(TupleDesc tupdesc)
+{
+	for (int i = 0; i < tupdesc->natts; i++)
+		if (!TupleDescAttr(tupdesc, i)->attisdropped && TupleDescAttr(tupdesc, i)->attgenerated != '\0')
+			return false;
+	return true;
+}
+
+/* check_functions_in_node callback: notes a function a check or default calls */
+static bool
+NoteFunction(Oid func_id, void *context)
+{
+	AigwRowTable *t = context;
+
+	t->funcs = list_append_unique_oid(t->funcs, func_id);
+	return false;
+}
+
+/* Walks an expression, noting every function it calls */
+static bool
+NoteFunctions(Node *node, void *context)
+{
+	if (node == NULL)
+		return false;
+	(void) check_functions_in_node(node, NoteFunction, context);
+	return expression_tree_walker(node, NoteFunctions, context);
+}
+
+/* Reads the indexes of rel; false when one is not a plain btree index on columns */
+static bool
+LoadIndexes(AigwRowTable *t, Relation rel)
+{
+	List	   *indexes = RelationGetIndexList(rel);
+	ListCell   *lc;
+	int			i = 0;
+
+	t->nindexes = list_length(indexes);
+	t->index_oids = palloc(sizeof(Oid) * Max(t->nindexes, 1));
+	t->index_infos = palloc(sizeof(IndexInfo *) * Max(t->nindexes, 1));
+	t->index_preds = palloc0(sizeof(ExprState *) * Max(t->nindexes, 1));
+	foreach(lc, indexes)
+	{
+		Relation	idx = index_open(lfirst_oid(lc), AccessShareLock);
+		IndexInfo  *ii = BuildIndexInfo(idx);
+
+		/* btree (no insert state kept between inserts), on columns, immediate */
+		bool		plain = idx->rd_rel->relam == BTREE_AM_OID && ii->ii_Expressions == NIL &&
+			ii->ii_ExclusionOps == NULL && (!ii->ii_Unique || idx->rd_index->indimmediate);
+
+		if (plain && ii->ii_Predicate != NIL)
+		{
+			(void) NoteFunctions((Node *) ii->ii_Predicate, t);
+			t->index_preds[i] = ExecInitQual(ii->ii_Predicate, NULL);
+		}
+		t->index_oids[i] = lfirst_oid(lc);
+		t->index_infos[i++] = ii;
+		index_close(idx, AccessShareLock);
+		if (!plain)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Reads a foreign key of rel into fk; false when the direct write cannot
+ * check it as the INSERT would (deferrable, MATCH FULL, or a column whose
+ * type is not the referenced index's)
+ */
+static bool
+LoadForeignKey(Relation rel, ForeignKeyCacheInfo *info, RowForeignKey *fk)
+{
+	HeapTuple	tup = SearchSysCache1(CONSTROID, ObjectIdGetDatum(info->conoid));
+	Form_pg_constraint con;
+	Relation	idx;
+	bool		ok;
+
+	if (!HeapTupleIsValid(tup))
+		return false;
+	con = (Form_pg_constraint) GETSTRUCT(tup);
+	ok = !con->condeferrable && con->confmatchtype != FKCONSTR_MATCH_FULL && OidIsValid(con->conindid);
+	fk->name = pstrdup(NameStr(con->conname));
+	fk->confrelid = info->confrelid;
+	fk->conindid = con->conindid;
+	ReleaseSysCache(tup);
+	if (!ok)
+		return false;
+	idx = index_open(fk->conindid, AccessShareLock);
+	fk->nkeys = idx->rd_index->indnkeyatts;
+	ok = idx->rd_rel->relam == BTREE_AM_OID && fk->nkeys == info->nkeys;
+	/* each index column is one referenced column: the probe's key is its foreign key column */
+	for (int j = 0; j < fk->nkeys && ok; j++)
+	{
+		int			k;
+		Oid			opcintype = idx->rd_opcintype[j];
+		Oid			eqop;
+
+		for (k = 0; k < info->nkeys; k++)
+			if (info->confkey[k] == idx->rd_index->indkey.values[j])
+				break;
+		if (k == info->nkeys)
+		{
+			ok = false;
+			break;
+		}
+		fk->fkattnum[j] = info->conkey[k];
+		eqop = get_opfamily_member(idx->rd_opfamily[j], opcintype, opcintype, BTEqualStrategyNumber);
+		ok = OidIsValid(eqop) &&
+			TupleDescAttr(RelationGetDescr(rel), fk->fkattnum[j] - 1)->atttypid == opcintype;
+		if (ok)
+			fk->eqproc[j] = get_opcode(eqop);
+		fk->collation[j] = idx->rd_indcollation[j];
+	}
+	index_close(idx, AccessShareLock);
+	return ok;
+}
+
+/* Reads the enforced foreign keys of rel; false when one cannot be checked here */
+static bool
+LoadForeignKeys(AigwRowTable *t, Relation rel)
+{
+	List	   *fkeys = RelationGetFKeyList(rel);
+	ListCell   *lc;
+
+	t->fkeys = palloc0(sizeof(RowForeignKey) * Max(list_length(fkeys), 1));
+	foreach(lc, fkeys)
+	{
+		ForeignKeyCacheInfo *info = lfirst(lc);
+
+		if (!info->conenforced)
+			continue;			/* the INSERT does not check it either */
+		if (!LoadForeignKey(rel, info, &t->fkeys[t->nfkeys++]))
+			return false;
+	}
+	return true;
+}
+
+/* Compiles the CHECK constraints and the column defaults of rel, noting the functions they call */
+static void
+LoadChecksAndDefaults(AigwRowTable *t, Relation rel)
+{
+	TupleConstr *constr = RelationGetDescr(rel)->constr;
+
+	t->nchecks = constr ? constr->num_check : 0;
+	t->check_names = palloc(sizeof(char *) * Max(t->nchecks, 1));
+	t->checks = palloc0(sizeof(ExprState *) * Max(t->nchecks, 1));
+	t->defaults = palloc0(sizeof(ExprState *) * t->natts);
+	for (int i = 0; i < t->nchecks; i++)
+	{
+		Node	   *raw = stringToNode(constr->check[i].ccbin);
+
+		/* a NOT ENFORCED check is not evaluated, as ExecRelCheck skips it */
+		t->check_names[i] = pstrdup(constr->check[i].ccname);
+		if (!constr->check[i].ccenforced)
+			continue;
+		/* what the caller needs EXECUTE on: the functions before planning inlines any */
+		(void) NoteFunctions(raw, t);
+		t->checks[i] = ExecInitExpr(expression_planner((Expr *) raw), NULL);
+	}
+	for (int i = 0; i < t->natts; i++)
+	{
+		Node	   *def;
+
+		if (TupleDescAttr(RelationGetDescr(rel), i)->attisdropped)
+			continue;
+		def = build_column_default(rel, i + 1);
+		if (def == NULL)
+			continue;
+		(void) NoteFunctions(def, t);
+		t->defaults[i] = ExecInitExpr(expression_planner((Expr *) def), NULL);
+	}
+}
+
+/*
+ * Reads what rel has that an INSERT would do and compiles its expressions,
+ * as the table's owner: whether the caller may call their functions is
+ * checked at each write (CheckFunctionPrivileges), as an INSERT checks it in
+ * each statement. False when the table does not qualify.
+ */
+static bool
+LoadRelation(AigwRowTable *t, Relation rel)
+{
+	Oid			saved_user;
+	int			saved_sec;
+	bool		direct;
+
+	direct = rel->rd_rel->relkind == RELKIND_RELATION && rel->rd_rel->relam == HEAP_TABLE_AM_OID &&
+		!rel->rd_rel->relrowsecurity && !rel->rd_rel->relispartition && rel->rd_rules == NULL &&
+		OnlyForeignKeyChecks(rel) && NoGeneratedColumns(RelationGetDescr(rel)) && LoadForeignKeys(t, rel);
+	if (!direct)
+		return false;
+	GetUserIdAndSecContext(&saved_user, &saved_sec);
+	SetUserIdAndSecContext(rel->rd_rel->relowner, saved_sec | SECURITY_LOCAL_USERID_CHANGE);
+	PG_TRY();
+	{
+		direct = LoadIndexes(t, rel);
+		if (direct)
+			LoadChecksAndDefaults(t, rel);
+	}
+	PG_FINALLY();
+	{
+		SetUserIdAndSecContext(saved_user, saved_sec);
+	}
+	PG_END_TRY();
+	return direct;
+}
+
+/* Builds t from the catalogs, in its own memory context */
+static void
+LoadRowTable(AigwRowTable *t)
+{
+	Relation	rel;
+	MemoryContext old;
+
+	if (t->cxt)
+	{
+		if (t->econtext)
+			FreeExprContext(t->econtext, false);
+		if (t->slot)
+			ExecDropSingleTupleTableSlot(t->slot);
+		MemoryContextDelete(t->cxt);
+	}
+	t->cxt = AllocSetContextCreate(TopMemoryContext, "aigw row table", ALLOCSET_SMALL_SIZES);
+	t->econtext = NULL;
+	t->slot = NULL;
+	t->nfkeys = t->nindexes = t->nchecks = 0;
+	t->funcs = NIL;
+	t->checked_user = InvalidOid;
+	t->direct = false;
+	/* valid from here: a change read while loading (at a lock below) loads again */
+	t->valid = true;
+	t->relid = get_relname_relid(t->relname, get_namespace_oid("aigw", false));
+	if (!OidIsValid(t->relid))
+		return;
+	old = MemoryContextSwitchTo(t->cxt);
+	rel = table_open(t->relid, AccessShareLock);
+	t->natts = RelationGetDescr(rel)->natts;
+	PG_TRY();
+	{
+		t->direct = LoadRelation(t, rel);
+	}
+	PG_CATCH();
+	{
+		t->valid = false;
+		t->direct = false;
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	if (t->direct)
+	{
+		t->econtext = CreateStandaloneExprContext();
+		/* a slot that outlives the transaction: on a copy of the descriptor, which no resource owner pins */
+		t->slot = MakeSingleTupleTableSlot(CreateTupleDescCopy(RelationGetDescr(rel)), &TTSOpsHeapTuple);
+	}
+	table_close(rel, AccessShareLock);
+	MemoryContextSwitchTo(old);
+	elog(DEBUG1, "aigw: rows of %s are written %s", t->relname, t->direct ? "directly" : "by INSERT statements");
+}
+
+/* Opens the table locked for the write, with t describing it */
+static Relation
+OpenRowTable(AigwRowTable *t)
+{
+	for (;;)
+	{
+		Relation	rel;
+
+		if (!t->valid)
+			LoadRowTable(t);
+		if (!OidIsValid(t->relid))
+		{
+			t->valid = false;
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_TABLE),
+					 errmsg("relation \"aigw.%s\" does not exist", t->relname)));
+		}
+		/* taking the lock reads the invalidations of any change committed before it */
+		rel = try_table_open(t->relid, RowExclusiveLock);
+		if (rel != NULL && t->valid && RelationGetDescr(rel)->natts == t->natts)
+			return rel;
+		if (rel != NULL)
+			table_close(rel, NoLock);
+		t->valid = false;		/* dropped (and made again?) or changed: load again */
+	}
+}
+
+/* Raises what an INSERT would when the caller may not call a function of the checks or defaults */
+static void
+CheckFunctionPrivileges(AigwRowTable *t)
+{
+	Oid			user = GetUserId();
+	ListCell   *lc;
+
+	if (user == t->checked_user)
+		return;
+	foreach(lc, t->funcs)
+	{
+		AclResult	r = object_aclcheck(ProcedureRelationId, lfirst_oid(lc), user, ACL_EXECUTE);
+
+		if (r != ACLCHECK_OK)
+			aclcheck_error(r, OBJECT_FUNCTION, get_func_name(lfirst_oid(lc)));
+	}
+	t->checked_user = user;
+}
+
+/* Raises what an INSERT would for a NULL in a NOT NULL column or a failed CHECK */
+static void
+CheckRow(AigwRowTable *t, Relation rel, const bool *nulls)
+{
+	TupleDesc	tupdesc = RelationGetDescr(rel);
+
+	for (int i = 0; i < tupdesc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(tupdesc, i);
+
+		if (att->attnotnull && !att->attisdropped && nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NOT_NULL_VIOLATION),
+					 errmsg("null value in column \"%s\" of relation \"%s\" violates not-null constraint",
+							NameStr(att->attname), RelationGetRelationName(rel)),
+					 errtablecol(rel, att->attnum)));
+	}
+	t->econtext->ecxt_scantuple = t->slot;
+	for (int i = 0; i < t->nchecks; i++)
+		if (t->checks[i] != NULL && !ExecCheck(t->checks[i], t->econtext))
+			ereport(ERROR,
+					(errcode(ERRCODE_CHECK_VIOLATION),
+					 errmsg("new row for relation \"%s\" violates check constraint \"%s\"",
+							RelationGetRelationName(rel), t->check_names[i]),
+					 errtableconstraint(rel, t->check_names[i])));
+}
+
+/* Writes the row's entries into every index that takes inserts and whose predicate it meets */
+static void
+InsertIndexEntries(AigwRowTable *t, Relation rel, ItemPointer tid)
+{
+	Datum		values[INDEX_MAX_KEYS];
+	bool		isnull[INDEX_MAX_KEYS];
+
+	t->econtext->ecxt_scantuple = t->slot;
+	for (int i = 0; i < t->nindexes; i++)
+	{
+		IndexInfo  *ii = t->index_infos[i];
+		Relation	idx;
+
+		if (!ii->ii_ReadyForInserts)
+			continue;
+		if (t->index_preds[i] != NULL && !ExecQual(t->index_preds[i], t->econtext))
+			continue;
+		idx = index_open(t->index_oids[i], RowExclusiveLock);
+		FormIndexDatum(ii, t->slot, NULL, values, isnull);
+		(void) index_insert(idx, values, isnull, tid, rel,
+							ii->ii_Unique ? UNIQUE_CHECK_YES : UNIQUE_CHECK_NO, false, ii);
+		index_close(idx, NoLock);
+	}
+}
+
+/* Raises the error an INSERT raises for a row whose foreign key finds no referenced row */
+static void
+ForeignKeyViolation(Relation rel, RowForeignKey *fk, const Datum *values)
+{
+	StringInfoData cols;
+	StringInfoData vals;
+	TupleDesc	tupdesc = RelationGetDescr(rel);
+
+	initStringInfo(&cols);
+	initStringInfo(&vals);
+	for (int j = 0; j < fk->nkeys; j++)
+	{
+		Form_pg_attribute att = TupleDescAttr(tupdesc, fk->fkattnum[j] - 1);
+		Oid			out;
+		bool		varlena;
+
+		getTypeOutputInfo(att->atttypid, &out, &varlena);
+		appendStringInfo(&cols, "%s%s", j ? ", " : "", quote_identifier(NameStr(att->attname)));
+		appendStringInfo(&vals, "%s%s", j ? ", " : "",
+						 OidOutputFunctionCall(out, values[fk->fkattnum[j] - 1]));
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
+			 errmsg("insert or update on table \"%s\" violates foreign key constraint \"%s\"",
+					RelationGetRelationName(rel), fk->name),
+			 errdetail("Key (%s)=(%s) is not present in table \"%s\".",
+					   cols.data, vals.data, get_rel_name(fk->confrelid)),
+			 errtableconstraint(rel, fk->name)));
+}
+
+/*
+ * Checks one foreign key of the row as its trigger would: the referenced row
+ * exists and is locked FOR KEY SHARE until this transaction ends (a row this
+ * transaction wrote needs no lock: no one else can see it, let alone delete
+ * it). A row with a NULL in the key refers to nothing (MATCH SIMPLE).
+ */
+static void
+CheckForeignKey(Relation rel, RowForeignKey *fk, const Datum *values, const bool *nulls)
+{
+	ScanKeyData skeys[INDEX_MAX_KEYS];
+	Relation	pkrel;
+	Relation	idx;
+	IndexScanDesc scan;
+	TupleTableSlot *slot;
+	Snapshot	snapshot;
+	bool		found;
+
+	for (int j = 0; j < fk->nkeys; j++)
+	{
+		if (nulls[fk->fkattnum[j] - 1])
+			return;
+		ScanKeyEntryInitialize(&skeys[j], 0, j + 1, BTEqualStrategyNumber, InvalidOid,
+							   fk->collation[j], fk->eqproc[j], values[fk->fkattnum[j] - 1]);
+	}
+	pkrel = table_open(fk->confrelid, RowShareLock);
+	idx = index_open(fk->conindid, AccessShareLock);
+	slot = table_slot_create(pkrel, NULL);
+	snapshot = RegisterSnapshot(GetTransactionSnapshot());
+	scan = index_beginscan(pkrel, idx, snapshot, NULL, fk->nkeys, 0);
+	index_rescan(scan, skeys, fk->nkeys, NULL, 0);
+	found = index_getnext_slot(scan, ForwardScanDirection, slot);
+	index_endscan(scan);
+	if (found)
+	{
+		HeapTuple	tup = ExecFetchSlotHeapTuple(slot, false, NULL);
+
+		if (!TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetXmin(tup->t_data)))
+		{
+			TM_FailureData tmfd;
+			TM_Result	r = table_tuple_lock(pkrel, &slot->tts_tid, snapshot, slot,
+											 GetCurrentCommandId(false), LockTupleKeyShare,
+											 LockWaitBlock,
+											 IsolationUsesXactSnapshot() ? 0 : TUPLE_LOCK_FLAG_FIND_LAST_VERSION,
+											 &tmfd);
+
+			if (r == TM_Updated || (r == TM_Deleted && IsolationUsesXactSnapshot()))
+				ereport(ERROR,
+						(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+						 errmsg("could not serialize access due to concurrent update")));
+			found = r == TM_Ok;
+		}
+	}
+	UnregisterSnapshot(snapshot);
+	ExecDropSingleTupleTableSlot(slot);
+	index_close(idx, NoLock);
+	table_close(pkrel, NoLock);
+	if (!found)
+		ForeignKeyViolation(rel, fk, values);
+}
+
+/*
+ * Inserts a row into table t: values and nulls per column of the table (natts
+ * of them), in its order; a column whose usedefault is set takes its default
+ * instead (the value is evaluated and stored into values and nulls). Returns
+ * the row written, or NULL when the table does not qualify for the direct
+ * write (nothing written: the caller runs the INSERT statement).
+ */
+HeapTuple
+AigwRowInsert(AigwRowTable *t, int natts, Datum *values, bool *nulls, const bool *usedefault)
+{
+	Relation	rel = OpenRowTable(t);
+	TupleDesc	tupdesc;
+	HeapTuple	tup;
+	Oid			user = GetUserId();
+
+	/* natts other than the table's: the caller's idea of the table is older (or newer) */
+	if (!t->direct || natts != t->natts ||
+		pg_class_aclcheck(t->relid, user, ACL_INSERT) != ACLCHECK_OK ||
+		pg_class_aclcheck(t->relid, user, ACL_SELECT) != ACLCHECK_OK)
+	{
+		/* the INSERT raises the errors of missing privileges, column ones included */
+		table_close(rel, NoLock);
+		return NULL;
+	}
+	PreventCommandIfReadOnly("INSERT");
+	PreventCommandIfParallelMode("INSERT");
+	CheckFunctionPrivileges(t);
+	tupdesc = RelationGetDescr(rel);
+	/* what the statement's own snapshot would see: this transaction's rows so far */
+	CommandCounterIncrement();
+	for (int i = 0; i < t->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(tupdesc, i);
+
+		if (att->attisdropped)
+		{
+			values[i] = (Datum) 0;
+			nulls[i] = true;
+		}
+		else if (usedefault[i])
+		{
+			nulls[i] = true;
+			values[i] = (Datum) 0;
+			if (t->defaults[i] != NULL)
+			{
+				Datum		d = ExecEvalExprSwitchContext(t->defaults[i], t->econtext, &nulls[i]);
+
+				if (!nulls[i])
+					values[i] = datumCopy(d, att->attbyval, att->attlen);
+			}
+		}
+	}
+	ResetExprContext(t->econtext);
+
+	/* in the order of an INSERT: NOT NULL and CHECK, the unique indexes, the foreign keys */
+	tup = heap_form_tuple(tupdesc, values, nulls);
+	tup->t_tableOid = t->relid;
+	ExecStoreHeapTuple(tup, t->slot, false);
+	CheckRow(t, rel, nulls);
+	simple_heap_insert(rel, tup);
+	InsertIndexEntries(t, rel, &tup->t_self);
+	ExecClearTuple(t->slot);
+	ResetExprContext(t->econtext);
+	for (int i = 0; i < t->nfkeys; i++)
+		CheckForeignKey(rel, &t->fkeys[i], values, nulls);
+	table_close(rel, NoLock);
+	return tup;
+}
+
+/*
+ * AigwRowInsert for the columns named, with values of the types given; the
+ * other columns take their defaults. NULL when the table does not qualify or
+ * has no such column of that type (nothing written: the caller runs the
+ * INSERT statement).
+ */
+HeapTuple
+AigwRowInsertColumns(AigwRowTable *t, int ncols, const char *const *names, const Oid *types,
+					 const Datum *vals, const bool *isnull)
+{
+	Relation	rel = OpenRowTable(t);
+	TupleDesc	tupdesc = RelationGetDescr(rel);
+	int			natts = tupdesc->natts;
+	Datum	   *values = palloc0(sizeof(Datum) * natts);
+	bool	   *nulls = palloc(sizeof(bool) * natts);
+	bool	   *usedefault = palloc(sizeof(bool) * natts);
+
+	memset(nulls, true, sizeof(bool) * natts);
+	memset(usedefault, true, sizeof(bool) * natts);
+	for (int c = 0; c < ncols; c++)
+	{
+		int			i;
+
+		for (i = 0; i < natts; i++)
+			if (!TupleDescAttr(tupdesc, i)->attisdropped &&
+				strcmp(NameStr(TupleDescAttr(tupdesc, i)->attname), names[c]) == 0)
+				break;
+		if (i == natts || TupleDescAttr(tupdesc, i)->atttypid != types[c] ||
+			TupleDescAttr(tupdesc, i)->atttypmod != -1)
+		{
+			table_close(rel, NoLock);
+			return NULL;
+		}
+		values[i] = vals[c];
+		nulls[i] = isnull[c];
+		usedefault[i] = false;
+	}
+	table_close(rel, NoLock);
+	return AigwRowInsert(t, natts, values, nulls, usedefault);
+}
+
+/*
+ * The INSERT of a row of a table's type with its NULL columns left to their
+ * defaults, RETURNING the row, through SPI (a table that does not qualify
+ * for the direct write)
+ */
+static Datum
+InsertRowStatement(Oid relid, HeapTupleHeader row, TupleDesc tupdesc)
+{
+	StringInfoData sql;
+	StringInfoData vals;
+	HeapTupleData tmp;
+	Datum	   *values = palloc(sizeof(Datum) * tupdesc->natts);
+	bool	   *nulls = palloc(sizeof(bool) * tupdesc->natts);
+	Datum	   *args = palloc(sizeof(Datum) * tupdesc->natts);
+	Oid		   *types = palloc(sizeof(Oid) * tupdesc->natts);
+	int			n = 0;
+	Datum		result;
+
+	tmp.t_len = HeapTupleHeaderGetDatumLength(row);
+	tmp.t_data = row;
+	heap_deform_tuple(&tmp, tupdesc, values, nulls);
+	initStringInfo(&sql);
+	initStringInfo(&vals);
+	appendStringInfo(&sql, "INSERT INTO %s (",
+					 quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)), get_rel_name(relid)));
+	for (int i = 0; i < tupdesc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(tupdesc, i);
+
+		if (att->attisdropped || nulls[i])
+			continue;
+		appendStringInfo(&sql, "%s%s", n ? ", " : "", quote_identifier(NameStr(att->attname)));
+		appendStringInfo(&vals, "%s$%d", n ? ", " : "", n + 1);
+		args[n] = values[i];
+		types[n++] = att->atttypid;
+	}
+	if (n == 0)
+		appendStringInfoString(&sql, ") DEFAULT VALUES RETURNING *");
+	else
+		appendStringInfo(&sql, ") VALUES (%s) RETURNING *", vals.data);
+	SPI_connect();
+	if (SPI_execute_with_args(sql.data, n, types, args, NULL, false, 1) != SPI_OK_INSERT_RETURNING ||
+		SPI_processed != 1)
+		elog(ERROR, "aigw: could not insert a row into %s", get_rel_name(relid));
+	/* RETURNING * lists the columns that are not dropped, in order: the row of the table's type */
+	n = 0;
+	for (int i = 0; i < tupdesc->natts; i++)
+	{
+		values[i] = (Datum) 0;
+		nulls[i] = true;
+		if (!TupleDescAttr(tupdesc, i)->attisdropped)
+			values[i] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, ++n, &nulls[i]);
+	}
+	result = SPI_datumTransfer(heap_copy_tuple_as_datum(heap_form_tuple(tupdesc, values, nulls), tupdesc),
+							   false, -1);
+	SPI_finish();
+	return result;
+}
+
+PG_FUNCTION_INFO_V1(aigw_insert_row);
+
+/*
+ * aigw.insert_row(row anyelement) RETURNS anyelement: inserts row, a row of
+ * the type of a table in schema aigw, into that table, its NULL columns taking
+ * their defaults, and returns the row written (the INSERT ... RETURNING *).
+ */
+Datum
+aigw_insert_row(PG_FUNCTION_ARGS)
+{
+	Oid			type = get_fn_expr_argtype(fcinfo->flinfo, 0);
+	Oid			relid = OidIsValid(type) ? typeidTypeRelid(type) : InvalidOid;
+	HeapTupleHeader row;
+	HeapTupleData tmp;
+	TupleDesc	tupdesc;
+	AigwRowTable *t;
+	Datum	   *values;
+	bool	   *nulls;
+	bool	   *usedefault;
+	HeapTuple	tup;
+	Datum		result;
+
+	if (!OidIsValid(relid) || get_rel_relkind(relid) != RELKIND_RELATION ||
+		get_rel_namespace(relid) != get_namespace_oid("aigw", false))
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("aigw.insert_row needs a row of a table of schema aigw")));
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("aigw.insert_row needs a row, not NULL")));
+	row = PG_GETARG_HEAPTUPLEHEADER(0);
+	tupdesc = lookup_rowtype_tupdesc(HeapTupleHeaderGetTypeId(row), HeapTupleHeaderGetTypMod(row));
+	t = AigwRowTableFor(get_rel_name(relid));
+	values = palloc(sizeof(Datum) * tupdesc->natts);
+	nulls = palloc(sizeof(bool) * tupdesc->natts);
+	usedefault = palloc(sizeof(bool) * tupdesc->natts);
+	tmp.t_len = HeapTupleHeaderGetDatumLength(row);
+	tmp.t_data = row;
+	heap_deform_tuple(&tmp, tupdesc, values, nulls);
+	memcpy(usedefault, nulls, sizeof(bool) * tupdesc->natts);
+	tup = AigwRowInsert(t, tupdesc->natts, values, nulls, usedefault);
+	result = tup != NULL ? heap_copy_tuple_as_datum(tup, tupdesc) : InsertRowStatement(relid, row, tupdesc);
+	ReleaseTupleDesc(tupdesc);
+	PG_RETURN_DATUM(result);
+}

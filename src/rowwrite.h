@@ -1,0 +1,17 @@
+/*
+ * rowwrite.h: rows inserted without an INSERT statement (rowwrite.c).
+ */
+#ifndef AIGW_ROWWRITE_H
+#define AIGW_ROWWRITE_H
+
+#include "access/htup.h"
+
+typedef struct AigwRowTable AigwRowTable;
+
+extern AigwRowTable *AigwRowTableFor(const char *relname);
+extern HeapTuple AigwRowInsert(AigwRowTable *t, int natts, Datum *values, bool *nulls,
+							   const bool *usedefault);
+extern HeapTuple AigwRowInsertColumns(AigwRowTable *t, int ncols, const char *const *names,
+									  const Oid *types, const Datum *vals, const bool *isnull);
+
+#endif							/* AIGW_ROWWRITE_H */
