@@ -721,6 +721,19 @@ AigwRowInsertColumns(AigwRowTable *t, int ncols, const char *const *names, const
 	return AigwRowInsert(t, natts, values, nulls, usedefault);
 }
 
+/* Column name of a row AigwRowInsert just wrote into t (NULL when missing) */
+Datum
+AigwRowColumn(AigwRowTable *t, HeapTuple tup, const char *name, bool *isnull)
+{
+	TupleDesc	tupdesc = t->slot->tts_tupleDescriptor;
+
+	for (int i = 0; i < tupdesc->natts; i++)
+		if (!TupleDescAttr(tupdesc, i)->attisdropped && strcmp(NameStr(TupleDescAttr(tupdesc, i)->attname), name) == 0)
+			return heap_getattr(tup, i + 1, tupdesc, isnull);
+	*isnull = true;
+	return (Datum) 0;
+}
+
 /*
  * The INSERT of a row of a table's type with its NULL columns left to their
  * defaults, RETURNING the row, through SPI (a table that does not qualify

@@ -13,5 +13,6 @@ extern HeapTuple AigwRowInsert(AigwRowTable *t, int natts, Datum *values, bool *
 							   const bool *usedefault);
 extern HeapTuple AigwRowInsertColumns(AigwRowTable *t, int ncols, const char *const *names,
 									  const Oid *types, const Datum *vals, const bool *isnull);
+extern Datum AigwRowColumn(AigwRowTable *t, HeapTuple tup, const char *name, bool *isnull);
 
 #endif							/* AIGW_ROWWRITE_H */
