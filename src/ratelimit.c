@@ -24,6 +24,7 @@
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "executor/tuptable.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "port/atomics.h"
@@ -33,6 +34,8 @@
 #include "storage/shmem.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/uuid.h"
+#include "utils/fmgroids.h"
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
@@ -1055,17 +1058,89 @@ static AigwKeptPlan release_attempt_plan = NULL;
 	"UPDATE aigw.gateway_concurrency_leases SET released_at = clock_timestamp() " \
 	"WHERE " cond " AND (released_at IS NULL) IS TRUE RETURNING scope_type, scope_key, lease_value::int8"
 
-/* Releases the task's (or the attempt's) unreleased leases */
+/* The lease rows a release looks for, and what it gave back */
+typedef struct RlRelease
+{
+	AigwRowTable *leases;
+	const pg_uuid_t *task_id;
+	const pg_uuid_t *attempt_id;	/* NULL: every lease of the task */
+	int64		released;
+} RlRelease;
+
+/* AigwRowUpdateByKey callback: an unreleased lease of the task (and attempt) */
+static bool
+RlReleaseKeep(TupleTableSlot *row, void *arg)
+{
+	RlRelease  *r = arg;
+	bool		isnull;
+	Datum		d;
+
+	d = slot_getattr(row, AigwRowAttnum(r->leases, "task_id"), &isnull);
+	if (isnull || memcmp(DatumGetUUIDP(d), r->task_id, sizeof(pg_uuid_t)) != 0)
+		return false;
+	(void) slot_getattr(row, AigwRowAttnum(r->leases, "released_at"), &isnull);
+	if (!isnull)
+		return false;
+	if (r->attempt_id == NULL)
+		return true;
+	d = slot_getattr(row, AigwRowAttnum(r->leases, "attempt_id"), &isnull);
+	return !isnull && memcmp(DatumGetUUIDP(d), r->attempt_id, sizeof(pg_uuid_t)) == 0;
+}
+
+/* AigwRowUpdateByKey callback: gives back the slot of a lease just released */
+static void
+RlReleaseVisit(TupleTableSlot *row, void *arg)
+{
+	RlRelease  *r = arg;
+	bool		isnull;
+	Datum		type = slot_getattr(row, AigwRowAttnum(r->leases, "scope_type"), &isnull);
+	Datum		key;
+	Datum		value;
+	AigwRlScope scope;
+	char	   *scope_key;
+	RlKey		k;
+
+	if (isnull || !AigwRlParseScope(TextDatumGetCString(type), &scope))
+		return;
+	key = slot_getattr(row, AigwRowAttnum(r->leases, "scope_key"), &isnull);
+	if (isnull)
+		return;
+	scope_key = TextDatumGetCString(key);
+	value = slot_getattr(row, AigwRowAttnum(r->leases, "lease_value"), &isnull);
+	if (isnull || strlen(scope_key) == 0 || strlen(scope_key) > AIGW_RL_KEY_MAX)
+		return;
+	RlMakeKey(&k, scope, scope_key, AIGW_RL_CONCURRENT);
+	RlDefer(&k, get_hash_value(rl_hash, &k), 0,
+			-DatumGetInt64(DirectFunctionCall1(numeric_int8, value)), 0);
+	r->released++;
+}
+
+/*
+ * Releases the task's (or the attempt's) unreleased leases: an update of
+ * their rows without the executor (src/rowwrite.c), else the UPDATE statement
+ */
 int64
 AigwConcurrencyRelease(const pg_uuid_t *task_id, const pg_uuid_t *attempt_id)
 {
+	static AigwRowTable *leases = NULL;
 	Oid			types[2] = {UUIDOID, UUIDOID};
 	Datum		v[2];
 	AigwKeptPlan plan;
+	RlRelease	r;
 	int64		released;
 	int			ret;
 
 	RlEnsureLoaded();
+	if (leases == NULL)
+		leases = AigwRowTableFor("gateway_concurrency_leases");
+	r.leases = leases;
+	r.task_id = task_id;
+	r.attempt_id = attempt_id;
+	r.released = 0;
+	if (AigwRowUpdateByKey(leases, "task_id", UUIDPGetDatum(task_id), F_UUID_EQ, RlReleaseKeep,
+						   "released_at", TIMESTAMPTZOID, TimestampTzGetDatum(GetCurrentTimestamp()), false,
+						   RlReleaseVisit, &r) >= 0)
+		return r.released;
 	v[0] = UUIDPGetDatum(task_id);
 	v[1] = attempt_id ? UUIDPGetDatum(attempt_id) : (Datum) 0;
 	SPI_connect();

@@ -78,6 +78,7 @@ struct AigwRowTable
 	char		relname[NAMEDATALEN];	/* in schema aigw */
 	bool		valid;			/* false: rebuild at the next use */
 	bool		direct;			/* the table qualifies for the direct write */
+	bool		direct_update;	/* ... and for the direct update (AigwRowUpdateByKey) */
 	Oid			relid;
 	MemoryContext cxt;
 	int			natts;
@@ -158,6 +159,25 @@ OnlyForeignKeyChecks(Relation rel)
 		Trigger    *tg = &rel->trigdesc->triggers[i];
 
 		if (TRIGGER_FOR_INSERT(tg->tgtype) && tg->tgfoid != F_RI_FKEY_CHECK_INS)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * True when the only triggers an update of rel fires are its foreign keys'
+ * checks, which have nothing to check while the update leaves the keys alone
+ */
+static bool
+OnlyForeignKeyUpdateChecks(Relation rel)
+{
+	if (rel->trigdesc == NULL)
+		return true;
+	for (int i = 0; i < rel->trigdesc->numtriggers; i++)
+	{
+		Trigger    *tg = &rel->trigdesc->triggers[i];
+
+		if (TRIGGER_FOR_UPDATE(tg->tgtype) && tg->tgfoid != F_RI_FKEY_CHECK_UPD)
 			return false;
 	}
 	return true;
@@ -393,6 +413,7 @@ LoadRowTable(AigwRowTable *t)
 	t->funcs = NIL;
 	t->checked_user = InvalidOid;
 	t->direct = false;
+	t->direct_update = false;
 	/* valid from here: a change read while loading (at a lock below) loads again */
 	t->valid = true;
 	t->relid = get_relname_relid(t->relname, get_namespace_oid("aigw", false));
@@ -412,6 +433,7 @@ LoadRowTable(AigwRowTable *t)
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
+	t->direct_update = t->direct && OnlyForeignKeyUpdateChecks(rel);
 	if (t->direct)
 	{
 		t->econtext = CreateStandaloneExprContext();
@@ -420,7 +442,8 @@ LoadRowTable(AigwRowTable *t)
 	}
 	table_close(rel, AccessShareLock);
 	MemoryContextSwitchTo(old);
-	elog(DEBUG1, "aigw: rows of %s are written %s", t->relname, t->direct ? "directly" : "by INSERT statements");
+	elog(DEBUG1, "aigw: rows of %s are written %s, updated %s", t->relname,
+		 t->direct ? "directly" : "by INSERT statements", t->direct_update ? "directly" : "by UPDATE statements");
 }
 
 /* Opens the table locked for the write, with t describing it */
@@ -719,6 +742,176 @@ AigwRowInsertColumns(AigwRowTable *t, int ncols, const char *const *names, const
 	}
 	table_close(rel, NoLock);
 	return AigwRowInsert(t, natts, values, nulls, usedefault);
+}
+
+/* The 1-based number of column name of t (loaded), or InvalidAttrNumber */
+AttrNumber
+AigwRowAttnum(AigwRowTable *t, const char *name)
+{
+	TupleDesc	tupdesc = t->slot->tts_tupleDescriptor;
+
+	for (int i = 0; i < tupdesc->natts; i++)
+		if (!TupleDescAttr(tupdesc, i)->attisdropped && strcmp(NameStr(TupleDescAttr(tupdesc, i)->attname), name) == 0)
+			return i + 1;
+	return InvalidAttrNumber;
+}
+
+/* The btree index of t on column attnum alone (no predicate), or InvalidOid */
+static Oid
+KeyIndex(AigwRowTable *t, AttrNumber attnum)
+{
+	for (int i = 0; i < t->nindexes; i++)
+	{
+		IndexInfo  *ii = t->index_infos[i];
+
+		if (ii->ii_NumIndexKeyAttrs == 1 && ii->ii_IndexAttrNumbers[0] == attnum &&
+			ii->ii_Predicate == NIL && ii->ii_ReadyForInserts)
+			return t->index_oids[i];
+	}
+	return InvalidOid;
+}
+
+/*
+ * Updates old (locked or not) to have column set_attnum = value, as an
+ * UPDATE would in READ COMMITTED: a row updated concurrently is followed to
+ * its last version, locked, and updated if keep still says so; in REPEATABLE
+ * READ or SERIALIZABLE that is a serialization failure. Returns true when the
+ * row was updated (old then holds the version updated).
+ */
+static bool
+UpdateOne(AigwRowTable *t, Relation rel, TupleTableSlot *old, Snapshot snapshot,
+		  AttrNumber set_attnum, Datum value, bool value_null,
+		  bool (*keep) (TupleTableSlot *row, void *arg), void *arg)
+{
+	TupleDesc	tupdesc = RelationGetDescr(rel);
+	CommandId	cid = GetCurrentCommandId(true);
+
+	for (;;)
+	{
+		Datum	   *values = palloc(sizeof(Datum) * tupdesc->natts);
+		bool	   *nulls = palloc(sizeof(bool) * tupdesc->natts);
+		HeapTuple	tup;
+		TM_Result	r;
+		TM_FailureData tmfd;
+		LockTupleMode lockmode;
+		TU_UpdateIndexes update_indexes;
+		ItemPointerData otid = old->tts_tid;
+
+		slot_getallattrs(old);
+		memcpy(values, old->tts_values, sizeof(Datum) * tupdesc->natts);
+		memcpy(nulls, old->tts_isnull, sizeof(bool) * tupdesc->natts);
+		values[set_attnum - 1] = value;
+		nulls[set_attnum - 1] = value_null;
+		tup = heap_form_tuple(tupdesc, values, nulls);
+		tup->t_tableOid = t->relid;
+		ExecStoreHeapTuple(tup, t->slot, true);
+		CheckRow(t, rel, nulls);
+		r = table_tuple_update(rel, &otid, t->slot, cid, snapshot, InvalidSnapshot, true,
+							   &tmfd, &lockmode, &update_indexes);
+		if (r == TM_Ok)
+		{
+			if (update_indexes == TU_All)
+				InsertIndexEntries(t, rel, &t->slot->tts_tid);
+			ExecClearTuple(t->slot);
+			ResetExprContext(t->econtext);
+			return true;
+		}
+		ExecClearTuple(t->slot);
+		ResetExprContext(t->econtext);
+		if (r == TM_SelfModified || r == TM_Deleted)
+		{
+			if (r == TM_Deleted && IsolationUsesXactSnapshot())
+				ereport(ERROR,
+						(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+						 errmsg("could not serialize access due to concurrent delete")));
+			return false;		/* updated by this command already, or gone */
+		}
+		if (r != TM_Updated)
+			elog(ERROR, "aigw: unexpected result %d updating a row of %s", (int) r, t->relname);
+		if (IsolationUsesXactSnapshot())
+			ereport(ERROR,
+					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+					 errmsg("could not serialize access due to concurrent update")));
+		/* the last version, locked: still one to update? */
+		r = table_tuple_lock(rel, &otid, snapshot, old, cid, lockmode, LockWaitBlock,
+							 TUPLE_LOCK_FLAG_FIND_LAST_VERSION, &tmfd);
+		if (r != TM_Ok || !keep(old, arg))
+			return false;
+	}
+}
+
+/*
+ * The UPDATE of t SET set_col = value WHERE key_col = key AND keep(row), by
+ * heap and index calls: through a btree index on key_col alone, each row
+ * visible to the statement's snapshot that keep accepts is updated (followed
+ * to its last version when updated concurrently, as the UPDATE would), its
+ * new version checked (NOT NULL, CHECK) and indexed; visit(row) is called
+ * with each row updated, as it was. Returns how many rows were updated, or -1
+ * when the table does not qualify (an update trigger other than the foreign
+ * keys' checks, anything the direct write does not take, no such index or
+ * column, a key or set column that a foreign key uses, missing table-level
+ * UPDATE or SELECT privilege): nothing written, the caller runs the UPDATE.
+ */
+int64
+AigwRowUpdateByKey(AigwRowTable *t, const char *key_col, Datum key, Oid key_eqproc,
+				   bool (*keep) (TupleTableSlot *row, void *arg),
+				   const char *set_col, Oid set_type, Datum value, bool value_null,
+				   void (*visit) (TupleTableSlot *row, void *arg), void *arg)
+{
+	Relation	rel = OpenRowTable(t);
+	Oid			user = GetUserId();
+	AttrNumber	key_attnum;
+	AttrNumber	set_attnum;
+	Oid			index;
+	Relation	idx;
+	IndexScanDesc scan;
+	TupleTableSlot *row;
+	ScanKeyData skey;
+	Snapshot	snapshot;
+	int64		n = 0;
+
+	key_attnum = t->direct_update ? AigwRowAttnum(t, key_col) : InvalidAttrNumber;
+	set_attnum = t->direct_update ? AigwRowAttnum(t, set_col) : InvalidAttrNumber;
+	index = key_attnum != InvalidAttrNumber ? KeyIndex(t, key_attnum) : InvalidOid;
+	for (int i = 0; i < t->nfkeys && OidIsValid(index); i++)
+		for (int j = 0; j < t->fkeys[i].nkeys; j++)
+			if (t->fkeys[i].fkattnum[j] == set_attnum)
+				index = InvalidOid;
+	if (!OidIsValid(index) || set_attnum == InvalidAttrNumber ||
+		TupleDescAttr(RelationGetDescr(rel), set_attnum - 1)->atttypid != set_type ||
+		pg_class_aclcheck(t->relid, user, ACL_UPDATE) != ACLCHECK_OK ||
+		pg_class_aclcheck(t->relid, user, ACL_SELECT) != ACLCHECK_OK)
+	{
+		table_close(rel, NoLock);
+		return -1;
+	}
+	PreventCommandIfReadOnly("UPDATE");
+	PreventCommandIfParallelMode("UPDATE");
+	CheckFunctionPrivileges(t);
+	/* what the statement's own snapshot would see: this transaction's rows so far */
+	CommandCounterIncrement();
+	snapshot = RegisterSnapshot(GetTransactionSnapshot());
+	idx = index_open(index, RowExclusiveLock);
+	row = table_slot_create(rel, NULL);
+	ScanKeyInit(&skey, 1, BTEqualStrategyNumber, key_eqproc, key);
+	scan = index_beginscan(rel, idx, snapshot, NULL, 1, 0);
+	index_rescan(scan, &skey, 1, NULL, 0);
+	while (index_getnext_slot(scan, ForwardScanDirection, row))
+	{
+		if (!keep(row, arg))
+			continue;
+		if (UpdateOne(t, rel, row, snapshot, set_attnum, value, value_null, keep, arg))
+		{
+			visit(row, arg);
+			n++;
+		}
+	}
+	index_endscan(scan);
+	ExecDropSingleTupleTableSlot(row);
+	index_close(idx, NoLock);
+	UnregisterSnapshot(snapshot);
+	table_close(rel, NoLock);
+	return n;
 }
 
 /* Column name of a row AigwRowInsert just wrote into t (NULL when missing) */

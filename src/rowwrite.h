@@ -5,6 +5,7 @@
 #define AIGW_ROWWRITE_H
 
 #include "access/htup.h"
+#include "executor/tuptable.h"
 
 typedef struct AigwRowTable AigwRowTable;
 
@@ -13,6 +14,11 @@ extern HeapTuple AigwRowInsert(AigwRowTable *t, int natts, Datum *values, bool *
 							   const bool *usedefault);
 extern HeapTuple AigwRowInsertColumns(AigwRowTable *t, int ncols, const char *const *names,
 									  const Oid *types, const Datum *vals, const bool *isnull);
+extern AttrNumber AigwRowAttnum(AigwRowTable *t, const char *name);
+extern int64 AigwRowUpdateByKey(AigwRowTable *t, const char *key_col, Datum key, Oid key_eqproc,
+								bool (*keep) (TupleTableSlot *row, void *arg),
+								const char *set_col, Oid set_type, Datum value, bool value_null,
+								void (*visit) (TupleTableSlot *row, void *arg), void *arg);
 extern Datum AigwRowColumn(AigwRowTable *t, HeapTuple tup, const char *name, bool *isnull);
 
 #endif							/* AIGW_ROWWRITE_H */
