@@ -15,6 +15,7 @@ CREATE TABLE aigw.rw_child (
 );
 CREATE UNIQUE INDEX rw_child_tag ON aigw.rw_child (tag) WHERE tag IS NOT NULL;
 INSERT INTO aigw.rw_parent (id, name) VALUES ('00000000-0000-0000-0000-000000000001', 'committed');
+CREATE TABLE public.rw_elsewhere (a int);
 
 -- NULL columns take their defaults; the row comes back as written
 CREATE FUNCTION pg_temp.child(parent uuid, n int, must text, tag text) RETURNS aigw.rw_child
@@ -94,10 +95,50 @@ SELECT n, must FROM pg_temp.child(NULL, 16, 'lower', NULL);
 ALTER TABLE aigw.rw_child ADD COLUMN extra text DEFAULT 'added';
 SELECT n, extra FROM pg_temp.child(NULL, 17, 'i', NULL);
 
+-- aigw.update_row: the columns named take the row's values, the others keep the table's
+CREATE FUNCTION pg_temp.retag(p_id bigint, p_must text, p_tag text, cols text[]) RETURNS aigw.rw_child
+  LANGUAGE plpgsql AS $$
+DECLARE
+  c aigw.rw_child;
+BEGIN
+  c.id := p_id;
+  c.must := p_must;
+  c.tag := p_tag;
+  c.n := 99;  -- not named: the table's value stays
+  RETURN aigw.update_row(c, cols);
+END $$;
+SELECT id, n, must, tag, extra FROM pg_temp.retag(1, 'renamed', NULL, '{must}');
+SELECT id, n, must, tag, extra FROM aigw.rw_child WHERE id = 1;
+SELECT pg_temp.retag(1000, 'x', NULL, '{must}') IS NULL AS no_such_row;
+-- what the UPDATE would say: NOT NULL, a CHECK of the new row, a unique
+-- index (a column of it is set by the UPDATE statement), a missing column
+SELECT pg_temp.retag(1, NULL, NULL, '{must}');
+ALTER TABLE aigw.rw_child ADD CONSTRAINT rw_child_must CHECK (must <> 'forbidden');
+SELECT pg_temp.retag(1, 'forbidden', NULL, '{must}');
+SELECT pg_temp.retag(1, 'a', 'x', '{tag}');
+SELECT id, tag FROM pg_temp.retag(1, 'a', 'y', '{tag}');
+SELECT pg_temp.retag(1, 'a', NULL, '{nosuch}');
+-- privileges: the UPDATE's error, from the UPDATE statement
+SET ROLE aigw_rw_reader;
+SELECT pg_temp.retag(1, 'z', NULL, '{must}');
+RESET ROLE;
+GRANT EXECUTE ON FUNCTION aigw.update_row(anyelement, text[]) TO aigw_rw_reader;
+SET ROLE aigw_rw_reader;
+SELECT pg_temp.retag(1, 'z', NULL, '{must}');
+RESET ROLE;
+GRANT UPDATE ON aigw.rw_child TO aigw_rw_reader;
+SET ROLE aigw_rw_reader;
+SELECT id, must FROM pg_temp.retag(1, 'z', NULL, '{must}');
+RESET ROLE;
+BEGIN READ ONLY;
+SELECT pg_temp.retag(1, 'ro', NULL, '{must}');
+ROLLBACK;
+SELECT aigw.update_row(ROW(1)::public.rw_elsewhere, '{a}');
+DROP FUNCTION pg_temp.retag(bigint, text, text, text[]);
+
 -- what it does not take
 SELECT aigw.insert_row(ROW(1, 2));
 SELECT aigw.insert_row(NULL::aigw.rw_parent);
-CREATE TABLE public.rw_elsewhere (a int);
 SELECT aigw.insert_row(ROW(1)::public.rw_elsewhere);
 BEGIN READ ONLY;
 SELECT pg_temp.child(NULL, 18, 'j', NULL);

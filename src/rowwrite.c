@@ -48,6 +48,8 @@
 #include "rewrite/rewriteHandler.h"
 #include "storage/lmgr.h"
 #include "tcop/utility.h"
+#include "utils/array.h"
+#include "nodes/bitmapset.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
@@ -164,9 +166,18 @@ OnlyForeignKeyChecks(Relation rel)
 	return true;
 }
 
+/* True for the functions of the foreign keys' update triggers, on either side */
+static bool
+IsForeignKeyUpdateTrigger(Oid fn)
+{
+	return fn == F_RI_FKEY_CHECK_UPD || fn == F_RI_FKEY_NOACTION_UPD || fn == F_RI_FKEY_RESTRICT_UPD ||
+		fn == F_RI_FKEY_CASCADE_UPD || fn == F_RI_FKEY_SETNULL_UPD || fn == F_RI_FKEY_SETDEFAULT_UPD;
+}
+
 /*
- * True when the only triggers an update of rel fires are its foreign keys'
- * checks, which have nothing to check while the update leaves the keys alone
+ * True when the only triggers an update of rel fires are its foreign keys',
+ * which have nothing to do while the update leaves the keys alone (a direct
+ * update changes no column of a foreign key or of a unique index)
  */
 static bool
 OnlyForeignKeyUpdateChecks(Relation rel)
@@ -177,7 +188,7 @@ OnlyForeignKeyUpdateChecks(Relation rel)
 	{
 		Trigger    *tg = &rel->trigdesc->triggers[i];
 
-		if (TRIGGER_FOR_UPDATE(tg->tgtype) && tg->tgfoid != F_RI_FKEY_CHECK_UPD)
+		if (TRIGGER_FOR_UPDATE(tg->tgtype) && !IsForeignKeyUpdateTrigger(tg->tgfoid))
 			return false;
 	}
 	return true;
@@ -772,15 +783,16 @@ KeyIndex(AigwRowTable *t, AttrNumber attnum)
 }
 
 /*
- * Updates old (locked or not) to have column set_attnum = value, as an
- * UPDATE would in READ COMMITTED: a row updated concurrently is followed to
- * its last version, locked, and updated if keep still says so; in REPEATABLE
- * READ or SERIALIZABLE that is a serialization failure. Returns true when the
- * row was updated (old then holds the version updated).
+ * Updates old (locked or not) to have columns set[] = values[], as an UPDATE
+ * would in READ COMMITTED: a row updated concurrently is followed to its last
+ * version, locked, and updated if keep (NULL: always) still says so; in
+ * REPEATABLE READ or SERIALIZABLE that is a serialization failure. Returns the
+ * new version (palloc'd), or NULL when no row was updated; old then holds the
+ * version updated.
  */
-static bool
+static HeapTuple
 UpdateOne(AigwRowTable *t, Relation rel, TupleTableSlot *old, Snapshot snapshot,
-		  AttrNumber set_attnum, Datum value, bool value_null,
+		  int nset, const AttrNumber *set, const Datum *setvalues, const bool *setnulls,
 		  bool (*keep) (TupleTableSlot *row, void *arg), void *arg)
 {
 	TupleDesc	tupdesc = RelationGetDescr(rel);
@@ -800,11 +812,14 @@ UpdateOne(AigwRowTable *t, Relation rel, TupleTableSlot *old, Snapshot snapshot,
 		slot_getallattrs(old);
 		memcpy(values, old->tts_values, sizeof(Datum) * tupdesc->natts);
 		memcpy(nulls, old->tts_isnull, sizeof(bool) * tupdesc->natts);
-		values[set_attnum - 1] = value;
-		nulls[set_attnum - 1] = value_null;
+		for (int i = 0; i < nset; i++)
+		{
+			values[set[i] - 1] = setvalues[i];
+			nulls[set[i] - 1] = setnulls[i];
+		}
 		tup = heap_form_tuple(tupdesc, values, nulls);
 		tup->t_tableOid = t->relid;
-		ExecStoreHeapTuple(tup, t->slot, true);
+		ExecStoreHeapTuple(tup, t->slot, false);
 		CheckRow(t, rel, nulls);
 		r = table_tuple_update(rel, &otid, t->slot, cid, snapshot, InvalidSnapshot, true,
 							   &tmfd, &lockmode, &update_indexes);
@@ -814,17 +829,18 @@ UpdateOne(AigwRowTable *t, Relation rel, TupleTableSlot *old, Snapshot snapshot,
 				InsertIndexEntries(t, rel, &t->slot->tts_tid);
 			ExecClearTuple(t->slot);
 			ResetExprContext(t->econtext);
-			return true;
+			return tup;
 		}
 		ExecClearTuple(t->slot);
 		ResetExprContext(t->econtext);
+		heap_freetuple(tup);
 		if (r == TM_SelfModified || r == TM_Deleted)
 		{
 			if (r == TM_Deleted && IsolationUsesXactSnapshot())
 				ereport(ERROR,
 						(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
 						 errmsg("could not serialize access due to concurrent delete")));
-			return false;		/* updated by this command already, or gone */
+			return NULL;		/* updated by this command already, or gone */
 		}
 		if (r != TM_Updated)
 			elog(ERROR, "aigw: unexpected result %d updating a row of %s", (int) r, t->relname);
@@ -835,9 +851,50 @@ UpdateOne(AigwRowTable *t, Relation rel, TupleTableSlot *old, Snapshot snapshot,
 		/* the last version, locked: still one to update? */
 		r = table_tuple_lock(rel, &otid, snapshot, old, cid, lockmode, LockWaitBlock,
 							 TUPLE_LOCK_FLAG_FIND_LAST_VERSION, &tmfd);
-		if (r != TM_Ok || !keep(old, arg))
-			return false;
+		if (r != TM_Ok || (keep != NULL && !keep(old, arg)))
+			return NULL;
 	}
+}
+
+/*
+ * True when the columns set can be updated directly: none is dropped, of
+ * another type than given, or a column of a unique index or foreign key
+ * (whose triggers would then have work to do)
+ */
+static bool
+SettableColumns(AigwRowTable *t, Relation rel, int nset, const AttrNumber *set, const Oid *types)
+{
+	for (int i = 0; i < nset; i++)
+	{
+		if (set[i] == InvalidAttrNumber || (types != NULL &&
+			TupleDescAttr(RelationGetDescr(rel), set[i] - 1)->atttypid != types[i]))
+			return false;
+		for (int k = 0; k < t->nindexes; k++)
+			if (t->index_infos[k]->ii_Unique)
+				for (int j = 0; j < t->index_infos[k]->ii_NumIndexAttrs; j++)
+					if (t->index_infos[k]->ii_IndexAttrNumbers[j] == set[i])
+						return false;
+		for (int k = 0; k < t->nfkeys; k++)
+			for (int j = 0; j < t->fkeys[k].nkeys; j++)
+				if (t->fkeys[k].fkattnum[j] == set[i])
+					return false;
+	}
+	return true;
+}
+
+/* Raises what an UPDATE would for a read-only transaction or missing privileges; false: take the statement */
+static bool
+MayUpdate(AigwRowTable *t)
+{
+	Oid			user = GetUserId();
+
+	if (pg_class_aclcheck(t->relid, user, ACL_UPDATE) != ACLCHECK_OK ||
+		pg_class_aclcheck(t->relid, user, ACL_SELECT) != ACLCHECK_OK)
+		return false;
+	PreventCommandIfReadOnly("UPDATE");
+	PreventCommandIfParallelMode("UPDATE");
+	CheckFunctionPrivileges(t);
+	return true;
 }
 
 /*
@@ -848,9 +905,9 @@ UpdateOne(AigwRowTable *t, Relation rel, TupleTableSlot *old, Snapshot snapshot,
  * new version checked (NOT NULL, CHECK) and indexed; visit(row) is called
  * with each row updated, as it was. Returns how many rows were updated, or -1
  * when the table does not qualify (an update trigger other than the foreign
- * keys' checks, anything the direct write does not take, no such index or
- * column, a key or set column that a foreign key uses, missing table-level
- * UPDATE or SELECT privilege): nothing written, the caller runs the UPDATE.
+ * keys', anything the direct write does not take, no such index or column, a
+ * set column of a unique index or foreign key, missing table-level UPDATE or
+ * SELECT privilege): nothing written, the caller runs the UPDATE.
  */
 int64
 AigwRowUpdateByKey(AigwRowTable *t, const char *key_col, Datum key, Oid key_eqproc,
@@ -859,7 +916,6 @@ AigwRowUpdateByKey(AigwRowTable *t, const char *key_col, Datum key, Oid key_eqpr
 				   void (*visit) (TupleTableSlot *row, void *arg), void *arg)
 {
 	Relation	rel = OpenRowTable(t);
-	Oid			user = GetUserId();
 	AttrNumber	key_attnum;
 	AttrNumber	set_attnum;
 	Oid			index;
@@ -873,21 +929,11 @@ AigwRowUpdateByKey(AigwRowTable *t, const char *key_col, Datum key, Oid key_eqpr
 	key_attnum = t->direct_update ? AigwRowAttnum(t, key_col) : InvalidAttrNumber;
 	set_attnum = t->direct_update ? AigwRowAttnum(t, set_col) : InvalidAttrNumber;
 	index = key_attnum != InvalidAttrNumber ? KeyIndex(t, key_attnum) : InvalidOid;
-	for (int i = 0; i < t->nfkeys && OidIsValid(index); i++)
-		for (int j = 0; j < t->fkeys[i].nkeys; j++)
-			if (t->fkeys[i].fkattnum[j] == set_attnum)
-				index = InvalidOid;
-	if (!OidIsValid(index) || set_attnum == InvalidAttrNumber ||
-		TupleDescAttr(RelationGetDescr(rel), set_attnum - 1)->atttypid != set_type ||
-		pg_class_aclcheck(t->relid, user, ACL_UPDATE) != ACLCHECK_OK ||
-		pg_class_aclcheck(t->relid, user, ACL_SELECT) != ACLCHECK_OK)
+	if (!OidIsValid(index) || !SettableColumns(t, rel, 1, &set_attnum, &set_type) || !MayUpdate(t))
 	{
 		table_close(rel, NoLock);
 		return -1;
 	}
-	PreventCommandIfReadOnly("UPDATE");
-	PreventCommandIfParallelMode("UPDATE");
-	CheckFunctionPrivileges(t);
 	/* what the statement's own snapshot would see: this transaction's rows so far */
 	CommandCounterIncrement();
 	snapshot = RegisterSnapshot(GetTransactionSnapshot());
@@ -900,7 +946,7 @@ AigwRowUpdateByKey(AigwRowTable *t, const char *key_col, Datum key, Oid key_eqpr
 	{
 		if (!keep(row, arg))
 			continue;
-		if (UpdateOne(t, rel, row, snapshot, set_attnum, value, value_null, keep, arg))
+		if (UpdateOne(t, rel, row, snapshot, 1, &set_attnum, &value, &value_null, keep, arg) != NULL)
 		{
 			visit(row, arg);
 			n++;
@@ -1030,5 +1076,245 @@ aigw_insert_row(PG_FUNCTION_ARGS)
 	tup = AigwRowInsert(t, tupdesc->natts, values, nulls, usedefault);
 	result = tup != NULL ? heap_copy_tuple_as_datum(tup, tupdesc) : InsertRowStatement(relid, row, tupdesc);
 	ReleaseTupleDesc(tupdesc);
+	PG_RETURN_DATUM(result);
+}
+
+/* What UpdateOne rechecks of a row followed to its last version: the key still matches */
+typedef struct KeyMatch
+{
+	AttrNumber	attnum;
+	Datum		key;
+	FmgrInfo	eq;
+	Oid			collation;
+} KeyMatch;
+
+/* UpdateOne callback: the row still has the key */
+static bool
+KeyStillMatches(TupleTableSlot *row, void *arg)
+{
+	KeyMatch   *m = arg;
+	bool		isnull;
+	Datum		d = slot_getattr(row, m->attnum, &isnull);
+
+	return !isnull && DatumGetBool(FunctionCall2Coll(&m->eq, m->collation, d, m->key));
+}
+
+/* The row of the table's type that RETURNING * gave (the columns that are not dropped, in order) */
+static Datum
+ReturnedRow(TupleDesc tupdesc)
+{
+	Datum	   *values = palloc(sizeof(Datum) * tupdesc->natts);
+	bool	   *nulls = palloc(sizeof(bool) * tupdesc->natts);
+	int			n = 0;
+
+	for (int i = 0; i < tupdesc->natts; i++)
+	{
+		values[i] = (Datum) 0;
+		nulls[i] = true;
+		if (!TupleDescAttr(tupdesc, i)->attisdropped)
+			values[i] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, ++n, &nulls[i]);
+	}
+	return heap_copy_tuple_as_datum(heap_form_tuple(tupdesc, values, nulls), tupdesc);
+}
+
+/*
+ * The UPDATE of the columns set of the row whose primary key column pk has the
+ * row's value, RETURNING *, through SPI (a table that does not qualify for
+ * the direct update); (Datum) 0 with *found false when no row has it
+ */
+static Datum
+UpdateRowStatement(Oid relid, TupleDesc tupdesc, const Datum *values, const bool *nulls,
+				   int nset, const AttrNumber *set, AttrNumber pk, bool *found)
+{
+	StringInfoData sql;
+	Datum	   *args = palloc(sizeof(Datum) * (nset + 1));
+	Oid		   *types = palloc(sizeof(Oid) * (nset + 1));
+	char	   *argnulls = palloc(nset + 1);
+	Datum		result = (Datum) 0;
+
+	initStringInfo(&sql);
+	appendStringInfo(&sql, "UPDATE %s SET ",
+					 quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)), get_rel_name(relid)));
+	for (int i = 0; i < nset; i++)
+	{
+		appendStringInfo(&sql, "%s%s = $%d", i ? ", " : "",
+						 quote_identifier(NameStr(TupleDescAttr(tupdesc, set[i] - 1)->attname)), i + 1);
+		args[i] = values[set[i] - 1];
+		argnulls[i] = nulls[set[i] - 1] ? 'n' : ' ';
+		types[i] = TupleDescAttr(tupdesc, set[i] - 1)->atttypid;
+	}
+	appendStringInfo(&sql, " WHERE %s = $%d RETURNING *",
+					 quote_identifier(NameStr(TupleDescAttr(tupdesc, pk - 1)->attname)), nset + 1);
+	args[nset] = values[pk - 1];
+	argnulls[nset] = nulls[pk - 1] ? 'n' : ' ';
+	types[nset] = TupleDescAttr(tupdesc, pk - 1)->atttypid;
+	SPI_connect();
+	if (SPI_execute_with_args(sql.data, nset + 1, types, args, argnulls, false, 1) != SPI_OK_UPDATE_RETURNING)
+		elog(ERROR, "aigw: could not update a row of %s", get_rel_name(relid));
+	*found = SPI_processed == 1;
+	if (*found)
+		result = SPI_datumTransfer(ReturnedRow(tupdesc), false, -1);
+	SPI_finish();
+	return result;
+}
+
+/* The primary key of rel, one column, as an index of t; InvalidOid when it has none such */
+static Oid
+PrimaryKeyIndex(AigwRowTable *t, Relation rel, AttrNumber *attnum)
+{
+	Oid			pk = RelationGetPrimaryKeyIndex(rel, false);
+
+	for (int i = 0; i < t->nindexes && OidIsValid(pk); i++)
+		if (t->index_oids[i] == pk && t->index_infos[i]->ii_NumIndexKeyAttrs == 1)
+		{
+			*attnum = t->index_infos[i]->ii_IndexAttrNumbers[0];
+			return *attnum != InvalidAttrNumber ? pk : InvalidOid;
+		}
+	return InvalidOid;
+}
+
+/*
+ * Updates the columns set of the row of t whose primary key equals the one in
+ * values directly (see AigwRowUpdateByKey); returns the new version, or NULL
+ * with *found false when there is no such row. NULL with *found true: the
+ * table does not qualify, the caller runs the statement.
+ */
+static HeapTuple
+UpdateRowDirect(AigwRowTable *t, Relation rel, int natts, const Datum *values, const bool *nulls,
+				int nset, const AttrNumber *set, bool *found)
+{
+	AttrNumber	pk = InvalidAttrNumber;
+	Oid			index = t->direct_update && natts == t->natts ? PrimaryKeyIndex(t, rel, &pk) : InvalidOid;
+	Relation	idx;
+	IndexScanDesc scan;
+	TupleTableSlot *row;
+	ScanKeyData skey;
+	Snapshot	snapshot;
+	HeapTuple	tup = NULL;
+	KeyMatch	m;
+	Oid			eqop;
+	Datum	   *setvalues;
+	bool	   *setnulls;
+
+	*found = true;
+	if (!OidIsValid(index) || nulls[pk - 1] || !SettableColumns(t, rel, nset, set, NULL) || !MayUpdate(t))
+		return NULL;
+	idx = index_open(index, RowExclusiveLock);
+	eqop = get_opfamily_member(idx->rd_opfamily[0], idx->rd_opcintype[0], idx->rd_opcintype[0],
+							   BTEqualStrategyNumber);
+	if (!OidIsValid(eqop) || TupleDescAttr(RelationGetDescr(rel), pk - 1)->atttypid != idx->rd_opcintype[0])
+	{
+		index_close(idx, NoLock);
+		return NULL;
+	}
+	m.attnum = pk;
+	m.key = values[pk - 1];
+	m.collation = idx->rd_indcollation[0];
+	fmgr_info(get_opcode(eqop), &m.eq);
+	setvalues = palloc(sizeof(Datum) * nset);
+	setnulls = palloc(sizeof(bool) * nset);
+	for (int i = 0; i < nset; i++)
+	{
+		setvalues[i] = values[set[i] - 1];
+		setnulls[i] = nulls[set[i] - 1];
+	}
+	/* what the statement's own snapshot would see: this transaction's rows so far */
+	CommandCounterIncrement();
+	snapshot = RegisterSnapshot(GetTransactionSnapshot());
+	row = table_slot_create(rel, NULL);
+	ScanKeyEntryInitialize(&skey, 0, 1, BTEqualStrategyNumber, InvalidOid, m.collation,
+						   get_opcode(eqop), m.key);
+	scan = index_beginscan(rel, idx, snapshot, NULL, 1, 0);
+	index_rescan(scan, &skey, 1, NULL, 0);
+	if (index_getnext_slot(scan, ForwardScanDirection, row))
+		tup = UpdateOne(t, rel, row, snapshot, nset, set, setvalues, setnulls, KeyStillMatches, &m);
+	index_endscan(scan);
+	ExecDropSingleTupleTableSlot(row);
+	index_close(idx, NoLock);
+	UnregisterSnapshot(snapshot);
+	*found = tup != NULL;
+	return tup;
+}
+
+PG_FUNCTION_INFO_V1(aigw_update_row);
+
+/*
+ * aigw.update_row(row anyelement, columns text[]) RETURNS anyelement: the
+ * UPDATE of the columns named to the row's values, in the row of the same
+ * table of schema aigw with the row's primary key, RETURNING * (NULL when
+ * there is no such row); the other columns keep the values the table has.
+ */
+Datum
+aigw_update_row(PG_FUNCTION_ARGS)
+{
+	Oid			type = get_fn_expr_argtype(fcinfo->flinfo, 0);
+	Oid			relid = OidIsValid(type) ? typeidTypeRelid(type) : InvalidOid;
+	HeapTupleHeader row;
+	HeapTupleData tmp;
+	TupleDesc	tupdesc;
+	AigwRowTable *t;
+	Relation	rel;
+	Datum	   *values;
+	bool	   *nulls;
+	Datum	   *names;
+	bool	   *namenulls;
+	int			nset;
+	AttrNumber *set;
+	HeapTuple	tup;
+	bool		found;
+	Datum		result;
+
+	if (!OidIsValid(relid) || get_rel_relkind(relid) != RELKIND_RELATION ||
+		get_rel_namespace(relid) != get_namespace_oid("aigw", false))
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("aigw.update_row needs a row of a table of schema aigw")));
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("aigw.update_row needs a row and the columns to set, not NULL")));
+	row = PG_GETARG_HEAPTUPLEHEADER(0);
+	deconstruct_array_builtin(PG_GETARG_ARRAYTYPE_P(1), TEXTOID, &names, &namenulls, &nset);
+	tupdesc = lookup_rowtype_tupdesc(HeapTupleHeaderGetTypeId(row), HeapTupleHeaderGetTypMod(row));
+	values = palloc(sizeof(Datum) * tupdesc->natts);
+	nulls = palloc(sizeof(bool) * tupdesc->natts);
+	tmp.t_len = HeapTupleHeaderGetDatumLength(row);
+	tmp.t_data = row;
+	heap_deform_tuple(&tmp, tupdesc, values, nulls);
+	set = palloc(sizeof(AttrNumber) * Max(nset, 1));
+	for (int i = 0; i < nset; i++)
+	{
+		char	   *name = namenulls[i] ? "" : TextDatumGetCString(names[i]);
+
+		set[i] = InvalidAttrNumber;
+		for (int j = 0; j < tupdesc->natts; j++)
+			if (!TupleDescAttr(tupdesc, j)->attisdropped && strcmp(NameStr(TupleDescAttr(tupdesc, j)->attname), name) == 0)
+				set[i] = j + 1;
+		if (set[i] == InvalidAttrNumber)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("column \"%s\" of relation \"%s\" does not exist", name, get_rel_name(relid))));
+	}
+	t = AigwRowTableFor(get_rel_name(relid));
+	rel = OpenRowTable(t);
+	tup = UpdateRowDirect(t, rel, tupdesc->natts, values, nulls, nset, set, &found);
+	if (tup != NULL)
+		result = heap_copy_tuple_as_datum(tup, tupdesc);
+	else if (found)
+	{
+		Bitmapset  *pkattrs = RelationGetIndexAttrBitmap(rel, INDEX_ATTR_BITMAP_PRIMARY_KEY);
+		AttrNumber	pk;
+
+		if (bms_num_members(pkattrs) != 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("aigw.update_row needs a table with a primary key of one column")));
+		pk = bms_next_member(pkattrs, -1) + FirstLowInvalidHeapAttributeNumber;
+		result = UpdateRowStatement(relid, tupdesc, values, nulls, nset, set, pk, &found);
+	}
+	table_close(rel, NoLock);
+	ReleaseTupleDesc(tupdesc);
+	if (!found)
+		PG_RETURN_NULL();
 	PG_RETURN_DATUM(result);
 }

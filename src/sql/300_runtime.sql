@@ -19,6 +19,17 @@ CREATE FUNCTION aigw.insert_row(r anyelement) RETURNS anyelement
 COMMENT ON FUNCTION aigw.insert_row(anyelement) IS
   'inserts a row of an aigw table (NULL columns take their defaults) and returns it as written, as INSERT ... RETURNING * would';
 
+-- Updates the columns named of the row of the same table with the row's
+-- primary key to the row's values and returns the row written, as UPDATE ...
+-- SET those columns WHERE the key matches RETURNING * would (NULL when no row
+-- has the key), with heap and index calls (C: src/rowwrite.c; the statement
+-- for a table with anything the direct update does not do).
+CREATE FUNCTION aigw.update_row(r anyelement, columns text[]) RETURNS anyelement
+  LANGUAGE c VOLATILE
+  AS 'MODULE_PATHNAME', 'aigw_update_row';
+COMMENT ON FUNCTION aigw.update_row(anyelement, text[]) IS
+  'updates the columns named of the aigw table row with the row''s primary key to the row''s values and returns it as written, as UPDATE ... RETURNING * would (NULL: no such row)';
+
 CREATE FUNCTION aigw.cancel_at_commit(task uuid, abort_call boolean, channel text, seq bigint, event jsonb)
   RETURNS void
   LANGUAGE c VOLATILE

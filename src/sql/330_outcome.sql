@@ -164,20 +164,27 @@ BEGIN
 
   IF coalesce((p_outcome->>'ok')::boolean, false) THEN
     usage := aigw.normalize_usage(t.kind, p_outcome->'usage', p_outcome->'result', t.request);
-    UPDATE aigw.gateway_task_attempts
-       SET status = 'succeeded', finished_at = now(),
-           response_snapshot = jsonb_build_object('usage', usage, 'chunksSent', p_outcome->'chunksSent')
-     WHERE id = p_attempt;
+    a.status := 'succeeded';
+    a.finished_at := now();
+    a.response_snapshot := jsonb_build_object('usage', usage, 'chunksSent', p_outcome->'chunksSent');
+    a := aigw.update_row(a, '{status,finished_at,response_snapshot}');
     -- price with the resolver that made the estimate, settle the hold, one outbox
     -- event; the billing is stored with the outcome in one write of the task
     bill := aigw.settle_locked_task(t, a.platform_model_id, usage, jsonb_build_object('attemptId', p_attempt), false);
-    UPDATE aigw.gateway_tasks
-       SET status = 'succeeded', result = p_outcome->'result',
-           error_code = NULL, error_message = NULL, finished_at = now(), updated_at = now(),
-           locked_by = NULL,
-           billings = CASE WHEN coalesce((bill->>'replayed')::boolean, false) THEN billings ELSE bill END
-     WHERE id = t.id
-    RETURNING * INTO t;
+    -- the columns named from t, the others as the row has them now
+    t.status := 'succeeded';
+    t.result := p_outcome->'result';
+    t.error_code := NULL;
+    t.error_message := NULL;
+    t.finished_at := now();
+    t.updated_at := now();
+    t.locked_by := NULL;
+    IF coalesce((bill->>'replayed')::boolean, false) THEN
+      t := aigw.update_row(t, '{status,result,error_code,error_message,finished_at,updated_at,locked_by}');
+    ELSE
+      t.billings := bill;
+      t := aigw.update_row(t, '{status,result,error_code,error_message,finished_at,updated_at,locked_by,billings}');
+    END IF;
     v_seq := aigw.append_task_event(t.id, 'completed', 'succeeded', NULL, 1, 'completed',
                                     jsonb_build_object('usage', usage, 'attempts', t.attempt_count,
                                                        'platform', p.platform_key), v_sim);
