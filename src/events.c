@@ -134,11 +134,7 @@ static bool
 NextEventSeq(Datum task, int64 *seq)
 {
 	Relation	rel;
-	Relation	idx;
-	IndexScanDesc scan;
-	TupleTableSlot *slot;
-	ScanKeyData skey;
-	Snapshot	snapshot;
+	AigwKeyScan ks;
 	bool		isnull;
 
 	if (!EventsCallbackRegistered)
@@ -161,25 +157,16 @@ NextEventSeq(Datum task, int64 *seq)
 		table_close(rel, NoLock);
 		return false;
 	}
-	CommandCounterIncrement();
-	snapshot = RegisterSnapshot(GetTransactionSnapshot());
-	idx = index_open(SeqIndex, AccessShareLock);
-	slot = table_slot_create(rel, NULL);
-	ScanKeyInit(&skey, 1, BTEqualStrategyNumber, F_UUID_EQ, task);
-	scan = index_beginscan(rel, idx, snapshot, NULL, 1, 0);
-	index_rescan(scan, &skey, 1, NULL, 0);
+	AigwKeyScanBegin(&ks, rel, SeqIndex, F_UUID_EQ, task);
 	*seq = 1;
-	if (index_getnext_slot(scan, BackwardScanDirection, slot))
+	if (index_getnext_slot(ks.scan, BackwardScanDirection, ks.slot))
 	{
-		Datum		last = slot_getattr(slot, idx->rd_index->indkey.values[1], &isnull);
+		Datum		last = slot_getattr(ks.slot, ks.index->rd_index->indkey.values[1], &isnull);
 
 		if (!isnull)
 			*seq = DatumGetInt64(last) + 1;
 	}
-	index_endscan(scan);
-	ExecDropSingleTupleTableSlot(slot);
-	index_close(idx, NoLock);
-	UnregisterSnapshot(snapshot);
+	AigwKeyScanEnd(&ks);
 	table_close(rel, NoLock);
 	return true;
 }

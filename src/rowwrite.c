@@ -150,22 +150,6 @@ AigwRowTableFor(const char *relname)
 	return t;
 }
 
-/* True when the only triggers an insert into rel fires are its foreign keys' checks */
-static bool
-OnlyForeignKeyChecks(Relation rel)
-{
-	if (rel->trigdesc == NULL)
-		return true;
-	for (int i = 0; i < rel->trigdesc->numtriggers; i++)
-	{
-		Trigger    *tg = &rel->trigdesc->triggers[i];
-
-		if (TRIGGER_FOR_INSERT(tg->tgtype) && tg->tgfoid != F_RI_FKEY_CHECK_INS)
-			return false;
-	}
-	return true;
-}
-
 /* True for the functions of the foreign keys' update triggers, on either side */
 static bool
 IsForeignKeyUpdateTrigger(Oid fn)
@@ -175,12 +159,14 @@ IsForeignKeyUpdateTrigger(Oid fn)
 }
 
 /*
- * True when the only triggers an update of rel fires are its foreign keys',
- * which have nothing to do while the update leaves the keys alone (a direct
- * update changes no column of a foreign key or of a unique index)
+ * True when the only triggers an insert into rel (or an update of it) fires
+ * are its foreign keys': an insert's check the direct write makes itself, and
+ * an update's, on either side, have nothing to do while the update leaves the
+ * keys alone (a direct update changes no column of a foreign key or of a
+ * unique index)
  */
 static bool
-OnlyForeignKeyUpdateChecks(Relation rel)
+OnlyForeignKeyTriggers(Relation rel, bool update)
 {
 	if (rel->trigdesc == NULL)
 		return true;
@@ -188,7 +174,8 @@ OnlyForeignKeyUpdateChecks(Relation rel)
 	{
 		Trigger    *tg = &rel->trigdesc->triggers[i];
 
-		if (TRIGGER_FOR_UPDATE(tg->tgtype) && !IsForeignKeyUpdateTrigger(tg->tgfoid))
+		if (update ? TRIGGER_FOR_UPDATE(tg->tgtype) && !IsForeignKeyUpdateTrigger(tg->tgfoid)
+			: TRIGGER_FOR_INSERT(tg->tgtype) && tg->tgfoid != F_RI_FKEY_CHECK_INS)
 			return false;
 	}
 	return true;
@@ -383,7 +370,7 @@ LoadRelation(AigwRowTable *t, Relation rel)
 
 	direct = rel->rd_rel->relkind == RELKIND_RELATION && rel->rd_rel->relam == HEAP_TABLE_AM_OID &&
 		!rel->rd_rel->relrowsecurity && !rel->rd_rel->relispartition && rel->rd_rules == NULL &&
-		OnlyForeignKeyChecks(rel) && NoGeneratedColumns(RelationGetDescr(rel)) && LoadForeignKeys(t, rel);
+		OnlyForeignKeyTriggers(rel, false) && NoGeneratedColumns(RelationGetDescr(rel)) && LoadForeignKeys(t, rel);
 	if (!direct)
 		return false;
 	GetUserIdAndSecContext(&saved_user, &saved_sec);
@@ -444,7 +431,7 @@ LoadRowTable(AigwRowTable *t)
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
-	t->direct_update = t->direct && OnlyForeignKeyUpdateChecks(rel);
+	t->direct_update = t->direct && OnlyForeignKeyTriggers(rel, true);
 	if (t->direct)
 	{
 		t->econtext = CreateStandaloneExprContext();
@@ -767,6 +754,36 @@ AigwRowAttnum(AigwRowTable *t, const char *name)
 	return InvalidAttrNumber;
 }
 
+/*
+ * Begins an index scan of rel for the rows whose first index column equals
+ * key (eqproc, the index's equality), with what the statement's own snapshot
+ * would see: this transaction's rows so far
+ */
+void
+AigwKeyScanBegin(AigwKeyScan *ks, Relation rel, Oid index, RegProcedure eqproc, Datum key)
+{
+	ScanKeyData skey;
+
+	CommandCounterIncrement();
+	ks->snapshot = RegisterSnapshot(GetTransactionSnapshot());
+	ks->index = index_open(index, AccessShareLock);
+	ks->slot = table_slot_create(rel, NULL);
+	ScanKeyEntryInitialize(&skey, 0, 1, BTEqualStrategyNumber, InvalidOid,
+						   ks->index->rd_indcollation[0], eqproc, key);
+	ks->scan = index_beginscan(rel, ks->index, ks->snapshot, NULL, 1, 0);
+	index_rescan(ks->scan, &skey, 1, NULL, 0);
+}
+
+/* Ends a scan begun by AigwKeyScanBegin */
+void
+AigwKeyScanEnd(AigwKeyScan *ks)
+{
+	index_endscan(ks->scan);
+	ExecDropSingleTupleTableSlot(ks->slot);
+	index_close(ks->index, NoLock);
+	UnregisterSnapshot(ks->snapshot);
+}
+
 /* The btree index of t on column attnum alone (no predicate), or InvalidOid */
 static Oid
 KeyIndex(AigwRowTable *t, AttrNumber attnum)
@@ -919,11 +936,7 @@ AigwRowUpdateByKey(AigwRowTable *t, const char *key_col, Datum key, Oid key_eqpr
 	AttrNumber	key_attnum;
 	AttrNumber	set_attnum;
 	Oid			index;
-	Relation	idx;
-	IndexScanDesc scan;
-	TupleTableSlot *row;
-	ScanKeyData skey;
-	Snapshot	snapshot;
+	AigwKeyScan ks;
 	int64		n = 0;
 
 	key_attnum = t->direct_update ? AigwRowAttnum(t, key_col) : InvalidAttrNumber;
@@ -934,28 +947,18 @@ AigwRowUpdateByKey(AigwRowTable *t, const char *key_col, Datum key, Oid key_eqpr
 		table_close(rel, NoLock);
 		return -1;
 	}
-	/* what the statement's own snapshot would see: this transaction's rows so far */
-	CommandCounterIncrement();
-	snapshot = RegisterSnapshot(GetTransactionSnapshot());
-	idx = index_open(index, RowExclusiveLock);
-	row = table_slot_create(rel, NULL);
-	ScanKeyInit(&skey, 1, BTEqualStrategyNumber, key_eqproc, key);
-	scan = index_beginscan(rel, idx, snapshot, NULL, 1, 0);
-	index_rescan(scan, &skey, 1, NULL, 0);
-	while (index_getnext_slot(scan, ForwardScanDirection, row))
+	AigwKeyScanBegin(&ks, rel, index, key_eqproc, key);
+	while (index_getnext_slot(ks.scan, ForwardScanDirection, ks.slot))
 	{
-		if (!keep(row, arg))
+		if (!keep(ks.slot, arg))
 			continue;
-		if (UpdateOne(t, rel, row, snapshot, 1, &set_attnum, &value, &value_null, keep, arg) != NULL)
+		if (UpdateOne(t, rel, ks.slot, ks.snapshot, 1, &set_attnum, &value, &value_null, keep, arg) != NULL)
 		{
-			visit(row, arg);
+			visit(ks.slot, arg);
 			n++;
 		}
 	}
-	index_endscan(scan);
-	ExecDropSingleTupleTableSlot(row);
-	index_close(idx, NoLock);
-	UnregisterSnapshot(snapshot);
+	AigwKeyScanEnd(&ks);
 	table_close(rel, NoLock);
 	return n;
 }
@@ -973,27 +976,39 @@ AigwRowColumn(AigwRowTable *t, HeapTuple tup, const char *name, bool *isnull)
 	return (Datum) 0;
 }
 
+/* The row of the table's type that RETURNING * gave (the columns that are not dropped, in order) */
+static Datum
+ReturnedRow(TupleDesc tupdesc)
+{
+	Datum	   *values = palloc(sizeof(Datum) * tupdesc->natts);
+	bool	   *nulls = palloc(sizeof(bool) * tupdesc->natts);
+	int			n = 0;
+
+	for (int i = 0; i < tupdesc->natts; i++)
+	{
+		values[i] = (Datum) 0;
+		nulls[i] = true;
+		if (!TupleDescAttr(tupdesc, i)->attisdropped)
+			values[i] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, ++n, &nulls[i]);
+	}
+	return heap_copy_tuple_as_datum(heap_form_tuple(tupdesc, values, nulls), tupdesc);
+}
+
 /*
  * The INSERT of a row of a table's type with its NULL columns left to their
  * defaults, RETURNING the row, through SPI (a table that does not qualify
  * for the direct write)
  */
 static Datum
-InsertRowStatement(Oid relid, HeapTupleHeader row, TupleDesc tupdesc)
+InsertRowStatement(Oid relid, TupleDesc tupdesc, const Datum *values, const bool *nulls)
 {
 	StringInfoData sql;
 	StringInfoData vals;
-	HeapTupleData tmp;
-	Datum	   *values = palloc(sizeof(Datum) * tupdesc->natts);
-	bool	   *nulls = palloc(sizeof(bool) * tupdesc->natts);
 	Datum	   *args = palloc(sizeof(Datum) * tupdesc->natts);
 	Oid		   *types = palloc(sizeof(Oid) * tupdesc->natts);
 	int			n = 0;
 	Datum		result;
 
-	tmp.t_len = HeapTupleHeaderGetDatumLength(row);
-	tmp.t_data = row;
-	heap_deform_tuple(&tmp, tupdesc, values, nulls);
 	initStringInfo(&sql);
 	initStringInfo(&vals);
 	appendStringInfo(&sql, "INSERT INTO %s (",
@@ -1017,19 +1032,45 @@ InsertRowStatement(Oid relid, HeapTupleHeader row, TupleDesc tupdesc)
 	if (SPI_execute_with_args(sql.data, n, types, args, NULL, false, 1) != SPI_OK_INSERT_RETURNING ||
 		SPI_processed != 1)
 		elog(ERROR, "aigw: could not insert a row into %s", get_rel_name(relid));
-	/* RETURNING * lists the columns that are not dropped, in order: the row of the table's type */
-	n = 0;
-	for (int i = 0; i < tupdesc->natts; i++)
-	{
-		values[i] = (Datum) 0;
-		nulls[i] = true;
-		if (!TupleDescAttr(tupdesc, i)->attisdropped)
-			values[i] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, ++n, &nulls[i]);
-	}
-	result = SPI_datumTransfer(heap_copy_tuple_as_datum(heap_form_tuple(tupdesc, values, nulls), tupdesc),
-							   false, -1);
+	result = SPI_datumTransfer(ReturnedRow(tupdesc), false, -1);
 	SPI_finish();
 	return result;
+}
+
+/* The row argument of aigw.insert_row and aigw.update_row (fname), deformed */
+typedef struct RowArgument
+{
+	Oid			relid;			/* the table of its type, in schema aigw */
+	TupleDesc	tupdesc;		/* its type's, pinned: ReleaseTupleDesc */
+	Datum	   *values;
+	bool	   *nulls;
+} RowArgument;
+
+/* Reads argument 0 of fcinfo, a row of a table of schema aigw, into a */
+static void
+ReadRowArgument(FunctionCallInfo fcinfo, const char *fname, RowArgument *a)
+{
+	Oid			type = get_fn_expr_argtype(fcinfo->flinfo, 0);
+	HeapTupleHeader row;
+	HeapTupleData tmp;
+
+	a->relid = OidIsValid(type) ? typeidTypeRelid(type) : InvalidOid;
+	if (!OidIsValid(a->relid) || get_rel_relkind(a->relid) != RELKIND_RELATION ||
+		get_rel_namespace(a->relid) != get_namespace_oid("aigw", false))
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("%s needs a row of a table of schema aigw", fname)));
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s needs a row, not NULL", fname)));
+	row = PG_GETARG_HEAPTUPLEHEADER(0);
+	a->tupdesc = lookup_rowtype_tupdesc(HeapTupleHeaderGetTypeId(row), HeapTupleHeaderGetTypMod(row));
+	a->values = palloc(sizeof(Datum) * a->tupdesc->natts);
+	a->nulls = palloc(sizeof(bool) * a->tupdesc->natts);
+	tmp.t_len = HeapTupleHeaderGetDatumLength(row);
+	tmp.t_data = row;
+	heap_deform_tuple(&tmp, a->tupdesc, a->values, a->nulls);
 }
 
 PG_FUNCTION_INFO_V1(aigw_insert_row);
@@ -1042,40 +1083,24 @@ PG_FUNCTION_INFO_V1(aigw_insert_row);
 Datum
 aigw_insert_row(PG_FUNCTION_ARGS)
 {
-	Oid			type = get_fn_expr_argtype(fcinfo->flinfo, 0);
-	Oid			relid = OidIsValid(type) ? typeidTypeRelid(type) : InvalidOid;
-	HeapTupleHeader row;
-	HeapTupleData tmp;
-	TupleDesc	tupdesc;
+	RowArgument a;
 	AigwRowTable *t;
-	Datum	   *values;
-	bool	   *nulls;
 	bool	   *usedefault;
+	Datum	   *original;
 	HeapTuple	tup;
 	Datum		result;
 
-	if (!OidIsValid(relid) || get_rel_relkind(relid) != RELKIND_RELATION ||
-		get_rel_namespace(relid) != get_namespace_oid("aigw", false))
-		ereport(ERROR,
-				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("aigw.insert_row needs a row of a table of schema aigw")));
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("aigw.insert_row needs a row, not NULL")));
-	row = PG_GETARG_HEAPTUPLEHEADER(0);
-	tupdesc = lookup_rowtype_tupdesc(HeapTupleHeaderGetTypeId(row), HeapTupleHeaderGetTypMod(row));
-	t = AigwRowTableFor(get_rel_name(relid));
-	values = palloc(sizeof(Datum) * tupdesc->natts);
-	nulls = palloc(sizeof(bool) * tupdesc->natts);
-	usedefault = palloc(sizeof(bool) * tupdesc->natts);
-	tmp.t_len = HeapTupleHeaderGetDatumLength(row);
-	tmp.t_data = row;
-	heap_deform_tuple(&tmp, tupdesc, values, nulls);
-	memcpy(usedefault, nulls, sizeof(bool) * tupdesc->natts);
-	tup = AigwRowInsert(t, tupdesc->natts, values, nulls, usedefault);
-	result = tup != NULL ? heap_copy_tuple_as_datum(tup, tupdesc) : InsertRowStatement(relid, row, tupdesc);
-	ReleaseTupleDesc(tupdesc);
+	ReadRowArgument(fcinfo, "aigw.insert_row", &a);
+	t = AigwRowTableFor(get_rel_name(a.relid));
+	usedefault = palloc(sizeof(bool) * a.tupdesc->natts);
+	memcpy(usedefault, a.nulls, sizeof(bool) * a.tupdesc->natts);
+	original = palloc(sizeof(Datum) * a.tupdesc->natts);
+	memcpy(original, a.values, sizeof(Datum) * a.tupdesc->natts);
+	tup = AigwRowInsert(t, a.tupdesc->natts, a.values, a.nulls, usedefault);
+	/* the statement gets the row as given: its NULL columns are left out */
+	result = tup != NULL ? heap_copy_tuple_as_datum(tup, a.tupdesc)
+		: InsertRowStatement(a.relid, a.tupdesc, original, usedefault);
+	ReleaseTupleDesc(a.tupdesc);
 	PG_RETURN_DATUM(result);
 }
 
@@ -1097,24 +1122,6 @@ KeyStillMatches(TupleTableSlot *row, void *arg)
 	Datum		d = slot_getattr(row, m->attnum, &isnull);
 
 	return !isnull && DatumGetBool(FunctionCall2Coll(&m->eq, m->collation, d, m->key));
-}
-
-/* The row of the table's type that RETURNING * gave (the columns that are not dropped, in order) */
-static Datum
-ReturnedRow(TupleDesc tupdesc)
-{
-	Datum	   *values = palloc(sizeof(Datum) * tupdesc->natts);
-	bool	   *nulls = palloc(sizeof(bool) * tupdesc->natts);
-	int			n = 0;
-
-	for (int i = 0; i < tupdesc->natts; i++)
-	{
-		values[i] = (Datum) 0;
-		nulls[i] = true;
-		if (!TupleDescAttr(tupdesc, i)->attisdropped)
-			values[i] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, ++n, &nulls[i]);
-	}
-	return heap_copy_tuple_as_datum(heap_form_tuple(tupdesc, values, nulls), tupdesc);
 }
 
 /*
@@ -1186,10 +1193,7 @@ UpdateRowDirect(AigwRowTable *t, Relation rel, int natts, const Datum *values, c
 	AttrNumber	pk = InvalidAttrNumber;
 	Oid			index = t->direct_update && natts == t->natts ? PrimaryKeyIndex(t, rel, &pk) : InvalidOid;
 	Relation	idx;
-	IndexScanDesc scan;
-	TupleTableSlot *row;
-	ScanKeyData skey;
-	Snapshot	snapshot;
+	AigwKeyScan ks;
 	HeapTuple	tup = NULL;
 	KeyMatch	m;
 	Oid			eqop;
@@ -1199,17 +1203,17 @@ UpdateRowDirect(AigwRowTable *t, Relation rel, int natts, const Datum *values, c
 	*found = true;
 	if (!OidIsValid(index) || nulls[pk - 1] || !SettableColumns(t, rel, nset, set, NULL) || !MayUpdate(t))
 		return NULL;
-	idx = index_open(index, RowExclusiveLock);
+	idx = index_open(index, AccessShareLock);
 	eqop = get_opfamily_member(idx->rd_opfamily[0], idx->rd_opcintype[0], idx->rd_opcintype[0],
 							   BTEqualStrategyNumber);
-	if (!OidIsValid(eqop) || TupleDescAttr(RelationGetDescr(rel), pk - 1)->atttypid != idx->rd_opcintype[0])
-	{
-		index_close(idx, NoLock);
+	m.collation = idx->rd_indcollation[0];
+	if (TupleDescAttr(RelationGetDescr(rel), pk - 1)->atttypid != idx->rd_opcintype[0])
+		eqop = InvalidOid;
+	index_close(idx, NoLock);
+	if (!OidIsValid(eqop))
 		return NULL;
-	}
 	m.attnum = pk;
 	m.key = values[pk - 1];
-	m.collation = idx->rd_indcollation[0];
 	fmgr_info(get_opcode(eqop), &m.eq);
 	setvalues = palloc(sizeof(Datum) * nset);
 	setnulls = palloc(sizeof(bool) * nset);
@@ -1218,20 +1222,10 @@ UpdateRowDirect(AigwRowTable *t, Relation rel, int natts, const Datum *values, c
 		setvalues[i] = values[set[i] - 1];
 		setnulls[i] = nulls[set[i] - 1];
 	}
-	/* what the statement's own snapshot would see: this transaction's rows so far */
-	CommandCounterIncrement();
-	snapshot = RegisterSnapshot(GetTransactionSnapshot());
-	row = table_slot_create(rel, NULL);
-	ScanKeyEntryInitialize(&skey, 0, 1, BTEqualStrategyNumber, InvalidOid, m.collation,
-						   get_opcode(eqop), m.key);
-	scan = index_beginscan(rel, idx, snapshot, NULL, 1, 0);
-	index_rescan(scan, &skey, 1, NULL, 0);
-	if (index_getnext_slot(scan, ForwardScanDirection, row))
-		tup = UpdateOne(t, rel, row, snapshot, nset, set, setvalues, setnulls, KeyStillMatches, &m);
-	index_endscan(scan);
-	ExecDropSingleTupleTableSlot(row);
-	index_close(idx, NoLock);
-	UnregisterSnapshot(snapshot);
+	AigwKeyScanBegin(&ks, rel, index, get_opcode(eqop), m.key);
+	if (index_getnext_slot(ks.scan, ForwardScanDirection, ks.slot))
+		tup = UpdateOne(t, rel, ks.slot, ks.snapshot, nset, set, setvalues, setnulls, KeyStillMatches, &m);
+	AigwKeyScanEnd(&ks);
 	*found = tup != NULL;
 	return tup;
 }
@@ -1247,59 +1241,43 @@ PG_FUNCTION_INFO_V1(aigw_update_row);
 Datum
 aigw_update_row(PG_FUNCTION_ARGS)
 {
-	Oid			type = get_fn_expr_argtype(fcinfo->flinfo, 0);
-	Oid			relid = OidIsValid(type) ? typeidTypeRelid(type) : InvalidOid;
-	HeapTupleHeader row;
-	HeapTupleData tmp;
-	TupleDesc	tupdesc;
+	RowArgument a;
 	AigwRowTable *t;
 	Relation	rel;
-	Datum	   *values;
-	bool	   *nulls;
 	Datum	   *names;
 	bool	   *namenulls;
 	int			nset;
 	AttrNumber *set;
 	HeapTuple	tup;
 	bool		found;
-	Datum		result;
+	Datum		result = (Datum) 0;
 
-	if (!OidIsValid(relid) || get_rel_relkind(relid) != RELKIND_RELATION ||
-		get_rel_namespace(relid) != get_namespace_oid("aigw", false))
-		ereport(ERROR,
-				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("aigw.update_row needs a row of a table of schema aigw")));
-	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+	ReadRowArgument(fcinfo, "aigw.update_row", &a);
+	if (PG_ARGISNULL(1))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("aigw.update_row needs a row and the columns to set, not NULL")));
-	row = PG_GETARG_HEAPTUPLEHEADER(0);
+				 errmsg("aigw.update_row needs the columns to set, not NULL")));
 	deconstruct_array_builtin(PG_GETARG_ARRAYTYPE_P(1), TEXTOID, &names, &namenulls, &nset);
-	tupdesc = lookup_rowtype_tupdesc(HeapTupleHeaderGetTypeId(row), HeapTupleHeaderGetTypMod(row));
-	values = palloc(sizeof(Datum) * tupdesc->natts);
-	nulls = palloc(sizeof(bool) * tupdesc->natts);
-	tmp.t_len = HeapTupleHeaderGetDatumLength(row);
-	tmp.t_data = row;
-	heap_deform_tuple(&tmp, tupdesc, values, nulls);
 	set = palloc(sizeof(AttrNumber) * Max(nset, 1));
 	for (int i = 0; i < nset; i++)
 	{
 		char	   *name = namenulls[i] ? "" : TextDatumGetCString(names[i]);
 
 		set[i] = InvalidAttrNumber;
-		for (int j = 0; j < tupdesc->natts; j++)
-			if (!TupleDescAttr(tupdesc, j)->attisdropped && strcmp(NameStr(TupleDescAttr(tupdesc, j)->attname), name) == 0)
+		for (int j = 0; j < a.tupdesc->natts; j++)
+			if (!TupleDescAttr(a.tupdesc, j)->attisdropped &&
+				strcmp(NameStr(TupleDescAttr(a.tupdesc, j)->attname), name) == 0)
 				set[i] = j + 1;
 		if (set[i] == InvalidAttrNumber)
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_COLUMN),
-					 errmsg("column \"%s\" of relation \"%s\" does not exist", name, get_rel_name(relid))));
+					 errmsg("column \"%s\" of relation \"%s\" does not exist", name, get_rel_name(a.relid))));
 	}
-	t = AigwRowTableFor(get_rel_name(relid));
+	t = AigwRowTableFor(get_rel_name(a.relid));
 	rel = OpenRowTable(t);
-	tup = UpdateRowDirect(t, rel, tupdesc->natts, values, nulls, nset, set, &found);
+	tup = UpdateRowDirect(t, rel, a.tupdesc->natts, a.values, a.nulls, nset, set, &found);
 	if (tup != NULL)
-		result = heap_copy_tuple_as_datum(tup, tupdesc);
+		result = heap_copy_tuple_as_datum(tup, a.tupdesc);
 	else if (found)
 	{
 		Bitmapset  *pkattrs = RelationGetIndexAttrBitmap(rel, INDEX_ATTR_BITMAP_PRIMARY_KEY);
@@ -1310,10 +1288,10 @@ aigw_update_row(PG_FUNCTION_ARGS)
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 					 errmsg("aigw.update_row needs a table with a primary key of one column")));
 		pk = bms_next_member(pkattrs, -1) + FirstLowInvalidHeapAttributeNumber;
-		result = UpdateRowStatement(relid, tupdesc, values, nulls, nset, set, pk, &found);
+		result = UpdateRowStatement(a.relid, a.tupdesc, a.values, a.nulls, nset, set, pk, &found);
 	}
 	table_close(rel, NoLock);
-	ReleaseTupleDesc(tupdesc);
+	ReleaseTupleDesc(a.tupdesc);
 	if (!found)
 		PG_RETURN_NULL();
 	PG_RETURN_DATUM(result);

@@ -5,9 +5,24 @@
 #define AIGW_ROWWRITE_H
 
 #include "access/htup.h"
+#include "access/genam.h"
 #include "executor/tuptable.h"
+#include "utils/relcache.h"
+#include "utils/snapshot.h"
 
 typedef struct AigwRowTable AigwRowTable;
+
+/* An index scan for the rows whose first index column equals a key (AigwKeyScanBegin) */
+typedef struct AigwKeyScan
+{
+	Relation	index;
+	IndexScanDesc scan;
+	Snapshot	snapshot;		/* the statement's, registered */
+	TupleTableSlot *slot;		/* the row found */
+} AigwKeyScan;
+
+extern void AigwKeyScanBegin(AigwKeyScan *ks, Relation rel, Oid index, RegProcedure eqproc, Datum key);
+extern void AigwKeyScanEnd(AigwKeyScan *ks);
 
 extern AigwRowTable *AigwRowTableFor(const char *relname);
 extern HeapTuple AigwRowInsert(AigwRowTable *t, int natts, Datum *values, bool *nulls,
