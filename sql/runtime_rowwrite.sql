@@ -149,3 +149,17 @@ DROP TABLE aigw.rw_child, aigw.rw_parent, public.rw_elsewhere;
 DROP FUNCTION aigw.rw_positive(int), aigw.rw_upper();
 DROP OWNED BY aigw_rw_reader;
 DROP ROLE aigw_rw_reader;
+
+-- aigw.submit_task writes its task row with aigw.insert_row: the columns it
+-- leaves NULL take their defaults; an idempotency key used again gives the first task
+BEGIN;
+SELECT aigw.submit_task('chat.completions', '{"model": "sim-chat", "messages": [{"role": "user", "content": "hi"}]}',
+                        '{"user_id": "rw-idem"}', '{"idempotencyKey": "rw-k1"}') AS first \gset
+SELECT aigw.submit_task('chat.completions', '{"model": "sim-chat", "messages": [{"role": "user", "content": "hi"}]}',
+                        '{"user_id": "rw-idem"}', '{"idempotencyKey": "rw-k1"}') = :'first' AS same_task;
+SELECT aigw.submit_task('chat.completions', '{"model": "sim-chat", "messages": [{"role": "user", "content": "hi"}]}',
+                        '{"user_id": "rw-idem-2"}', '{"idempotencyKey": "rw-k1"}') <> :'first' AS other_user_other_task;
+SELECT user_id, model, priority, max_attempts >= 1 AS attempts, created_at = now() AS created, next_run_at = now() AS due,
+       user_group_policy_snapshot, billings->>'phase' AS phase
+  FROM aigw.gateway_tasks WHERE idempotency_key = 'rw-k1' ORDER BY user_id;
+ROLLBACK;

@@ -127,6 +127,7 @@ DECLARE
   v_payload jsonb;
   v_pm aigw.platform_models;
   v_p aigw.integration_platforms;
+  v_conflict text;
 BEGIN
   PERFORM aigw.validate_task_request(kind, request);
   v_mtype := aigw.model_type_of_kind(kind);
@@ -201,29 +202,54 @@ BEGIN
     v_billings := aigw.preauthorize_task(v_task, v_est_request, aigw.task_identity(identity))
                   || jsonb_build_object('phase', 'estimate');
   END IF;
-  INSERT INTO aigw.gateway_tasks AS t
-    (id, billings, external_task_id, kind, run_mode, user_id, gateway_user_id, user_source, gateway_tenant_id,
-     tenant_id, tenant_key, api_key_id, user_group_id, user_group_key, model, model_type, request,
-     normalized_request, status, queue_key, priority, idempotency_key, simulation_profile,
-     simulation_seed, max_attempts, locked_by, locked_at, heartbeat_at, attempt_count)
-  VALUES
-    (v_task, v_billings, options->>'externalTaskId', kind, CASE WHEN v_sim THEN 'simulation' ELSE v_run_mode END, v_user, (identity->>'gateway_user_id')::uuid,
-     coalesce(identity->>'source', 'gateway'), (identity->>'gateway_tenant_id')::uuid,
-     identity->>'tenant_id', identity->>'tenant_key', identity->>'api_key_id',
-     (identity->>'user_group_id')::uuid, identity->>'user_group_key', v_model, v_mtype, request,
-     jsonb_strip_nulls(jsonb_build_object(
+  -- the row, written without the executor (aigw.insert_row: its NULL columns take their defaults)
+  v_row.id := v_task;
+  v_row.billings := v_billings;
+  v_row.external_task_id := options->>'externalTaskId';
+  v_row.kind := kind;
+  v_row.run_mode := CASE WHEN v_sim THEN 'simulation' ELSE v_run_mode END;
+  v_row.user_id := v_user;
+  v_row.gateway_user_id := (identity->>'gateway_user_id')::uuid;
+  v_row.user_source := coalesce(identity->>'source', 'gateway');
+  v_row.gateway_tenant_id := (identity->>'gateway_tenant_id')::uuid;
+  v_row.tenant_id := identity->>'tenant_id';
+  v_row.tenant_key := identity->>'tenant_key';
+  v_row.api_key_id := identity->>'api_key_id';
+  v_row.user_group_id := (identity->>'user_group_id')::uuid;
+  v_row.user_group_key := identity->>'user_group_key';
+  v_row.model := v_model;
+  v_row.model_type := v_mtype;
+  v_row.request := request;
+  v_row.normalized_request := jsonb_strip_nulls(jsonb_build_object(
        'channel', options->>'channel', 'stream', v_stream, 'platform', options->>'platform',
        'clientIncludeUsage', coalesce((request #>> '{stream_options,include_usage}')::boolean, false),
        'identity', identity, 'exclude', '[]'::jsonb, 'queueAdmission', v_queue, 'routePlan', v_plan,
-       'configRateLimits', v_gw->'rateLimits', 'routed', first_candidate.platform_model_id)),
-     CASE WHEN v_started THEN 'running' ELSE 'queued' END, first_candidate.platform_key || '/' || first_candidate.model_name,
-     coalesce((options->>'priority')::int, 100), options->>'idempotencyKey',
-     coalesce(options->'simulationProfile', request->'simulation_profile'),
-     coalesce(options->>'simulationSeed', NULL), v_max_attempts,
-     CASE WHEN v_started THEN 'handoff' END, CASE WHEN v_started THEN now() END,
-     CASE WHEN v_started THEN now() END, CASE WHEN v_started THEN 1 ELSE 0 END)
-  ON CONFLICT (user_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-  RETURNING * INTO v_row;
+       'configRateLimits', v_gw->'rateLimits', 'routed', first_candidate.platform_model_id));
+  v_row.status := CASE WHEN v_started THEN 'running' ELSE 'queued' END;
+  v_row.queue_key := first_candidate.platform_key || '/' || first_candidate.model_name;
+  v_row.priority := coalesce((options->>'priority')::int, 100);
+  v_row.idempotency_key := options->>'idempotencyKey';
+  v_row.simulation_profile := coalesce(options->'simulationProfile', request->'simulation_profile');
+  v_row.simulation_seed := options->>'simulationSeed';
+  v_row.max_attempts := v_max_attempts;
+  v_row.locked_by := CASE WHEN v_started THEN 'handoff' END;
+  v_row.locked_at := CASE WHEN v_started THEN now() END;
+  v_row.heartbeat_at := CASE WHEN v_started THEN now() END;
+  v_row.attempt_count := CASE WHEN v_started THEN 1 ELSE 0 END;
+  IF v_row.idempotency_key IS NULL THEN
+    v_row := aigw.insert_row(v_row);
+  ELSE
+    -- a key already used (or being used by a submit that then commits): its task, below
+    BEGIN
+      v_row := aigw.insert_row(v_row);
+    EXCEPTION WHEN unique_violation THEN
+      GET STACKED DIAGNOSTICS v_conflict = CONSTRAINT_NAME;
+      IF v_conflict <> 'uniq_gateway_tasks_idempotency' THEN
+        RAISE;
+      END IF;
+      v_row := NULL;
+    END;
+  END IF;
   v_task := v_row.id;
   IF v_task IS NULL THEN
     SELECT id INTO v_task FROM aigw.gateway_tasks
