@@ -10,6 +10,12 @@
 #   AIGW_DEB_SUITE   Debian suite carrying postgresql-18 sources (default sid)
 set -euo pipefail
 
+# Run from `make test` or `make run`, this script inherits that make's MAKELEVEL
+# and MAKEFLAGS. PostgreSQL's build makes its generated headers (errcodes.h and
+# the like) first only when it is the top-level make (MAKELEVEL 0): the builds
+# below are top-level builds of their own.
+unset MAKELEVEL MAKEFLAGS MFLAGS
+
 log() { printf '[aigw setup] %s\n' "$*" >&2; }
 die() { printf '[aigw setup] error: %s\n' "$*" >&2; exit 1; }
 
