@@ -223,6 +223,7 @@ FlushPendingChunks(void)
 								 json, strlen(json), &full) && full)
 				break;
 			t->pending = list_delete_first(t->pending);
+			pfree(json);
 		}
 		if (t->pending == NIL && t->paused)
 		{

@@ -16,6 +16,16 @@
 # With batching (bench/runtime/submit_batch_await.sql): each client submits
 # BENCH_BATCH tasks in one statement, then waits for all of them in one.
 #
+# With streams (BENCH_STREAMS, default 1000; 0 skips): that many streamed chat
+# tasks submitted in one statement against an OpenAI-compatible mock that
+# streams BENCH_STREAM_CHUNKS (64) SSE chunks BENCH_STREAM_INTERVAL_MS (50 ms)
+# apart (bench/compare/mock.mjs sse), in BENCH_STREAM_WAVES waves (default 3). Sampled every 100 ms: the tasks
+# running, the connections open to the mock, and the task workers' memory
+# (the sum of their Pss). Prints the most in flight at once, how long the
+# wave took, how many succeeded with their usage billed, and the workers'
+# memory before, at the peak and after each wave: flat memory is the later
+# waves' peaks no higher than the first's.
+#
 # With BENCH_COMPARE=<revision>: the working tree (B) against that revision
 # (A), simulation provider, each on its own live cluster; BENCH_ROUNDS rounds
 # (default 5) alternate A and B, each a 1-client run and a batched run of
@@ -28,7 +38,7 @@
 #
 # Environment: BENCH_SECONDS (default 10), BENCH_CLIENTS (default "1 16"),
 # BENCH_BATCH (default 50; 0 skips the batched runs), BENCH_BATCH_CLIENTS
-# (default 4), BENCH_PROVIDERS (default "simulation mock"), BENCH_AIGW_WORKERS
+# (default 4), BENCH_PROVIDERS (default "simulation mock"; empty: none), BENCH_AIGW_WORKERS
 # (default 2), AIGW_PORT_OFFSET. As root, installs nginx-light when it is missing.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -42,7 +52,7 @@ CLIENTS=${BENCH_CLIENTS:-"1 16"}
 BATCH=${BENCH_BATCH:-50}
 BATCH_CLIENTS=${BENCH_BATCH_CLIENTS:-4}
 OFF=${AIGW_PORT_OFFSET:-0}
-PROVIDERS=${BENCH_PROVIDERS:-"simulation mock"}
+PROVIDERS=${BENCH_PROVIDERS-"simulation mock"}
 [ -n "$COMPARE" ] && PROVIDERS=simulation
 
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
@@ -52,6 +62,14 @@ if [[ " $PROVIDERS " == *" mock "* ]] && [ ! -x "$NGINX" ] && [ "$(id -u)" -eq 0
     || { apt-get update -qq >/dev/null 2>&1; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx-light >/tmp/aigw-bench-apt.log 2>&1; } \
     || { tail -n 20 /tmp/aigw-bench-apt.log >&2; fail "apt-get install nginx-light failed"; }
   NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+fi
+STREAMS=${BENCH_STREAMS:-1000}
+STREAM_CHUNKS=${BENCH_STREAM_CHUNKS:-64}
+STREAM_INTERVAL=${BENCH_STREAM_INTERVAL_MS:-50}
+[ -n "$COMPARE" ] && STREAMS=0
+if [ "$STREAMS" -gt 0 ] && ! command -v node >/dev/null; then
+  say "node is not installed: the streams run is left out"
+  STREAMS=0
 fi
 if [[ " $PROVIDERS " == *" mock "* ]] && [ ! -x "$NGINX" ]; then
   say "nginx is not installed: the mock provider is left out"
@@ -83,6 +101,7 @@ PGDATA="$B/data"
 SOCK="$B/sock"
 stop_cluster() { [ -f "$PGDATA/postmaster.pid" ] && as_runuser "$PG_BINDIR/pg_ctl" -D "$PGDATA" -w -m fast stop >/dev/null 2>&1 || true; }
 stop() {
+  [ -n "${SSE_PID:-}" ] && kill "$SSE_PID" 2>/dev/null
   aigw_mock_nginx_stop "$B/nginx"
   stop_cluster
   local d
@@ -137,6 +156,7 @@ max_wal_size = '8GB'
 min_wal_size = '1GB'
 synchronous_commit = on
 jit = off
+${CLUSTER_EXTRA_CONF:-}
 CONF
   as_runuser "$PG_BINDIR/pg_ctl" -D "$PGDATA" -l "$B/postgresql.log" -w start >/dev/null \
     || { tail -n 20 "$B/postgresql.log" >&2; fail "PostgreSQL did not start"; }
@@ -165,6 +185,16 @@ VALUES ('bench-openai', 'bench-mock', 'Mock (nginx, at once)', 'http://127.0.0.1
         '{"modelMap": {"bench-mock": "bench-model"}, "timeoutMs": 30000}');
 SQL
       ;;
+    stream)
+      MODEL=bench-stream
+      psqlb -d aigw <<SQL
+INSERT INTO aigw.model_catalog_providers (provider_key, display_name, provider_type, status)
+VALUES ('bench-openai', 'Benchmark mock', 'openai_compatible', 'active');
+INSERT INTO aigw.integration_platforms (provider, platform_key, name, base_url, credentials, config)
+VALUES ('bench-openai', 'bench-stream', 'Mock (node SSE)', 'http://127.0.0.1:$SSE_PORT/v1', '{"apiKey": "sk-mock"}',
+        '{"modelMap": {"bench-stream": "bench-model"}, "timeoutMs": 120000}');
+SQL
+      ;;
     *) fail "unknown provider \"$provider\" in BENCH_PROVIDERS (simulation, mock)" ;;
   esac
   psqlb -d aigw <<SQL
@@ -179,6 +209,7 @@ SQL
     [ "$(psqlb -d aigw -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'aigw task worker'")" -ge 1 ] && break
     sleep 0.2
   done
+  [ "$provider" = stream ] && return 0   # its warm-up is a small wave (streams below)
   pgb -f "$HERE/submit_await.sql" -t 20 >/dev/null   # warm-up: the workers' caches and plans
   [ "$(psqlb -d aigw -c "SELECT count(*) FROM aigw.gateway_tasks WHERE status = 'succeeded'")" -eq 20 ] \
     || fail "the warm-up tasks on $provider did not succeed: $(psqlb -d aigw -c "SELECT string_agg(DISTINCT coalesce(error_message, status), '; ') FROM aigw.gateway_tasks")"
@@ -190,6 +221,8 @@ SQL
 cpu_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8; exit}' /proc/stat; }
 tasks() { psqlb -d aigw -c "SELECT count(*) FROM aigw.gateway_tasks"; }
 hz=$(getconf CLK_TCK)
+# the processor, printed with the figures: machines of one kind differ by 2x in speed
+CPU_MODEL="$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo) at $(awk -F': ' '/^cpu MHz/ {printf "%.0f MHz", $2; exit}' /proc/cpuinfo)"
 
 # ---- BENCH_COMPARE: A (the revision) and B (the working tree), alternating ----
 # p50 of the latencies (us) in pgbench transaction logs
@@ -206,7 +239,7 @@ compare() {
   local r s out lat cpu n t0 t1 n0 n1 s0 s1 res="$B/compare.tsv"
   for s in a b; do side $s; fresh_cluster simulation; PORTS[$s]=$PGPORT; done
   : > "$res"
-  echo "PostgreSQL $("$PG_CONFIG" --version | awk '{print $2}') release, A = $COMPARE, B = the working tree, $ROUNDS rounds of ${SECS} s runs"
+  echo "PostgreSQL $("$PG_CONFIG" --version | awk '{print $2}') release, $(nproc) cores ($CPU_MODEL), A = $COMPARE, B = the working tree, $ROUNDS rounds of ${SECS} s runs"
   for r in $(seq 1 "$ROUNDS"); do
     for s in a b; do
       side $s
@@ -252,7 +285,56 @@ if [ -n "$COMPARE" ]; then
   exit 0
 fi
 
-echo "PostgreSQL $("$PG_CONFIG" --version | awk '{print $2}') release, aigw.workers ${BENCH_AIGW_WORKERS:-2}, $(nproc) cores, ${SECS} s per run"
+# ---- streams: many streamed tasks in flight at once, and the workers' memory ----
+# the task workers' memory in kB, summed over them: "anon shmem", their own
+# (Pss_Anon: heap, transfers, buffers) and the shared memory they touched
+# (Pss_Shmem, mostly shared_buffers pages, which grows as they touch more)
+workers_mem() {
+  local pid anon=0 shm=0 a m
+  for pid in $(psqlb -d aigw -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'aigw task worker'"); do
+    read -r a m < <(awk '/^Pss_Anon:/ {a = $2} /^Pss_Shmem:/ {m = $2} END {print a + 0, m + 0}' "/proc/$pid/smaps_rollup" 2>/dev/null || echo "0 0")
+    anon=$((anon + a)); shm=$((shm + m))
+  done
+  echo "$anon $shm"
+}
+# one wave of $1 streamed tasks submitted in one statement, sampled until all ended
+stream_wave() {
+  local n=$1 label=$2 since running conns anon shm ended t0 t1 max_run=0 max_conn=0 anon0 shm0 anon_peak=0 shm_peak=0 anon1 shm1 ok settled
+  since=$(psqlb -d aigw -c "SELECT clock_timestamp()")
+  read -r anon0 shm0 < <(workers_mem)
+  t0=$(date +%s.%N)
+  psqlb -d aigw -c "SELECT count(aigw.submit_task('chat.completions',
+      '{\"model\": \"bench-stream\", \"stream\": true, \"stream_options\": {\"include_usage\": true},
+        \"messages\": [{\"role\": \"user\", \"content\": \"hi\"}]}', '{\"user_id\": \"bench\"}'))
+    FROM generate_series(1, $n)" >/dev/null
+  while :; do
+    read -r running ended < <(psqlb -d aigw -F ' ' -c "SELECT count(*) FILTER (WHERE status = 'running'),
+        count(*) FILTER (WHERE status IN ('succeeded', 'failed_final', 'cancelled'))
+      FROM aigw.gateway_tasks WHERE created_at >= '$since'")
+    conns=$(ss -Htn state established "( dport = :$SSE_PORT )" 2>/dev/null | wc -l)
+    read -r anon shm < <(workers_mem)
+    [ "$running" -gt "$max_run" ] && max_run=$running
+    [ "$conns" -gt "$max_conn" ] && max_conn=$conns
+    [ "$anon" -gt "$anon_peak" ] && anon_peak=$anon
+    [ "$shm" -gt "$shm_peak" ] && shm_peak=$shm
+    [ "$ended" -ge "$n" ] && break
+    (( $(echo "$(date +%s.%N) - $t0 > 600" | bc) )) && fail "streams: $ended of $n tasks ended after 600 s"
+    sleep 0.1
+  done
+  t1=$(date +%s.%N)
+  sleep 1
+  read -r anon1 shm1 < <(workers_mem)
+  read -r ok settled < <(psqlb -d aigw -F ' ' -c "SELECT count(*) FILTER (WHERE t.status = 'succeeded'),
+      count(*) FILTER (WHERE EXISTS (SELECT 1 FROM aigw.settlement_outbox o
+                                      WHERE o.task_id = t.id AND o.event_type = 'task.settled'
+                                        AND (o.payload #>> '{billing,usage,completion_tokens}')::int = $STREAM_CHUNKS))
+    FROM aigw.gateway_tasks t WHERE t.created_at >= '$since'")
+  printf '%s: %s streamed tasks, at most %s running at once, %s connections to the provider open at once; %s succeeded, %s settled with the usage the stream reported, in %.1f s; memory of the task workers (Pss_Anon, their own) %d MB before, %d MB at the peak, %d MB after; shared memory they touched (Pss_Shmem) %d, %d, %d MB\n' \
+    "$label" "$n" "$max_run" "$max_conn" "$ok" "$settled" "$(echo "$t1 - $t0" | bc)" \
+    $((anon0 / 1024)) $((anon_peak / 1024)) $((anon1 / 1024)) $((shm0 / 1024)) $((shm_peak / 1024)) $((shm1 / 1024))
+}
+
+echo "PostgreSQL $("$PG_CONFIG" --version | awk '{print $2}') release, aigw.workers ${BENCH_AIGW_WORKERS:-2}, $(nproc) cores ($CPU_MODEL), ${SECS} s per run"
 for provider in $PROVIDERS; do
   fresh_cluster "$provider"
   echo "== provider: $provider (model $MODEL)"
@@ -279,3 +361,17 @@ for provider in $PROVIDERS; do
   echo "tasks: $(psqlb -d aigw -c "SELECT string_agg(status || ' ' || n, ', ') FROM (SELECT status, count(*) n FROM aigw.gateway_tasks GROUP BY 1) s")"
   echo "rows per task: $(psqlb -d aigw -c "SELECT round((SELECT count(*) FROM aigw.gateway_task_attempts)::numeric / greatest(count(*), 1), 2) || ' attempts, ' || round((SELECT count(*) FROM aigw.gateway_task_events)::numeric / greatest(count(*), 1), 2) || ' events' FROM aigw.gateway_tasks")"
 done
+if [ "$STREAMS" -gt 0 ]; then
+  ulimit -n 65536 2>/dev/null || ulimit -n 16384 2>/dev/null || true
+  SSE_PORT=$(aigw_free_port $((18900 + OFF)))
+  node "$HERE/../compare/mock.mjs" sse "$SSE_PORT" "$STREAM_CHUNKS" "$STREAM_INTERVAL" >"$B/mock-sse.log" 2>&1 &
+  SSE_PID=$!
+  for _ in $(seq 1 50); do grep -q listening "$B/mock-sse.log" && break; sleep 0.1; done
+  grep -q listening "$B/mock-sse.log" || fail "the SSE mock did not start: $(cat "$B/mock-sse.log")"
+  # transfers per worker: enough for every stream at once
+  CLUSTER_EXTRA_CONF="aigw.worker_max_inflight = $(( (STREAMS + ${BENCH_AIGW_WORKERS:-2} - 1) / ${BENCH_AIGW_WORKERS:-2} + 16 ))"
+  fresh_cluster stream
+  echo "== streams: OpenAI-compatible mock, $STREAM_CHUNKS SSE chunks ${STREAM_INTERVAL} ms apart, $CLUSTER_EXTRA_CONF"
+  stream_wave 10 "warm-up" >/dev/null
+  for w in $(seq 1 "${BENCH_STREAM_WAVES:-3}"); do stream_wave "$STREAMS" "wave $w"; done
+fi

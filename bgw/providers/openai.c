@@ -10,6 +10,7 @@
 
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
+#include "utils/memutils.h"
 
 #define MAX_RESPONSE_BYTES (64 * 1024 * 1024)
 
@@ -72,9 +73,17 @@ TakeUsage(AigwTransfer *t, Jsonb *usage)
 		t->cached_tokens = AigwJsonbGetInt(details, "cached_tokens", t->cached_tokens);
 }
 
-/* Handles one SSE data payload of a chat stream */
+/*
+ * Memory for reading one stream chunk, emptied after each: what a transfer
+ * keeps of its chunks (the content, the finish reason, the usage numbers) is
+ * copied into its own context, so a stream of any length holds no more than
+ * its content.
+ */
+static MemoryContext chunk_cxt = NULL;
+
+/* Reads one SSE data payload of a chat stream (in chunk_cxt) into the transfer */
 static void
-HandleStreamData(AigwTransfer *t, const char *payload, Size len)
+ReadStreamChunk(AigwTransfer *t, const char *payload, Size len)
 {
 	Jsonb	   *chunk;
 	Jsonb	   *choice;
@@ -82,20 +91,17 @@ HandleStreamData(AigwTransfer *t, const char *payload, Size len)
 	char	   *error = NULL;
 	bool		forward = true;
 
-	if (len == 6 && strncmp(payload, "[DONE]", 6) == 0)
-	{
-		t->done_seen = true;
-		return;
-	}
 	chunk = ParseJsonQuietly(pnstrdup(payload, len), &error);
 	if (chunk == NULL)
 	{
-		t->parse_error = psprintf("malformed stream chunk: %s", error);
+		t->parse_error = MemoryContextStrdup(t->cxt, psprintf("malformed stream chunk: %s", error));
 		return;
 	}
 	if (t->completion_id == NULL)
 	{
-		t->completion_id = AigwJsonbGetText(chunk, "id");
+		char	   *id = AigwJsonbGetText(chunk, "id");
+
+		t->completion_id = id ? MemoryContextStrdup(t->cxt, id) : NULL;
 		t->created = AigwJsonbGetInt(chunk, "created", 0);
 	}
 	choice = FirstElement(chunk, "choices");
@@ -105,10 +111,11 @@ HandleStreamData(AigwTransfer *t, const char *payload, Size len)
 		char	   *content = delta ? AigwJsonbGetText(delta, "content") : NULL;
 		char	   *finish = AigwJsonbGetText(choice, "finish_reason");
 
+		/* t->content grows in its own context (repalloc keeps a chunk's context) */
 		if (content)
 			appendStringInfoString(&t->content, content);
-		if (finish)
-			t->finish_reason = finish;
+		if (finish && (t->finish_reason == NULL || strcmp(t->finish_reason, finish) != 0))
+			t->finish_reason = MemoryContextStrdup(t->cxt, finish);
 	}
 	usage = AigwJsonbGetObject(chunk, "usage");
 	if (usage)
@@ -120,6 +127,25 @@ HandleStreamData(AigwTransfer *t, const char *payload, Size len)
 	}
 	if (forward)
 		AigwTransferEmitChunk(t, payload, len);
+}
+
+/* Handles one SSE data payload of a chat stream */
+static void
+HandleStreamData(AigwTransfer *t, const char *payload, Size len)
+{
+	MemoryContext old;
+
+	if (len == 6 && strncmp(payload, "[DONE]", 6) == 0)
+	{
+		t->done_seen = true;
+		return;
+	}
+	if (chunk_cxt == NULL)
+		chunk_cxt = AllocSetContextCreate(TopMemoryContext, "aigw stream chunk", ALLOCSET_SMALL_SIZES);
+	old = MemoryContextSwitchTo(chunk_cxt);
+	ReadStreamChunk(t, payload, len);
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(chunk_cxt);
 }
 
 /* Splits buffered stream bytes into SSE lines and handles data lines */
