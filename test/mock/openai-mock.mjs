@@ -10,6 +10,9 @@
 //   mock-slow                 answers after 3 s
 //   mock-malformed            HTTP 200 with a body that is not JSON
 //   mock-truncated            a stream that stops before finishing
+//   mock-long                 a stream of MOCK_LONG_CHUNKS chunks (default 3000) sent at once,
+//                             then held open (callStats.longHeld counts it, once node has
+//                             handed every byte to the socket) until GET /release-long
 //   mock-video (POST /videos) an asynchronous video job, OpenAI's videos API: queued,
 //                             then in_progress, completed after MOCK_VIDEO_POLLS polls
 //                             of GET /videos/{id} (default 3); mock-video-fail fails
@@ -35,7 +38,9 @@ const videos = new Map();       // id -> job
 const videoStats = {};          // prompt -> {posts, polls}
 const hooks = [];
 const flakySeen = new Set();
-const callStats = { chatRequests: 0, streamsCompleted: 0, streamsClosedEarly: 0, hungClosed: 0 };
+const callStats = { chatRequests: 0, streamsCompleted: 0, streamsClosedEarly: 0, hungClosed: 0, longHeld: 0 };
+const longChunks = Number(process.env.MOCK_LONG_CHUNKS || 3000);
+let longReleased = false;
 
 function send(res, status, body, headers = {}) {
   const text = typeof body === 'string' ? body : JSON.stringify(body);
@@ -60,9 +65,30 @@ function chat(res, req) {
   res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
   const base = { id: 'chatcmpl-mock', object: 'chat.completion.chunk', created: 1700000000, model: req.model };
   const frames = [{ ...base, choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }] }];
-  for (let i = 0; i < chunks; i++)
+  const long = req.model === 'mock-long';
+  for (let i = 0; i < (long ? longChunks : chunks); i++)
     frames.push({ ...base, choices: [{ index: 0, delta: { content: `tok${i} ` }, finish_reason: null }] });
   const truncated = req.model === 'mock-truncated';
+  if (long) {
+    // every content chunk at once, then held until released; the rest as usual
+    const held = frames.length;
+    for (let i = 0; i < held; i++) res.write(`data: ${JSON.stringify(frames[i])}\n\n`);
+    frames.splice(0, held, { ...base, choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] });
+    if (req.stream_options && req.stream_options.include_usage)
+      frames.push({ ...base, choices: [], usage: { prompt_tokens: 9, completion_tokens: longChunks, total_tokens: 9 + longChunks } });
+    const finish = () => {
+      for (const f of frames) res.write(`data: ${JSON.stringify(f)}\n\n`);
+      res.end('data: [DONE]\n\n');
+      callStats.streamsCompleted++;
+    };
+    const hold = () => {
+      if (res.destroyed) return;
+      if (longReleased) return finish();
+      setTimeout(hold, 20);
+    };
+    const drained = () => { callStats.longHeld++; hold(); };
+    return res.writableLength === 0 ? drained() : res.once('drain', drained);
+  }
   if (!truncated) {
     frames.push({ ...base, choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] });
     if (req.stream_options && req.stream_options.include_usage)
@@ -103,6 +129,7 @@ const server = http.createServer((hreq, res) => {
     }
     if (hreq.method === 'GET' && hreq.url === '/videos-stats') return send(res, 200, videoStats);
     if (hreq.method === 'GET' && hreq.url === '/call-stats') return send(res, 200, callStats);
+    if (hreq.method === 'GET' && hreq.url === '/release-long') { longReleased = true; return send(res, 200, { ok: true }); }
     if ((hreq.headers.authorization || '') !== 'Bearer sk-mock')
       return error(res, 401, 'Incorrect API key provided.', 'invalid_request_error', 'invalid_api_key');
     if (hreq.method === 'GET' && /\/videos\/[^/]+$/.test(hreq.url)) return pollVideo(res, hreq.url.split('/').pop());

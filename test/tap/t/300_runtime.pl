@@ -1,7 +1,7 @@
 # Task runtime end to end against a mock OpenAI-compatible provider on
 # loopback: failover with both attempts recorded, retry disabled, streams
-# through an event channel, 429 with cooldown, timeout, malformed JSON,
-# truncated stream, and simulation profiles.
+# through an event channel, a long stream's memory, 429 with cooldown, timeout,
+# malformed JSON, truncated stream, and simulation profiles.
 use strict;
 use warnings;
 use PostgreSQL::Test::Utils;
@@ -114,6 +114,47 @@ is($node->safe_psql('postgres', "SELECT result->'choices'->0->'message'->>'conte
 	'tok0 tok1 tok2 tok3 tok4 tok5 tok6 tok7 ', 'the stream is assembled into the stored result');
 is($node->safe_psql('postgres', "SELECT billings->'usage'->>'completion_tokens' FROM aigw.gateway_tasks WHERE id = '$id'"),
 	'8', 'usage requested from the provider (include_usage) is billed even though the client did not ask');
+
+# A long stream holds its content, not every chunk it read: 3,000 chunks sent
+# at once, the stream held open, the worker's memory for the transfer read
+# (pg_log_backend_memory_contexts) while it is in flight. Each chunk read into
+# the transfer's context would be about 4.7 kB, 14 MB in all.
+$node->safe_psql('postgres', <<"SQL");
+INSERT INTO aigw.integration_platforms (provider, platform_key, name, base_url, credentials, priority, config)
+VALUES ('tap-openai', 'long', 'Long streams', 'http://127.0.0.1:$port/v1', '{"apiKey":"sk-mock"}', 10,
+        '{"modelMap": {"gpt-long": "mock-long"}, "timeoutMs": 60000}');
+INSERT INTO aigw.platform_models (platform_id, model_name, model_type, display_name, pricing_mode, billing_config_override)
+SELECT id, 'gpt-long', 'chat', 'long', 'custom', '{"currency": "resource", "text": {"inputPer1k": 1, "outputPer1k": 2}}'
+  FROM aigw.integration_platforms WHERE platform_key = 'long';
+SQL
+($id) = $node->safe_psql('postgres', q{SELECT aigw.submit_task('chat.completions',
+	'{"model": "gpt-long", "stream": true, "messages": [{"role": "user", "content": "hi"}]}', '{"user_id": "tap"}')});
+my $held = 0;
+for (1 .. 300)
+{
+	last if ($held) = `curl -s http://127.0.0.1:$port/call-stats` =~ /"longHeld":(\d+)/ and $held >= 1;
+	select(undef, undef, undef, 0.05);
+}
+is($held, 1, 'the mock sent the long stream and holds it open');
+sleep 1;    # the worker reads what the socket holds
+my $offset = -s $node->logfile;
+$node->safe_psql('postgres',
+	"SELECT pg_log_backend_memory_contexts(pid) FROM pg_stat_activity WHERE backend_type = 'aigw task worker'");
+my @transfer;
+for (1 .. 100)
+{
+	@transfer = slurp_file($node->logfile, $offset) =~ /aigw transfer: (\d+) total/g;
+	last if @transfer;
+	select(undef, undef, undef, 0.05);
+}
+is(scalar(@transfer), 1, 'one transfer is in flight');
+cmp_ok($transfer[0] // 0, '<', 1024 * 1024,
+	"its memory is its content, not its chunks ($transfer[0] bytes for 3,000 chunks)");
+`curl -s http://127.0.0.1:$port/release-long`;
+is($node->safe_psql('postgres', "SELECT aigw.await_task('$id', 15000)->>'status'"), 'succeeded', 'the long stream succeeds');
+is($node->safe_psql('postgres', "SELECT length(result->'choices'->0->'message'->>'content') FROM aigw.gateway_tasks WHERE id = '$id'"),
+	$node->safe_psql('postgres', "SELECT sum(length('tok' || i || ' ')) FROM generate_series(0, 2999) i"),
+	'and its result holds all 3,000 chunks\' content');
 
 # 429 with Retry-After: cooldown on the platform and the next candidate answers.
 reset_bad();
