@@ -129,6 +129,19 @@ KEYFILE="$B/credential.key"
 MOCK_PORT=$(aigw_free_port $((18800 + OFF)))
 [[ " $PROVIDERS " == *" mock "* ]] && aigw_mock_nginx_start "$NGINX" "$B/nginx" "$MOCK_PORT" "$HERE/../compare/fixed.json"
 
+# An OpenAI-compatible platform and model $1 (sent as bench-model) whose base_url
+# is the mock on 127.0.0.1:$2, named $3, its calls timing out after $4 ms
+openai_platform() {
+  MODEL=$1
+  psqlb -d aigw <<SQL
+INSERT INTO aigw.model_catalog_providers (provider_key, display_name, provider_type, status)
+VALUES ('bench-openai', 'Benchmark mock', 'openai_compatible', 'active');
+INSERT INTO aigw.integration_platforms (provider, platform_key, name, base_url, credentials, config)
+VALUES ('bench-openai', '$1', '$3', 'http://127.0.0.1:$2/v1', '{"apiKey": "sk-mock"}',
+        '{"modelMap": {"$1": "bench-model"}, "timeoutMs": $4}');
+SQL
+}
+
 # A fresh cluster with one platform of the provider: limits far above what two
 # cores can reach, so that the benchmark measures the runtime, not the default
 # limits; priced, so that every task holds an estimate and settles its usage.
@@ -175,26 +188,8 @@ INSERT INTO aigw.integration_platforms (provider, platform_key, name, auth_type)
 VALUES ('bench-sim', 'bench-sim', 'Benchmark simulation', 'none');
 SQL
       ;;
-    mock)
-      MODEL=bench-mock
-      psqlb -d aigw <<SQL
-INSERT INTO aigw.model_catalog_providers (provider_key, display_name, provider_type, status)
-VALUES ('bench-openai', 'Benchmark mock', 'openai_compatible', 'active');
-INSERT INTO aigw.integration_platforms (provider, platform_key, name, base_url, credentials, config)
-VALUES ('bench-openai', 'bench-mock', 'Mock (nginx, at once)', 'http://127.0.0.1:$MOCK_PORT/v1', '{"apiKey": "sk-mock"}',
-        '{"modelMap": {"bench-mock": "bench-model"}, "timeoutMs": 30000}');
-SQL
-      ;;
-    stream)
-      MODEL=bench-stream
-      psqlb -d aigw <<SQL
-INSERT INTO aigw.model_catalog_providers (provider_key, display_name, provider_type, status)
-VALUES ('bench-openai', 'Benchmark mock', 'openai_compatible', 'active');
-INSERT INTO aigw.integration_platforms (provider, platform_key, name, base_url, credentials, config)
-VALUES ('bench-openai', 'bench-stream', 'Mock (node SSE)', 'http://127.0.0.1:$SSE_PORT/v1', '{"apiKey": "sk-mock"}',
-        '{"modelMap": {"bench-stream": "bench-model"}, "timeoutMs": 120000}');
-SQL
-      ;;
+    mock) openai_platform bench-mock "$MOCK_PORT" 'Mock (nginx, at once)' 30000 ;;
+    stream) openai_platform bench-stream "$SSE_PORT" 'Mock (node SSE)' 120000 ;;
     *) fail "unknown provider \"$provider\" in BENCH_PROVIDERS (simulation, mock)" ;;
   esac
   psqlb -d aigw <<SQL
