@@ -13,18 +13,16 @@
  * the first user of the table reloads both into shared memory, and recounts
  * the queue gauges from the queued tasks.
  * The SQL interface is in ratelimit_sql.c, the names of scopes and metrics in
- * ratelimit_names.c.
+ * ratelimit_names.c, the lease rows' writes in ratelimit_leases.c.
  */
 #include "aigw.h"
 #include "ratelimit.h"
-#include "rowwrite.h"
 
 #include <math.h>
 
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
-#include "executor/tuptable.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "port/atomics.h"
@@ -35,7 +33,6 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/uuid.h"
-#include "utils/fmgroids.h"
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
@@ -138,7 +135,6 @@ static RlLog rl_defer = {NULL, 0, 0};
 /* This transaction counts in rl_shared->queue_pending */
 static bool rl_queue_pending = false;
 
-static SPIPlanPtr rl_plan_lease_insert = NULL;
 static SPIPlanPtr rl_plan_counter_upsert = NULL;
 
 /* ---- shared memory ---- */
@@ -623,8 +619,8 @@ RlReload(void)
  * interruptibly and the deadlock detector sees them while the reload runs SQL.
  * The tag's fourth field, 3, is one pg_advisory_lock never uses.
  */
-static void
-RlEnsureLoaded(void)
+void
+AigwRateLimitEnsureLoaded(void)
 {
 	LOCKTAG		tag;
 
@@ -718,70 +714,6 @@ AigwRlValidate(const AigwRlRequirement *r)
 				 errmsg("lease TTL must be between 1 second and 7 days")));
 }
 
-/* The lease row's columns, in the order of the values RlInsertLeases makes */
-static const char *const LeaseColumns[7] = {
-	"task_id", "attempt_id", "scope_type", "scope_key", "lease_value", "acquired_at", "expires_at"
-};
-static const Oid LeaseColumnTypes[7] = {
-	UUIDOID, UUIDOID, TEXTOID, TEXTOID, NUMERICOID, TIMESTAMPTZOID, TIMESTAMPTZOID
-};
-
-/* Writes one lease row by an INSERT statement (a table the direct write does not take) */
-static void
-RlInsertLeaseStatement(Datum *v, bool *isnull)
-{
-	char		nulls[7];
-	int			ret;
-
-	for (int c = 0; c < 7; c++)
-		nulls[c] = isnull[c] ? 'n' : ' ';
-	SPI_connect();
-	if (rl_plan_lease_insert == NULL)
-	{
-		SPIPlanPtr	p;
-
-		p = SPI_prepare("INSERT INTO aigw.gateway_concurrency_leases "
-						"(task_id, attempt_id, scope_type, scope_key, lease_value, acquired_at, expires_at) "
-						"VALUES ($1, $2, $3, $4, $5, $6, $7)", 7, (Oid *) LeaseColumnTypes);
-		if (p == NULL)
-			elog(ERROR, "preparing the lease insert failed: %s", SPI_result_code_string(SPI_result));
-		SPI_keepplan(p);
-		rl_plan_lease_insert = p;
-	}
-	ret = SPI_execute_plan(rl_plan_lease_insert, v, nulls, false, 0);
-	if (ret != SPI_OK_INSERT)
-		elog(ERROR, "writing a concurrency lease failed: %s", SPI_result_code_string(ret));
-	SPI_finish();
-}
-
-/* Writes one lease row per concurrent requirement (rowwrite.c, else an INSERT) */
-static void
-RlInsertLeases(const AigwRlRequirement *reqs, int n, const pg_uuid_t *task_id,
-			   const pg_uuid_t *attempt_id, TimestampTz now)
-{
-	static AigwRowTable *leases = NULL;
-
-	if (leases == NULL)
-		leases = AigwRowTableFor("gateway_concurrency_leases");
-	for (int i = 0; i < n; i++)
-	{
-		Datum		v[7];
-		bool		isnull[7] = {false, attempt_id == NULL, false, false, false, false, false};
-
-		if (reqs[i].metric != AIGW_RL_CONCURRENT)
-			continue;
-		v[0] = UUIDPGetDatum(task_id);
-		v[1] = attempt_id ? UUIDPGetDatum(attempt_id) : (Datum) 0;
-		v[2] = CStringGetTextDatum(AigwRlScopeName(reqs[i].scope_type));
-		v[3] = CStringGetTextDatum(reqs[i].scope_key);
-		v[4] = DirectFunctionCall1(int8_numeric, Int64GetDatum(reqs[i].amount));
-		v[5] = TimestampTzGetDatum(now);
-		v[6] = TimestampTzGetDatum(now + (int64) reqs[i].lease_ttl_seconds * USECS_PER_SEC);
-		if (AigwRowInsertColumns(leases, 7, LeaseColumns, LeaseColumnTypes, v, isnull) == NULL)
-			RlInsertLeaseStatement(v, isnull);
-	}
-}
-
 /* Fills a refusal for requirement i */
 static void
 RlRefuse(AigwRlRefusal *refusal, int i, const AigwRlRequirement *r, const RlEntry *e,
@@ -829,7 +761,7 @@ AigwRateLimitAdmit(AigwRlRequirement *reqs, int n, const pg_uuid_t *task_id,
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("an admission may carry at most %d requirements", AIGW_RL_MAX_REQUIREMENTS)));
-	RlEnsureLoaded();
+	AigwRateLimitEnsureLoaded();
 	for (int i = 0; i < n; i++)
 	{
 		AigwRlValidate(&reqs[i]);
@@ -923,7 +855,7 @@ retry:
 				  res ? 0 : reqs[i].amount, res ? reqs[i].amount : 0);
 	}
 	if (has_leases)
-		RlInsertLeases(reqs, n, task_id, attempt_id, now);
+		AigwRlInsertLeases(reqs, n, task_id, attempt_id, now);
 	return true;
 }
 
@@ -973,7 +905,7 @@ RlDefer(const RlKey *key, uint32 hash, TimestampTz ws, int64 d_used, int64 d_res
 void
 AigwRateLimitReconcile(const AigwRlRequirement *reqs, int n, const int64 *actual)
 {
-	RlEnsureLoaded();
+	AigwRateLimitEnsureLoaded();
 	for (int i = 0; i < n; i++)
 	{
 		RlKey		key;
@@ -998,7 +930,7 @@ AigwRateLimitReconcile(const AigwRlRequirement *reqs, int n, const int64 *actual
 void
 AigwRateLimitRelease(const AigwRlRequirement *reqs, int n)
 {
-	RlEnsureLoaded();
+	AigwRateLimitEnsureLoaded();
 	for (int i = 0; i < n; i++)
 	{
 		RlKey		key;
@@ -1010,166 +942,6 @@ AigwRateLimitRelease(const AigwRlRequirement *reqs, int n)
 		RlDefer(&key, get_hash_value(rl_hash, &key), reqs[i].window_start,
 				res ? 0 : -reqs[i].amount, res ? -reqs[i].amount : 0);
 	}
-}
-
-/* Subtracts released lease rows (scope_type, scope_key, lease_value) from the gauges */
-static int64
-RlReleaseLeaseRows(void)
-{
-	int64		released = 0;
-
-	for (uint64 i = 0; i < SPI_processed; i++)
-	{
-		HeapTuple	t = SPI_tuptable->vals[i];
-		TupleDesc	d = SPI_tuptable->tupdesc;
-		bool		isnull;
-		AigwRlScope scope;
-		char	   *scope_key = SPI_getvalue(t, d, 2);
-		RlKey		key;
-
-		if (!AigwRlParseScope(SPI_getvalue(t, d, 1), &scope) ||
-			strlen(scope_key) == 0 || strlen(scope_key) > AIGW_RL_KEY_MAX)
-			continue;
-		RlMakeKey(&key, scope, scope_key, AIGW_RL_CONCURRENT);
-		RlDefer(&key, get_hash_value(rl_hash, &key), 0,
-				-DatumGetInt64(SPI_getbinval(t, d, 3, &isnull)), 0);
-		released++;
-	}
-	return released;
-}
-
-static AigwKeptPlan release_task_plan = NULL;
-static AigwKeptPlan release_attempt_plan = NULL;
-
-/* The release of the open leases that match cond */
-#define RELEASE_SQL(cond) \
-	"UPDATE aigw.gateway_concurrency_leases SET released_at = clock_timestamp() " \
-	"WHERE " cond " AND released_at IS NULL RETURNING scope_type, scope_key, lease_value::int8"
-
-/*
- * The release of a task's open leases that match cond, through the index on
- * task_id. Given "released_at IS NULL" to plan with, the planner took an index
- * of open leases (partial, or with released_at as a column), which it sizes by
- * the last vacuum although it fills with dead entries in between: every
- * release read more of it. "(released_at IS NULL) IS TRUE" is the same test
- * where the planner cannot use it to pick an index.
- */
-#define RELEASE_BY_TASK_SQL(cond) \
-	"UPDATE aigw.gateway_concurrency_leases SET released_at = clock_timestamp() " \
-	"WHERE " cond " AND (released_at IS NULL) IS TRUE RETURNING scope_type, scope_key, lease_value::int8"
-
-/* The lease rows a release looks for, and what it gave back */
-typedef struct RlRelease
-{
-	AigwRowTable *leases;
-	const pg_uuid_t *task_id;
-	const pg_uuid_t *attempt_id;	/* NULL: every lease of the task */
-	int64		released;
-} RlRelease;
-
-/* AigwRowUpdateByKey callback: an unreleased lease of the task (and attempt) */
-static bool
-RlReleaseKeep(TupleTableSlot *row, void *arg)
-{
-	RlRelease  *r = arg;
-	bool		isnull;
-	Datum		d;
-
-	d = slot_getattr(row, AigwRowAttnum(r->leases, "task_id"), &isnull);
-	if (isnull || memcmp(DatumGetUUIDP(d), r->task_id, sizeof(pg_uuid_t)) != 0)
-		return false;
-	(void) slot_getattr(row, AigwRowAttnum(r->leases, "released_at"), &isnull);
-	if (!isnull)
-		return false;
-	if (r->attempt_id == NULL)
-		return true;
-	d = slot_getattr(row, AigwRowAttnum(r->leases, "attempt_id"), &isnull);
-	return !isnull && memcmp(DatumGetUUIDP(d), r->attempt_id, sizeof(pg_uuid_t)) == 0;
-}
-
-/* AigwRowUpdateByKey callback: gives back the slot of a lease just released */
-static void
-RlReleaseVisit(TupleTableSlot *row, void *arg)
-{
-	RlRelease  *r = arg;
-	bool		isnull;
-	Datum		type = slot_getattr(row, AigwRowAttnum(r->leases, "scope_type"), &isnull);
-	Datum		key;
-	Datum		value;
-	AigwRlScope scope;
-	char	   *scope_key;
-	RlKey		k;
-
-	if (isnull || !AigwRlParseScope(TextDatumGetCString(type), &scope))
-		return;
-	key = slot_getattr(row, AigwRowAttnum(r->leases, "scope_key"), &isnull);
-	if (isnull)
-		return;
-	scope_key = TextDatumGetCString(key);
-	value = slot_getattr(row, AigwRowAttnum(r->leases, "lease_value"), &isnull);
-	if (isnull || strlen(scope_key) == 0 || strlen(scope_key) > AIGW_RL_KEY_MAX)
-		return;
-	RlMakeKey(&k, scope, scope_key, AIGW_RL_CONCURRENT);
-	RlDefer(&k, get_hash_value(rl_hash, &k), 0,
-			-DatumGetInt64(DirectFunctionCall1(numeric_int8, value)), 0);
-	r->released++;
-}
-
-/*
- * Releases the task's (or the attempt's) unreleased leases: an update of
- * their rows without the executor (src/rowwrite.c), else the UPDATE statement
- */
-int64
-AigwConcurrencyRelease(const pg_uuid_t *task_id, const pg_uuid_t *attempt_id)
-{
-	static AigwRowTable *leases = NULL;
-	Oid			types[2] = {UUIDOID, UUIDOID};
-	Datum		v[2];
-	AigwKeptPlan plan;
-	RlRelease	r;
-	int64		released;
-	int			ret;
-
-	RlEnsureLoaded();
-	if (leases == NULL)
-		leases = AigwRowTableFor("gateway_concurrency_leases");
-	r.leases = leases;
-	r.task_id = task_id;
-	r.attempt_id = attempt_id;
-	r.released = 0;
-	if (AigwRowUpdateByKey(leases, "task_id", UUIDPGetDatum(task_id), F_UUID_EQ, RlReleaseKeep,
-						   "released_at", TIMESTAMPTZOID, TimestampTzGetDatum(GetCurrentTimestamp()), false,
-						   RlReleaseVisit, &r) >= 0)
-		return r.released;
-	v[0] = UUIDPGetDatum(task_id);
-	v[1] = attempt_id ? UUIDPGetDatum(attempt_id) : (Datum) 0;
-	SPI_connect();
-	plan = attempt_id
-		? AigwKeepGenericPlan(&release_attempt_plan, RELEASE_BY_TASK_SQL("task_id = $1 AND attempt_id = $2"), 2, types)
-		: AigwKeepGenericPlan(&release_task_plan, RELEASE_BY_TASK_SQL("task_id = $1"), 1, types);
-	ret = SPI_execute_plan(plan, v, NULL, false, 0);
-	if (ret != SPI_OK_UPDATE_RETURNING)
-		elog(ERROR, "releasing concurrency leases failed: %s", SPI_result_code_string(ret));
-	released = RlReleaseLeaseRows();
-	SPI_finish();
-	return released;
-}
-
-/* Releases every expired, unreleased lease */
-int64
-AigwRateLimitReleaseExpired(void)
-{
-	int64		released;
-	int			ret;
-
-	RlEnsureLoaded();
-	SPI_connect();
-	ret = SPI_execute(RELEASE_SQL("expires_at <= clock_timestamp()"), false, 0);
-	if (ret != SPI_OK_UPDATE_RETURNING)
-		elog(ERROR, "releasing expired leases failed: %s", SPI_result_code_string(ret));
-	released = RlReleaseLeaseRows();
-	SPI_finish();
-	return released;
 }
 
 /* ---- flush ---- */
@@ -1217,7 +989,7 @@ AigwRateLimitFlush(void)
 	int			n;
 	uint64		last_purge;
 
-	RlEnsureLoaded();
+	AigwRateLimitEnsureLoaded();
 	snap = RlCollectDirty(&now, &n);
 	SPI_connect();
 	if (rl_plan_counter_upsert == NULL)
@@ -1286,7 +1058,7 @@ AigwRateLimitHeadroom(const AigwRlRequirement *reqs, int n)
 	double		ratio = 1.0;
 	TimestampTz now;
 
-	RlEnsureLoaded();
+	AigwRateLimitEnsureLoaded();
 	now = GetCurrentTimestamp();
 	for (int i = 0; i < n; i++)
 	{
@@ -1318,13 +1090,13 @@ AigwRateLimitHeadroom(const AigwRlRequirement *reqs, int n)
 
 /* ---- gauges and snapshots ---- */
 
-/* Gives back, at commit, the slot of an unreleased lease row being deleted */
+/* Gives back, at commit, the slot of a lease row released or deleted unreleased */
 void
 AigwConcurrencyForget(AigwRlScope scope, const char *scope_key, int64 value)
 {
 	RlKey		key;
 
-	RlEnsureLoaded();
+	AigwRateLimitEnsureLoaded();
 	RlMakeKey(&key, scope, scope_key, AIGW_RL_CONCURRENT);
 	RlDefer(&key, get_hash_value(rl_hash, &key), 0, -value, 0);
 }
@@ -1337,7 +1109,7 @@ AigwRateLimitSetQueueGauge(AigwRlScope scope, const char *scope_key, int64 value
 	uint32		hash;
 	RlEntry    *e;
 
-	RlEnsureLoaded();
+	AigwRateLimitEnsureLoaded();
 	if (value < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -1387,7 +1159,7 @@ AigwRateLimitRecountQueues(bool force)
 	RlEntry    *e;
 	int			ret;
 
-	RlEnsureLoaded();
+	AigwRateLimitEnsureLoaded();
 	last = pg_atomic_read_u64(&rl_shared->last_recount);
 	if (!force && (aigw_ratelimit_queue_recount_interval_s <= 0 ||
 				   (int64) last + (int64) aigw_ratelimit_queue_recount_interval_s * USECS_PER_SEC > now))
@@ -1479,7 +1251,7 @@ AigwRateLimitWindows(int *count)
 	int			n = 0;
 	TimestampTz now;
 
-	RlEnsureLoaded();
+	AigwRateLimitEnsureLoaded();
 	out = palloc(sizeof(AigwRlWindow) * aigw_ratelimit_slots);
 	RlLockAll(LW_SHARED);
 	now = GetCurrentTimestamp();

@@ -128,6 +128,11 @@ extern bool AigwRateLimitAdmit(AigwRlRequirement *reqs, int n,
 extern void AigwRateLimitReconcile(const AigwRlRequirement *reqs, int n, const int64 *actual);
 /* Gives back what an admission took and never used (tokens, requests, queue slots) */
 extern void AigwRateLimitRelease(const AigwRlRequirement *reqs, int n);
+/* Reloads the durable record into shared memory once after a restart (first use) */
+extern void AigwRateLimitEnsureLoaded(void);
+/* Writes the lease rows of an admission's concurrent requirements (ratelimit_leases.c) */
+extern void AigwRlInsertLeases(const AigwRlRequirement *reqs, int n, const pg_uuid_t *task_id,
+							   const pg_uuid_t *attempt_id, TimestampTz now);
 /* Releases the task's (or only the attempt's) unreleased leases; returns how many */
 extern int64 AigwConcurrencyRelease(const pg_uuid_t *task_id, const pg_uuid_t *attempt_id);
 /* Releases expired leases; returns how many */
@@ -136,7 +141,7 @@ extern int64 AigwRateLimitReleaseExpired(void);
 extern int64 AigwRateLimitTakeLeasesReleased(void);
 /* Writes changed counters to gateway_rate_limit_counters; returns rows written */
 extern int64 AigwRateLimitFlush(void);
-/* Gives back, at commit, the slot of an unreleased lease row being deleted */
+/* Gives back, at commit, the slot of a lease row released or deleted unreleased */
 extern void AigwConcurrencyForget(AigwRlScope scope, const char *scope_key, int64 value);
 /* Sets a queue_size gauge from a recount, at once */
 extern void AigwRateLimitSetQueueGauge(AigwRlScope scope, const char *scope_key, int64 value);
