@@ -549,16 +549,12 @@ RlReloadGauges(const char *sql, AigwRlMetric metric, const char *what)
 		elog(ERROR, "%s failed: %s", what, SPI_result_code_string(ret));
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
-		HeapTuple	t = SPI_tuptable->vals[i];
-		TupleDesc	d = SPI_tuptable->tupdesc;
-		bool		isnull;
 		AigwRlScope scope;
-		char	   *scope_key = SPI_getvalue(t, d, 2);
+		char	   *scope_key;
+		int64		value;
 
-		if (scope_key == NULL || !AigwRlParseScope(SPI_getvalue(t, d, 1), &scope))
-			continue;
-		RlReloadOne(scope, scope_key, metric, 0, 0, -1,
-					DatumGetInt64(SPI_getbinval(t, d, 3, &isnull)), 0);
+		if (AigwRlScopeRow(i, &scope, &scope_key, &value))
+			RlReloadOne(scope, scope_key, metric, 0, 0, -1, value, 0);
 	}
 }
 
@@ -1179,17 +1175,12 @@ AigwRateLimitRecountQueues(bool force)
 	counts = SPI_palloc(sizeof(RlQueueCount) * Max(SPI_processed, 1));	/* outlives SPI_finish */
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
-		HeapTuple	t = SPI_tuptable->vals[i];
-		TupleDesc	d = SPI_tuptable->tupdesc;
-		bool		isnull;
 		AigwRlScope scope;
-		char	   *scope_key = SPI_getvalue(t, d, 2);
+		char	   *scope_key;
 
-		if (scope_key == NULL || strlen(scope_key) == 0 || strlen(scope_key) > AIGW_RL_KEY_MAX ||
-			!AigwRlParseScope(SPI_getvalue(t, d, 1), &scope))
+		if (!AigwRlScopeRow(i, &scope, &scope_key, &counts[ncounts].value))
 			continue;
 		RlMakeKey(&counts[ncounts].key, scope, scope_key, AIGW_RL_QUEUE_SIZE);
-		counts[ncounts].value = DatumGetInt64(SPI_getbinval(t, d, 3, &isnull));
 		ncounts++;
 	}
 	SPI_finish();

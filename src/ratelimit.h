@@ -110,6 +110,8 @@ AigwRlFromUnixSeconds(int64 s)
 extern void AigwRateLimitInit(void);
 
 extern bool AigwRlParseScope(const char *name, AigwRlScope *scope);
+/* Row i of SPI_tuptable as (scope_type, scope_key, value int8); false if it names no valid scope */
+extern bool AigwRlScopeRow(uint64 i, AigwRlScope *scope, char **scope_key, int64 *value);
 extern bool AigwRlParseMetric(const char *name, AigwRlMetric *metric);
 extern const char *AigwRlScopeName(AigwRlScope scope);
 extern const char *AigwRlMetricName(AigwRlMetric metric);

@@ -92,16 +92,13 @@ RlReleaseLeaseRows(void)
 
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
-		HeapTuple	t = SPI_tuptable->vals[i];
-		TupleDesc	d = SPI_tuptable->tupdesc;
-		bool		isnull;
 		AigwRlScope scope;
-		char	   *scope_key = SPI_getvalue(t, d, 2);
+		char	   *scope_key;
+		int64		value;
 
-		if (!AigwRlParseScope(SPI_getvalue(t, d, 1), &scope) ||
-			strlen(scope_key) == 0 || strlen(scope_key) > AIGW_RL_KEY_MAX)
+		if (!AigwRlScopeRow(i, &scope, &scope_key, &value))
 			continue;
-		AigwConcurrencyForget(scope, scope_key, DatumGetInt64(SPI_getbinval(t, d, 3, &isnull)));
+		AigwConcurrencyForget(scope, scope_key, value);
 		released++;
 	}
 	return released;

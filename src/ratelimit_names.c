@@ -1,9 +1,12 @@
 /*
  * ratelimit_names.c: the names of rate-limit scope types and metrics, as SQL
- * and the durable tables spell them (seed 003 §8.1).
+ * and the durable tables spell them (seed 003 §8.1), and the rows that name
+ * a scope.
  */
 #include "aigw.h"
 #include "ratelimit.h"
+
+#include "executor/spi.h"
 
 static const char *const rl_scope_names[AIGW_RL_NUM_SCOPES] = {
 	"global", "provider", "platform", "client", "base_model", "platform_model",
@@ -60,4 +63,27 @@ AigwRlMetricName(AigwRlMetric metric)
 {
 	Assert(metric >= 0 && metric < AIGW_RL_NUM_METRICS);
 	return rl_metric_names[metric];
+}
+
+/*
+ * Reads row i of SPI_tuptable as (scope_type, scope_key, value int8); false
+ * when it names no scope a counter can have (an unknown scope type, a NULL,
+ * empty or too long key). A NULL value reads as 0.
+ */
+bool
+AigwRlScopeRow(uint64 i, AigwRlScope *scope, char **scope_key, int64 *value)
+{
+	HeapTuple	t = SPI_tuptable->vals[i];
+	TupleDesc	d = SPI_tuptable->tupdesc;
+	char	   *type = SPI_getvalue(t, d, 1);
+	bool		isnull;
+	Datum		v;
+
+	*scope_key = SPI_getvalue(t, d, 2);
+	if (type == NULL || *scope_key == NULL || !AigwRlParseScope(type, scope) ||
+		strlen(*scope_key) == 0 || strlen(*scope_key) > AIGW_RL_KEY_MAX)
+		return false;
+	v = SPI_getbinval(t, d, 3, &isnull);
+	*value = isnull ? 0 : DatumGetInt64(v);
+	return true;
 }
